@@ -1,0 +1,139 @@
+//! The command line (SPEC section 4), parsed with clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "castbook",
+    version,
+    about = "Turn a short reference clip of a character into a reusable character ID, and keep a searchable library of the cast",
+    after_help = "Without a command, castbook starts the terminal app in PATH (a folder or a clip)."
+)]
+pub struct Cli {
+    /// The library folder (default: CASTBOOK_LIBRARY, the config's `library`, or the platform data dir)
+    #[arg(long, global = true, env = "CASTBOOK_LIBRARY", value_name = "DIR")]
+    pub library: Option<PathBuf>,
+
+    /// Theme of the terminal app
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Folder or clip to open the files pane at (terminal app)
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a clip's metadata and every rule's verdict (no side effects)
+    Probe {
+        /// A clip file (or an http(s) URL)
+        input: String,
+        /// Start of the 4-second window, in seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+        start: f64,
+        /// Reject non-MP4 containers instead of converting them
+        #[arg(long)]
+        strict: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn a clip into a character in the library; prints its ID
+    Create {
+        /// A clip file (or an http(s) URL)
+        input: String,
+        /// The character's name (unique in the library)
+        #[arg(long)]
+        name: String,
+        /// Start of the 4-second window, in seconds
+        #[arg(long, value_name = "SECONDS")]
+        start: Option<f64>,
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// A tag (repeat for more)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Reject non-MP4 containers instead of converting them
+        #[arg(long)]
+        strict: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every character, oldest first
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search characters: fuzzy over name and ID, substring over tags and notes
+    Search {
+        query: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one character
+    Show {
+        /// An ID, or an exact name
+        character: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a character's name, notes or tags
+    Edit {
+        /// An ID, or an exact name
+        character: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// Add a tag (repeat for more)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Remove a tag (repeat for more)
+        #[arg(long = "untag", value_name = "TAG")]
+        untags: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the library as CSV (default) or JSON
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+        /// Write to FILE instead of stdout
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Move a character to the library's trash
+    Remove {
+        /// An ID, or an exact name
+        character: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+impl Command {
+    /// Whether errors are printed as JSON on stdout.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Probe { json, .. }
+            | Command::Create { json, .. }
+            | Command::List { json }
+            | Command::Search { json, .. }
+            | Command::Show { json, .. }
+            | Command::Edit { json, .. }
+            | Command::Remove { json, .. } => *json,
+            Command::Export { format, .. } => *format == ExportFormat::Json,
+        }
+    }
+}

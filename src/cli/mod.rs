@@ -1,0 +1,246 @@
+//! The headless CLI: each command over the library and job APIs, with human output (stdout
+//! for results, stderr for warnings and progress) or one JSON document with `--json`.
+
+pub mod args;
+pub mod output;
+pub mod progress;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+pub use args::{Cli, Command, ExportFormat};
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::library::{Library, export, name::normalize_tag, search::search};
+use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
+
+/// What a command printed and how it ends.
+pub struct Outcome {
+    pub code: i32,
+}
+
+/// Open the library the arguments, the environment and the config point at.
+pub fn open_library(given: Option<PathBuf>, cfg: &Config) -> Result<Library> {
+    Library::open(config::library_path(given, cfg)?)
+}
+
+/// Run one headless command; errors are printed here (JSON or human) and become the exit code.
+pub async fn run(library: Option<PathBuf>, command: Command) -> i32 {
+    let json = command.json();
+    match run_inner(library, command).await {
+        Ok(code) => code,
+        Err(e) => {
+            output::print_error(&e, json);
+            e.exit_code()
+        }
+    }
+}
+
+async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
+    let cfg = Config::load()?;
+    match command {
+        Command::Probe {
+            input,
+            start,
+            strict,
+            json,
+        } => {
+            let cancel = CancellationToken::new();
+            let strict = strict || cfg.defaults.strict.unwrap_or(false);
+            let fut = job::probe_input(Input::parse(&input), start, strict, cancel.clone());
+            let report = with_ctrl_c(fut, &cancel).await?;
+            output::print_probe(&report, json);
+            Ok(if report.valid { 0 } else { 3 })
+        }
+        Command::Create {
+            input,
+            name,
+            start,
+            notes,
+            tags,
+            strict,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let opts = CreateOptions {
+                name,
+                start_s: start.or(cfg.defaults.start).unwrap_or(0.0),
+                notes,
+                tags,
+                strict: strict || cfg.defaults.strict.unwrap_or(false),
+            };
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let drawer = tokio::spawn(progress::draw(rx));
+            let cancel = CancellationToken::new();
+            let fut = job::create(
+                lib,
+                Input::parse(&input),
+                opts,
+                Reporter::new(tx),
+                cancel.clone(),
+            );
+            let result = with_ctrl_c(fut, &cancel).await;
+            let _ = drawer.await;
+            let created = result?;
+            output::print_created(&created, json);
+            Ok(0)
+        }
+        Command::List { json } => {
+            let lib = open_library(library, &cfg)?;
+            let listing = lib.list()?;
+            output::report_corrupt(&listing.corrupt);
+            output::print_list(&listing.characters, json);
+            Ok(0)
+        }
+        Command::Search { query, json } => {
+            let lib = open_library(library, &cfg)?;
+            let listing = lib.list()?;
+            output::report_corrupt(&listing.corrupt);
+            let hits: Vec<_> = search(&listing.characters, &query)
+                .into_iter()
+                .cloned()
+                .collect();
+            output::print_list(&hits, json);
+            Ok(0)
+        }
+        Command::Show { character, json } => {
+            let lib = open_library(library, &cfg)?;
+            let c = lib.resolve(&character)?;
+            output::print_show(&lib, &c, json);
+            Ok(0)
+        }
+        Command::Edit {
+            character,
+            name,
+            notes,
+            tags,
+            untags,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let c = lib.resolve(&character)?;
+            if name.is_none() && notes.is_none() && tags.is_empty() && untags.is_empty() {
+                return Err(Error::new(
+                    crate::ErrorKind::Other,
+                    "nothing_to_edit",
+                    "nothing to change: pass --name, --notes, --tag or --untag",
+                ));
+            }
+            let new_name = name
+                .as_deref()
+                .map(crate::library::name::normalize_name)
+                .transpose()?;
+            let updated = lib.update(&c.id, |rec| {
+                if let Some(n) = new_name {
+                    rec.name = n;
+                }
+                if let Some(n) = notes {
+                    rec.notes = n;
+                }
+                let drop: Vec<String> = untags
+                    .iter()
+                    .map(|t| normalize_tag(t).to_lowercase())
+                    .collect();
+                rec.tags.retain(|t| !drop.contains(&t.to_lowercase()));
+                let mut all = rec.tags.clone();
+                all.extend(tags);
+                rec.tags = job::clean_tags(&all);
+                Ok(())
+            })?;
+            if json {
+                output::print_json(&updated);
+            } else {
+                println!("{}", updated.id);
+                eprintln!(
+                    "updated {} ({})",
+                    updated.id,
+                    crate::util::escape_display(&updated.name)
+                );
+            }
+            Ok(0)
+        }
+        Command::Export { format, output } => {
+            let lib = open_library(library, &cfg)?;
+            let listing = lib.list()?;
+            output::report_corrupt(&listing.corrupt);
+            let chars = &listing.characters;
+            let write = |w: &mut dyn Write| -> Result<()> {
+                match format {
+                    ExportFormat::Csv => export::write_csv(w, chars),
+                    ExportFormat::Json => export::write_json(w, chars),
+                }
+            };
+            match output {
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    write(&mut lock)?;
+                }
+                Some(path) => {
+                    let dir = path
+                        .parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| PathBuf::from("."));
+                    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+                        .map_err(|e| Error::io("writing the export in", &dir, &e))?;
+                    write(tmp.as_file_mut())?;
+                    tmp.persist(&path)
+                        .map_err(|e| Error::io("writing", &path, &e.error))?;
+                    eprintln!("exported {} characters to {}", chars.len(), path.display());
+                }
+            }
+            Ok(0)
+        }
+        Command::Remove { character, json } => {
+            let lib = open_library(library, &cfg)?;
+            let c = lib.resolve(&character)?;
+            let dest = lib.remove(&c.id)?;
+            if json {
+                output::print_json(&serde_json::json!({"removed": c, "trash": dest}));
+            } else {
+                println!("{}", c.id);
+                eprintln!(
+                    "moved {} ({}) to {}",
+                    c.id,
+                    crate::util::escape_display(&c.name),
+                    dest.display()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Await `fut`; on Ctrl-C (or SIGTERM) cancel the job and wait for it to clean up.
+async fn with_ctrl_c<T>(
+    fut: impl std::future::Future<Output = Result<T>>,
+    cancel: &CancellationToken,
+) -> Result<T> {
+    tokio::pin!(fut);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = &mut fut => r,
+        _ = tokio::signal::ctrl_c() => {
+            cancel.cancel();
+            let _ = fut.await;
+            Err(Error::cancelled())
+        }
+        _ = terminated => {
+            cancel.cancel();
+            let _ = fut.await;
+            Err(Error::cancelled())
+        }
+    }
+}

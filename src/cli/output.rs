@@ -1,0 +1,170 @@
+//! Human and JSON output of the CLI. Results go to stdout; warnings and notes to stderr.
+//! Names, paths and metadata are escaped so control characters never reach the terminal raw.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::library::record::usage_lines;
+use crate::library::{Character, Corrupt, Library};
+use crate::pipeline::job::{Created, ProbeReport};
+use crate::util::{escape_display as esc, human_size};
+
+pub fn print_json<T: Serialize + ?Sized>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+}
+
+pub fn print_error(e: &Error, json: bool) {
+    if json {
+        print_json(&serde_json::json!({"error": {"code": e.code, "message": e.message}}));
+    }
+    eprintln!("error: {}", esc(&e.message));
+}
+
+pub fn report_corrupt(corrupt: &[Corrupt]) {
+    for c in corrupt {
+        eprintln!(
+            "warning: skipped {}: {} (the file was left as it is)",
+            c.path.display(),
+            esc(&c.reason)
+        );
+    }
+}
+
+pub fn print_probe(r: &ProbeReport, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "valid": r.valid,
+            "checks": r.checks,
+            "metadata": r.metadata,
+            "warnings": r.warnings,
+        }));
+        return;
+    }
+    let m = &r.metadata;
+    let mut line = vec![m.container.label().to_string()];
+    if let Some(v) = &m.video {
+        line.push(format!("{}x{}", v.width, v.height));
+        line.push(format!("{:.2} fps", v.fps));
+        line.push(v.codec.clone());
+        line.push(v.pix_fmt.clone());
+    }
+    line.push(format!("{:.2} s", m.duration_s));
+    if let Some(a) = &m.audio {
+        line.push(a.codec.clone());
+    }
+    line.push(human_size(m.size_bytes));
+    println!("{}", esc(&m.path.display().to_string()));
+    println!("  {}", esc(&line.join("  ")));
+    for c in &r.checks {
+        println!(
+            "  {} {:<10} {}",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.rule.as_str(),
+            esc(&c.message)
+        );
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {}", esc(&w.message));
+    }
+    println!("{}", if r.valid { "valid" } else { "rejected" });
+}
+
+pub fn print_created(c: &Created, json: bool) {
+    let ch = &c.character;
+    if json {
+        print_json(ch);
+        return;
+    }
+    println!("{}", ch.id);
+    for l in usage_lines(&esc(&ch.name), &ch.id) {
+        println!("{l}");
+    }
+    if c.existed {
+        eprintln!(
+            "already in the library as {} ({}): nothing new was saved",
+            ch.id,
+            esc(&ch.name)
+        );
+    } else {
+        eprintln!(
+            "saved {} ({}): {}x{} {:.2} s, {} ({})",
+            ch.id,
+            esc(&ch.name),
+            ch.clip.width,
+            ch.clip.height,
+            ch.clip.duration_s,
+            human_size(ch.clip.size_bytes),
+            ch.path_taken.as_str()
+        );
+    }
+}
+
+pub fn print_list(chars: &[Character], json: bool) {
+    if json {
+        print_json(chars);
+        return;
+    }
+    if chars.is_empty() {
+        eprintln!("no characters");
+        return;
+    }
+    let width = chars
+        .iter()
+        .map(|c| esc(&c.name).chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 32);
+    for c in chars {
+        let name = esc(&c.name);
+        let shown: String = if name.chars().count() > width {
+            name.chars().take(width - 1).chain(['…']).collect()
+        } else {
+            name.clone()
+        };
+        let pad = width - shown.chars().count();
+        println!(
+            "{}  {}{}  {}  {}",
+            c.id,
+            shown,
+            " ".repeat(pad),
+            c.created_at.get(..10).unwrap_or(&c.created_at),
+            esc(&c.tags.join(", "))
+        );
+    }
+}
+
+pub fn print_show(lib: &Library, c: &Character, json: bool) {
+    if json {
+        print_json(c);
+        return;
+    }
+    let dir = lib.character_dir(&c.id);
+    println!("{}", c.id);
+    println!("name      {}", esc(&c.name));
+    println!("created   {}", c.created_at);
+    println!("source    {}", esc(c.source.display()));
+    println!("window    {:.3} s + {:.2} s", c.start_s, c.clip.duration_s);
+    println!(
+        "clip      {} ({}x{}, {:.2} fps, {}{}, {})",
+        dir.join(&c.clip.path).display(),
+        c.clip.width,
+        c.clip.height,
+        c.clip.fps,
+        human_size(c.clip.size_bytes),
+        if c.clip.has_audio { ", audio" } else { "" },
+        c.path_taken.as_str()
+    );
+    println!("keyframes {}", c.keyframes.len());
+    if !c.tags.is_empty() {
+        println!("tags      {}", esc(&c.tags.join(", ")));
+    }
+    if !c.notes.is_empty() {
+        println!("notes     {}", esc(&c.notes));
+    }
+    for (p, id) in &c.provider_ids {
+        println!("provider  {}: {}", esc(p), esc(id));
+    }
+    for w in &c.warnings {
+        println!("warning   {}", esc(&w.message));
+    }
+}

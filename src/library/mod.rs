@@ -1,0 +1,12 @@
+//! The library: character records, the store on disk (atomic commits, lock, trash), search
+//! and export. Knows nothing of ffmpeg or the terminal.
+
+pub mod export;
+pub mod id;
+pub mod name;
+pub mod record;
+pub mod search;
+pub mod store;
+
+pub use record::{Character, ClipRecord, PathTaken, Source, Warning};
+pub use store::{Committed, Corrupt, Library, Listing, WorkDir};

@@ -1,0 +1,122 @@
+//! The character record (`<id>/character.json`, SPEC section 2). Unknown fields are kept on
+//! rewrite so a newer castbook's additions survive an older one's edit.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Character {
+    pub schema: u32,
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub source: Source,
+    pub start_s: f64,
+    pub path_taken: PathTaken,
+    pub clip: ClipRecord,
+    pub keyframes: Vec<String>,
+    pub signature: Value,
+    #[serde(default)]
+    pub warnings: Vec<Warning>,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub provider_ids: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub size_bytes: u64,
+    pub blake3: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Source {
+    /// The path or URL, for display.
+    pub fn display(&self) -> &str {
+        self.path
+            .as_deref()
+            .or(self.url.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathTaken {
+    /// The source was already compliant and was stream-copied.
+    Copy,
+    /// The source was re-encoded.
+    Encode,
+}
+
+impl PathTaken {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathTaken::Copy => "copy",
+            PathTaken::Encode => "encode",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipRecord {
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    pub duration_s: f64,
+    pub fps: f64,
+    pub size_bytes: u64,
+    pub has_audio: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A warning: something converted, or a quality hint. Never a rejection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub rule: String,
+    pub message: String,
+}
+
+impl Warning {
+    pub fn new(rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning {
+            rule: rule.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Character {
+    /// The ID to use with `provider`, or the castbook ID when it is not registered there.
+    pub fn id_for(&self, provider: Option<&str>) -> &str {
+        provider
+            .and_then(|p| self.provider_ids.get(p))
+            .map(String::as_str)
+            .unwrap_or(&self.id)
+    }
+}
+
+/// How to use a character in a prompt: the ID, a snippet that names it, the JSON fragment.
+pub fn usage_lines(name: &str, id: &str) -> Vec<String> {
+    let fragment = serde_json::json!({"characters": [{"id": id}]});
+    vec![
+        format!("use it: {id}"),
+        format!("prompt: \"{name} walks through a park at dusk\""),
+        format!("json:   {fragment}"),
+    ]
+}

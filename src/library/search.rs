@@ -1,0 +1,146 @@
+//! Library search (SPEC section 4): fuzzy over name and ID, substring over tags and notes,
+//! best first. Match positions are computed separately, only for the rows that are shown.
+
+use fuzzy_matcher::FuzzyMatcher;
+use fuzzy_matcher::skim::SkimMatcherV2;
+
+use crate::library::record::Character;
+
+/// One searchable character, with its haystacks prepared once.
+#[derive(Debug, Clone)]
+pub struct SearchEntry {
+    pub name: String,
+    pub id: String,
+    tags_lc: Vec<String>,
+    notes_lc: String,
+}
+
+impl SearchEntry {
+    pub fn new(c: &Character) -> Self {
+        SearchEntry {
+            name: c.name.clone(),
+            id: c.id.clone(),
+            tags_lc: c.tags.iter().map(|t| t.to_lowercase()).collect(),
+            notes_lc: c.notes.to_lowercase(),
+        }
+    }
+}
+
+/// A match: the entry's index and its score (higher is better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub index: usize,
+    pub score: i64,
+}
+
+/// A reusable matcher over a snapshot of the library.
+pub struct Searcher {
+    matcher: SkimMatcherV2,
+    entries: Vec<SearchEntry>,
+}
+
+impl Default for Searcher {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}
+
+impl Searcher {
+    pub fn new(entries: Vec<SearchEntry>) -> Self {
+        Searcher {
+            matcher: SkimMatcherV2::default().ignore_case(),
+            entries,
+        }
+    }
+
+    pub fn from_characters(chars: &[Character]) -> Self {
+        Self::new(chars.iter().map(SearchEntry::new).collect())
+    }
+
+    pub fn entries(&self) -> &[SearchEntry] {
+        &self.entries
+    }
+
+    /// Score one entry, or None when it does not match.
+    pub fn score(&self, index: usize, query: &str, query_lc: &str) -> Option<i64> {
+        let e = &self.entries[index];
+        let mut best: Option<i64> = None;
+        let mut take = |s: i64| best = Some(best.map_or(s, |b| b.max(s)));
+        if let Some(s) = self.matcher.fuzzy_match(&e.name, query) {
+            // Names rank above IDs, exact and prefix matches above scattered ones.
+            let name_lc = e.name.to_lowercase();
+            let bonus = if name_lc == query_lc {
+                1000
+            } else if name_lc.starts_with(query_lc) {
+                500
+            } else {
+                0
+            };
+            take(s * 2 + bonus);
+        }
+        if query.len() >= 3
+            && let Some(s) = self.matcher.fuzzy_match(&e.id, query)
+        {
+            take(s + if e.id == query_lc { 2000 } else { 0 });
+        }
+        if e.tags_lc.iter().any(|t| t.contains(query_lc)) {
+            take(60 + 10 * query_lc.chars().count() as i64);
+        }
+        if e.notes_lc.contains(query_lc) {
+            take(20 + 5 * query_lc.chars().count() as i64);
+        }
+        best
+    }
+
+    /// Search every entry (or only `within`, the hits of a shorter query this one extends).
+    pub fn search(&self, query: &str, within: Option<&[Hit]>) -> Vec<Hit> {
+        let query = query.trim();
+        if query.is_empty() {
+            return (0..self.entries.len())
+                .map(|index| Hit { index, score: 0 })
+                .collect();
+        }
+        let query_lc = query.to_lowercase();
+        let mut hits: Vec<Hit> = match within {
+            Some(prev) => prev
+                .iter()
+                .filter_map(|h| {
+                    self.score(h.index, query, &query_lc).map(|score| Hit {
+                        index: h.index,
+                        score,
+                    })
+                })
+                .collect(),
+            None => (0..self.entries.len())
+                .filter_map(|index| {
+                    self.score(index, query, &query_lc)
+                        .map(|score| Hit { index, score })
+                })
+                .collect(),
+        };
+        hits.sort_by(|a, b| b.score.cmp(&a.score).then(a.index.cmp(&b.index)));
+        hits
+    }
+
+    /// Char indices of `query` in the entry's name, for highlighting (empty when the name did
+    /// not match, e.g. a tag or notes match).
+    pub fn name_indices(&self, index: usize, query: &str) -> Vec<usize> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Vec::new();
+        }
+        self.matcher
+            .fuzzy_indices(&self.entries[index].name, query)
+            .map(|(_, idx)| idx)
+            .unwrap_or_default()
+    }
+}
+
+/// Convenience: search a slice of characters, best first.
+pub fn search<'a>(chars: &'a [Character], query: &str) -> Vec<&'a Character> {
+    let s = Searcher::from_characters(chars);
+    s.search(query, None)
+        .into_iter()
+        .map(|h| &chars[h.index])
+        .collect()
+}

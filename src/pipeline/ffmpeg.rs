@@ -1,0 +1,275 @@
+//! Running ffmpeg and ffprobe safely: where the binaries are, the protocol and format
+//! whitelists every input gets, absolute `file:` paths, children killed and reaped on drop or
+//! cancel, and stats lines parsed into progress.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+
+/// Demuxers an input may be opened with: an HLS playlist or ffconcat script renamed `.mp4`
+/// is refused instead of being followed to other files or the network.
+pub const FORMAT_WHITELIST: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi";
+pub const PROTOCOL_WHITELIST: &str = "file,pipe";
+
+/// The ffmpeg binary: `CASTBOOK_FFMPEG`, else one beside castbook, else `ffmpeg` on PATH.
+pub fn ffmpeg_bin() -> PathBuf {
+    std::env::var_os("CASTBOOK_FFMPEG")
+        .map(PathBuf::from)
+        .unwrap_or_else(ffmpeg_sidecar::paths::ffmpeg_path)
+}
+
+/// The ffprobe binary: `CASTBOOK_FFPROBE`, else one beside castbook, else `ffprobe` on PATH.
+pub fn ffprobe_bin() -> PathBuf {
+    std::env::var_os("CASTBOOK_FFPROBE")
+        .map(PathBuf::from)
+        .unwrap_or_else(ffmpeg_sidecar::ffprobe::ffprobe_path)
+}
+
+/// `file:` + the absolute path, so a name like `-half.mp4` or `take:1.mp4` is just a file.
+pub fn file_url(path: &Path) -> OsString {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    let mut s = OsString::from("file:");
+    s.push(abs.as_os_str());
+    s
+}
+
+/// The options that go before every `-i`: the whitelists, then the input itself.
+pub fn safe_input(path: &Path) -> Vec<OsString> {
+    [
+        "-protocol_whitelist",
+        PROTOCOL_WHITELIST,
+        "-format_whitelist",
+        FORMAT_WHITELIST,
+        "-i",
+    ]
+    .iter()
+    .map(OsString::from)
+    .chain(std::iter::once(file_url(path)))
+    .collect()
+}
+
+fn missing(tool: &str, bin: &Path) -> Error {
+    Error::processing(
+        "ffmpeg_missing",
+        format!(
+            "{tool} was not found ({}): install ffmpeg (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg) or set CASTBOOK_FFMPEG / CASTBOOK_FFPROBE",
+            bin.display()
+        ),
+    )
+}
+
+fn spawn(mut cmd: Command, tool: &str) -> Result<ChildGuard> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let bin = PathBuf::from(cmd.get_program());
+    match cmd.spawn() {
+        Ok(child) => Ok(ChildGuard(Some(child))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing(tool, &bin)),
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => Err(missing(tool, &bin)),
+        Err(e) => Err(Error::processing(
+            "ffmpeg_failed",
+            format!("could not start {tool} ({}): {e}", bin.display()),
+        )),
+    }
+}
+
+/// A child process that is killed and reaped when dropped.
+pub struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("child present until drop")
+    }
+    fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The finished process: exit status, stdout (when captured) and the stderr text.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// How stdout of a run is consumed.
+pub enum StdoutSink<'a> {
+    /// Collect it all (ffprobe JSON).
+    Collect,
+    /// Read fixed-size records (raw frames) and hand each to the callback on the reader thread.
+    Frames(usize, Box<dyn FnMut(Vec<u8>) + Send + 'a>),
+}
+
+/// Run a command to the end; `on_line` sees each stderr line (split on `\r` and `\n`) as it
+/// arrives. Cancelling kills and reaps the child and returns a cancelled error.
+pub fn run(
+    cmd: Command,
+    tool: &str,
+    cancel: &CancellationToken,
+    sink: StdoutSink<'_>,
+    mut on_line: impl FnMut(&str),
+) -> Result<Finished> {
+    if cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    let mut guard = spawn(cmd, tool)?;
+    let mut stdout = guard.child().stdout.take().expect("piped stdout");
+    let stderr = guard.child().stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel::<String>();
+
+    std::thread::scope(|scope| {
+        let out = scope.spawn(move || -> Vec<u8> {
+            match sink {
+                StdoutSink::Collect => {
+                    let mut buf = Vec::new();
+                    let _ = stdout.read_to_end(&mut buf);
+                    buf
+                }
+                StdoutSink::Frames(size, mut f) => {
+                    loop {
+                        let mut frame = vec![0u8; size];
+                        if stdout.read_exact(&mut frame).is_err() {
+                            break;
+                        }
+                        f(frame);
+                    }
+                    // Drain anything left so the child never blocks on a full pipe.
+                    let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+                    Vec::new()
+                }
+            }
+        });
+        scope.spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match read_until_cr_or_lf(&mut reader, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                        if !line.is_empty() && tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let mut stderr_text = String::new();
+        let mut cancelled = false;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(25)) {
+                Ok(line) => {
+                    on_line(&line);
+                    if ffmpeg_sidecar::log_parser::try_parse_progress(&line).is_none()
+                        && stderr_text.len() < 64 * 1024
+                    {
+                        stderr_text.push_str(&line);
+                        stderr_text.push('\n');
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if cancel.is_cancelled() {
+                cancelled = true;
+                guard.kill();
+                break;
+            }
+        }
+        if cancelled {
+            // Killing closed the pipes; the reader threads end on their own.
+            let _ = out.join();
+            return Err(Error::cancelled());
+        }
+        let stdout_bytes = out.join().unwrap_or_default();
+        let status = guard
+            .child()
+            .wait()
+            .map_err(|e| Error::processing("ffmpeg_failed", format!("waiting for {tool}: {e}")))?;
+        guard.0 = None;
+        Ok(Finished {
+            status,
+            stdout: stdout_bytes,
+            stderr: stderr_text,
+        })
+    })
+}
+
+fn read_until_cr_or_lf(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let (done, used) = {
+            let available = r.fill_buf()?;
+            if available.is_empty() {
+                return Ok(total);
+            }
+            match available.iter().position(|&b| b == b'\n' || b == b'\r') {
+                Some(i) => {
+                    out.extend_from_slice(&available[..i]);
+                    (true, i + 1)
+                }
+                None => {
+                    out.extend_from_slice(available);
+                    (false, available.len())
+                }
+            }
+        };
+        r.consume(used);
+        total += used;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// Parse the `time=` of an ffmpeg stats line into seconds.
+pub fn progress_time(line: &str) -> Option<f64> {
+    let p = ffmpeg_sidecar::log_parser::try_parse_progress(line)?;
+    ffmpeg_sidecar::log_parser::parse_time_str(&p.time)
+}
+
+/// A command for `bin` with its arguments.
+pub fn command<I, S>(bin: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut c = Command::new(bin);
+    c.args(args);
+    c
+}
+
+/// The last meaningful error line of an ffmpeg/ffprobe stderr, for messages.
+pub fn last_error_line(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .rfind(|l| ffmpeg_sidecar::log_parser::try_parse_progress(l).is_none())
+        .unwrap_or("no error output")
+        .to_string()
+}

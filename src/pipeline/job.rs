@@ -1,0 +1,437 @@
+//! The job API both front ends use: a job takes an input and options, runs the stages
+//! (fetch -> probe -> validate -> prepare -> keyframes -> signature -> save), and sends
+//! `JobEvent`s on a channel. Cancelling (or dropping the future) kills ffmpeg and leaves
+//! nothing behind.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::library::id::{SourceDigest, start_ms};
+use crate::library::name::normalize_name;
+use crate::library::record::{Character, ClipRecord, SCHEMA, Source, Warning};
+use crate::library::store::{Committed, Library};
+use crate::pipeline::probe::{self, ClipInfo};
+use crate::pipeline::validate::{self, Check, Decode};
+use crate::pipeline::{hints, prepare, signature};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Fetch,
+    Probe,
+    Validate,
+    Prepare,
+    Keyframes,
+    Signature,
+    Save,
+    Register,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Fetch => "fetch",
+            Stage::Probe => "probe",
+            Stage::Validate => "validate",
+            Stage::Prepare => "prepare",
+            Stage::Keyframes => "keyframes",
+            Stage::Signature => "signature",
+            Stage::Save => "save",
+            Stage::Register => "register",
+        }
+    }
+}
+
+/// Progress within a stage: `fraction` in 0..=1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    pub stage: Stage,
+    pub fraction: f32,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
+    Progress(Progress),
+    Warning(Warning),
+}
+
+/// Sends a job's events; silent when there is no receiver. Repeated identical progress is
+/// not sent again.
+#[derive(Debug, Clone, Default)]
+pub struct Reporter {
+    tx: Option<UnboundedSender<JobEvent>>,
+    last: Option<(Stage, u16)>,
+}
+
+impl Reporter {
+    pub fn new(tx: UnboundedSender<JobEvent>) -> Self {
+        Reporter {
+            tx: Some(tx),
+            last: None,
+        }
+    }
+    pub fn silent() -> Self {
+        Reporter::default()
+    }
+    pub fn progress(&mut self, stage: Stage, fraction: f64, message: impl Into<String>) {
+        let f = fraction.clamp(0.0, 1.0) as f32;
+        let key = (stage, (f * 1000.0) as u16);
+        if self.last == Some(key) {
+            return;
+        }
+        self.last = Some(key);
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(JobEvent::Progress(Progress {
+                stage,
+                fraction: f,
+                message: message.into(),
+            }));
+        }
+    }
+    pub fn warning(&mut self, w: &Warning) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(JobEvent::Warning(w.clone()));
+        }
+    }
+}
+
+/// What a job starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Url(String),
+}
+
+impl Input {
+    /// `http://` and `https://` arguments are URLs; anything else is a path.
+    pub fn parse(arg: &str) -> Input {
+        let lower = arg.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Input::Url(arg.to_string())
+        } else {
+            Input::File(PathBuf::from(arg))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub name: String,
+    pub start_s: f64,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub strict: bool,
+}
+
+/// A finished create job.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub character: Character,
+    /// The same character (content, start, first name) was already in the library.
+    pub existed: bool,
+}
+
+/// `probe`'s answer: every rule's verdict and the metadata.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub valid: bool,
+    pub checks: Vec<Check>,
+    pub metadata: ClipInfo,
+    pub warnings: Vec<Warning>,
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    let p = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+fn check_start(start_s: f64) -> Result<()> {
+    if !start_s.is_finite() || start_s < 0.0 {
+        return Err(Error::input(
+            "start",
+            format!(
+                "the start {start_s} is not a time in seconds: use a number >= 0, e.g. --start 1.5"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Probe a local file and check every rule, decoding the window (no side effects).
+pub fn probe_file(
+    path: &Path,
+    start_s: f64,
+    strict: bool,
+    cancel: &CancellationToken,
+) -> Result<ProbeReport> {
+    check_start(start_s)?;
+    let path = absolute(path);
+    let info = probe::probe(&path, start_s, cancel)?;
+    let decode = if info.video.is_some() && !info.truncated && info.window.len_s > 0.0 {
+        match prepare::decode_check(&info, cancel)? {
+            Ok(()) => Decode::Ok,
+            Err(why) => Decode::Failed(why),
+        }
+    } else {
+        Decode::Pending
+    };
+    let verdict = validate::validate(&info, &validate::Options { strict }, &decode);
+    Ok(ProbeReport {
+        valid: verdict.valid,
+        checks: verdict.checks,
+        metadata: info,
+        warnings: verdict.warnings,
+    })
+}
+
+/// Where a source came from, for the record.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Path(PathBuf),
+    Url(String),
+}
+
+/// Run a create job on a local file to the end, on the current thread.
+pub fn create_file(
+    lib: &Library,
+    path: &Path,
+    origin: Origin,
+    opts: &CreateOptions,
+    reporter: &mut Reporter,
+    cancel: &CancellationToken,
+) -> Result<Created> {
+    let name = normalize_name(&opts.name)?;
+    check_start(opts.start_s)?;
+    let path = absolute(path);
+    reporter.progress(Stage::Probe, 0.0, "probing");
+    probe::check_file(&path)?;
+
+    // Hash the source while ffprobe reads it.
+    let (digest, info) = std::thread::scope(|s| {
+        let h = s.spawn(|| SourceDigest::of_file(&path));
+        let info = probe::probe(&path, opts.start_s, cancel);
+        (h.join().expect("hash thread"), info)
+    });
+    let digest = digest?;
+    let id = digest.character_id(start_ms(opts.start_s), &name);
+    if let Some(existing) = lib.get(&id)? {
+        reporter.progress(Stage::Save, 1.0, "already in the library");
+        return Ok(Created {
+            character: existing,
+            existed: true,
+        });
+    }
+    lib.check_name_free(&name, None)?;
+    let info = info?;
+    reporter.progress(Stage::Probe, 1.0, "probed");
+
+    reporter.progress(Stage::Validate, 0.0, "checking the rules");
+    let verdict = validate::validate(
+        &info,
+        &validate::Options {
+            strict: opts.strict,
+        },
+        &Decode::Pending,
+    );
+    if let Some(err) = verdict.error() {
+        return Err(err);
+    }
+    let mut warnings = verdict.warnings.clone();
+    for w in &warnings {
+        reporter.warning(w);
+    }
+    reporter.progress(Stage::Validate, 1.0, "valid");
+
+    if cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    let work = lib.new_work_dir()?;
+    reporter.progress(Stage::Prepare, 0.0, "preparing");
+    let prepared = {
+        let mut rep = reporter.clone();
+        prepare::prepare(&info, work.path(), cancel, &mut |f| {
+            rep.progress(Stage::Prepare, f, "preparing")
+        })?
+    };
+    reporter.progress(Stage::Prepare, 1.0, prepared.path_taken.as_str());
+    reporter.progress(
+        Stage::Keyframes,
+        1.0,
+        format!("{} keyframes", prepared.keyframes.len()),
+    );
+
+    reporter.progress(Stage::Signature, 0.0, "signature");
+    let sig = signature::compute(&prepared.frames);
+    for w in hints::quality_hints(&prepared.frames, opts.start_s) {
+        reporter.warning(&w);
+        warnings.push(w);
+    }
+    if let Some(w) = look_alike(lib, &sig) {
+        reporter.warning(&w);
+        warnings.push(w);
+    }
+    reporter.progress(Stage::Signature, 1.0, "signature");
+
+    reporter.progress(Stage::Save, 0.0, "saving");
+    let out = probe::probe_output(&prepared.clip, cancel)?;
+    let ov = out.video.as_ref().ok_or_else(|| {
+        Error::processing("ffmpeg_failed", "the prepared clip has no video stream")
+    })?;
+    let keyframes = prepared
+        .keyframes
+        .iter()
+        .filter_map(|p| p.strip_prefix(work.path()).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let source = match origin {
+        Origin::Path(p) => Source {
+            path: Some(p.to_string_lossy().into_owned()),
+            url: None,
+            size_bytes: digest.size_bytes,
+            blake3: digest.blake3.clone(),
+            extra: Default::default(),
+        },
+        Origin::Url(u) => Source {
+            path: None,
+            url: Some(u),
+            size_bytes: digest.size_bytes,
+            blake3: digest.blake3.clone(),
+            extra: Default::default(),
+        },
+    };
+    let record = Character {
+        schema: SCHEMA,
+        id,
+        name,
+        created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        source,
+        start_s: opts.start_s,
+        path_taken: prepared.path_taken,
+        clip: ClipRecord {
+            path: "clip.mp4".into(),
+            width: ov.width,
+            height: ov.height,
+            duration_s: (ov.duration_s * 1000.0).round() / 1000.0,
+            fps: (ov.avg_fps * 1000.0).round() / 1000.0,
+            size_bytes: out.size_bytes,
+            has_audio: out.audio.is_some(),
+            extra: Default::default(),
+        },
+        keyframes,
+        signature: serde_json::to_value(&sig).expect("signature serialises"),
+        warnings,
+        notes: opts.notes.clone(),
+        tags: clean_tags(&opts.tags),
+        provider_ids: Default::default(),
+        extra: Default::default(),
+    };
+    if cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    let committed = lib.commit(work, &record)?;
+    reporter.progress(Stage::Save, 1.0, "saved");
+    Ok(Created {
+        existed: matches!(committed, Committed::Existing(_)),
+        character: committed.into_character(),
+    })
+}
+
+/// Tags trimmed, empty ones dropped, duplicates (case-insensitive) removed.
+pub fn clean_tags(tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = crate::library::name::normalize_tag(t);
+        if !t.is_empty() && !out.iter().any(|o| o.to_lowercase() == t.to_lowercase()) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// A warning when the new signature is very close to an existing character's.
+fn look_alike(lib: &Library, sig: &signature::Signature) -> Option<Warning> {
+    let listing = lib.list().ok()?;
+    let best = listing
+        .characters
+        .iter()
+        .filter_map(|c| {
+            let other: signature::Signature = serde_json::from_value(c.signature.clone()).ok()?;
+            Some((signature::similarity(sig, &other), c))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    (best.0 >= 0.9).then(|| {
+        Warning::new(
+            "look_alike",
+            format!(
+                "looks like {} ({}), {:.0} %",
+                crate::util::escape_display(&best.1.name),
+                best.1.id,
+                best.0 * 100.0
+            ),
+        )
+    })
+}
+
+/// Run a create job on a background thread; dropping the future cancels it.
+pub async fn create(
+    lib: Library,
+    input: Input,
+    opts: CreateOptions,
+    mut reporter: Reporter,
+    cancel: CancellationToken,
+) -> Result<Created> {
+    let token = cancel.child_token();
+    let _guard = token.clone().drop_guard();
+    match input {
+        Input::File(path) => {
+            let origin = Origin::Path(absolute(&path));
+            tokio::task::spawn_blocking(move || {
+                create_file(&lib, &path, origin, &opts, &mut reporter, &token)
+            })
+            .await
+            .map_err(|e| Error::other("internal", format!("the job stopped unexpectedly: {e}")))?
+        }
+        Input::Url(url) => Err(url_unsupported(&url)),
+    }
+}
+
+/// Probe an input on a background thread; dropping the future cancels it.
+pub async fn probe_input(
+    input: Input,
+    start_s: f64,
+    strict: bool,
+    cancel: CancellationToken,
+) -> Result<ProbeReport> {
+    let token = cancel.child_token();
+    let _guard = token.clone().drop_guard();
+    match input {
+        Input::File(path) => {
+            tokio::task::spawn_blocking(move || probe_file(&path, start_s, strict, &token))
+                .await
+                .map_err(|e| {
+                    Error::other("internal", format!("the probe stopped unexpectedly: {e}"))
+                })?
+        }
+        Input::Url(url) => Err(url_unsupported(&url)),
+    }
+}
+
+fn url_unsupported(url: &str) -> Error {
+    Error::input(
+        "url_unsupported",
+        format!(
+            "{} is a URL: downloading clips is not supported yet; download it and pass the file",
+            crate::util::escape_display(url)
+        ),
+    )
+}

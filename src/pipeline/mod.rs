@@ -1,0 +1,12 @@
+//! The pipeline: probe, validate, prepare (one ffmpeg graph), keyframes, signature, quality
+//! hints, and the job that runs them with progress. Knows nothing of the terminal.
+
+pub mod ffmpeg;
+pub mod hints;
+pub mod job;
+pub mod prepare;
+pub mod probe;
+pub mod signature;
+pub mod validate;
+
+pub use job::{CreateOptions, Created, Input, JobEvent, ProbeReport, Progress, Reporter, Stage};

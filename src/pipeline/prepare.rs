@@ -1,0 +1,539 @@
+//! Prepare: one ffmpeg process writes the upload clip, the keyframe JPEGs and the small raw
+//! frames the signature and the quality hints are computed from, through one filter graph.
+//! A compliant source is stream-copied (its window still decoded once for the decodability
+//! check, keyframes and signature); anything else is scaled and encoded.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::library::PathTaken;
+use crate::pipeline::ffmpeg::{self, StdoutSink};
+use crate::pipeline::probe::{self, ClipInfo, Container, VideoInfo};
+
+/// The prepared clip must not exceed this (10 MB).
+pub const MAX_CLIP_BYTES: u64 = 10_000_000;
+/// Keyframe thumbnails written per character.
+pub const KEYFRAMES: usize = 6;
+/// Short side of the keyframe JPEGs.
+pub const THUMB_SHORT: u32 = 360;
+/// Rate and long side of the raw frames for the signature and hints.
+pub const SIG_FPS: f64 = 10.0;
+pub const SIG_LONG: u32 = 160;
+/// Output frame rate cap.
+pub const MAX_FPS: f64 = 60.0;
+
+/// x264 settings of the encode path. `veryfast` keeps most of x264's compression tools
+/// (CABAC, deblocking, B-frames) at a cost close to `ultrafast` at 720p; CRF 20 keeps the
+/// reference clip visually clean; the VBV cap keeps 4 s under 10 MB whatever the content.
+pub const X264_PRESET: &str = "veryfast";
+pub const X264_CRF: &str = "20";
+pub const X264_MAXRATE: &str = "16M";
+pub const X264_BUFSIZE: &str = "8M";
+
+/// The small RGB frames of the window (rgb24, `width` x `height`, `fps` per second).
+#[derive(Debug, Clone, Default)]
+pub struct SigFrames {
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub frames: Vec<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub struct Prepared {
+    pub path_taken: PathTaken,
+    pub clip: PathBuf,
+    pub keyframes: Vec<PathBuf>,
+    pub frames: SigFrames,
+    /// Why the fast path was not taken, when it was not.
+    pub copy_refused: Option<String>,
+}
+
+fn even(x: f64) -> u32 {
+    ((x / 2.0).round() as u32 * 2).max(2)
+}
+
+/// Output size: short side scaled down to 720 (never up), aspect kept, even dimensions.
+pub fn output_size(v: &VideoInfo) -> (u32, u32) {
+    let short = v.short_side() as f64;
+    let scale = if short > 720.0 { 720.0 / short } else { 1.0 };
+    (even(v.width as f64 * scale), even(v.height as f64 * scale))
+}
+
+fn fit(v: &VideoInfo, long: u32) -> (u32, u32) {
+    let k = long as f64 / v.long_side().max(1) as f64;
+    (even(v.width as f64 * k), even(v.height as f64 * k))
+}
+
+fn thumb_size(v: &VideoInfo) -> (u32, u32) {
+    let (w, h) = output_size(v);
+    let k = THUMB_SHORT as f64 / w.min(h) as f64;
+    if k >= 1.0 {
+        (w, h)
+    } else {
+        (even(w as f64 * k), even(h as f64 * k))
+    }
+}
+
+/// The constant output rate: the window's average, snapped to a standard rate, at most 60.
+pub fn output_fps(info: &ClipInfo) -> f64 {
+    let measured = if info.window.fps > 0.0 {
+        info.window.fps
+    } else {
+        info.video.as_ref().map(|v| v.avg_fps).unwrap_or(25.0)
+    };
+    const STANDARD: [f64; 10] = [
+        24000.0 / 1001.0,
+        24.0,
+        25.0,
+        30000.0 / 1001.0,
+        30.0,
+        48.0,
+        50.0,
+        60000.0 / 1001.0,
+        60.0,
+        15.0,
+    ];
+    let snapped = STANDARD
+        .iter()
+        .copied()
+        .find(|s| (s - measured).abs() / s < 0.01)
+        .unwrap_or((measured * 1000.0).round() / 1000.0);
+    snapped.clamp(1.0, MAX_FPS)
+}
+
+fn is_bt709_or_unset(s: &Option<String>) -> bool {
+    matches!(s.as_deref(), None | Some("unknown" | "bt709"))
+}
+
+/// Whether the source can be stream-copied (FFMPEG.md's conditions); the reason when not.
+pub fn copy_refusal(info: &ClipInfo) -> Option<String> {
+    let Some(v) = &info.video else {
+        return Some("no video".into());
+    };
+    let w = &info.window;
+    let ends_inside = info.duration_s - w.start_s <= probe::WINDOW_S + 0.05;
+    let reasons = [
+        (info.container != Container::Mp4, "not MP4".to_string()),
+        (v.codec != "h264", format!("codec {}", v.codec)),
+        (
+            v.pix_fmt != "yuv420p",
+            format!("pixel format {}", v.pix_fmt),
+        ),
+        (
+            v.short_side() != 720,
+            format!("short side {}", v.short_side()),
+        ),
+        (
+            v.width % 2 == 1 || v.height % 2 == 1,
+            "odd dimensions".into(),
+        ),
+        (v.rotation != 0, "rotated".into()),
+        (w.variable_frame_rate, "variable frame rate".into()),
+        (w.fps > MAX_FPS + 0.5, format!("{:.0} fps", w.fps)),
+        (!w.keyframe_at_start, "the start is not a keyframe".into()),
+        (
+            v.has_b_frames && !ends_inside,
+            "B-frames cross the window end".into(),
+        ),
+        (
+            !is_bt709_or_unset(&v.color_space)
+                || !is_bt709_or_unset(&v.color_primaries)
+                || !is_bt709_or_unset(&v.color_transfer),
+            "not bt709".into(),
+        ),
+        (v.color_range.as_deref() == Some("pc"), "full range".into()),
+        (
+            info.audio.as_ref().is_some_and(|a| a.codec != "aac"),
+            format!(
+                "audio {}",
+                info.audio.as_ref().map(|a| a.codec.as_str()).unwrap_or("")
+            ),
+        ),
+        (
+            v.bit_rate
+                .or_else(|| {
+                    (info.duration_s > 0.0)
+                        .then(|| (info.size_bytes as f64 * 8.0 / info.duration_s) as u64)
+                })
+                .is_some_and(|br| (br as f64 / 8.0 * w.len_s) as u64 > MAX_CLIP_BYTES * 95 / 100),
+            "over 10 MB for the window".into(),
+        ),
+    ];
+    reasons
+        .into_iter()
+        .find(|(bad, _)| *bad)
+        .map(|(_, why)| why)
+}
+
+fn keyframe_select(frames_in_window: u64) -> String {
+    let n = frames_in_window.max(1);
+    let k = (KEYFRAMES as u64).min(n);
+    let mut picks: Vec<u64> = (0..k).map(|i| ((2 * i + 1) * n) / (2 * k)).collect();
+    picks.dedup();
+    let expr = picks
+        .iter()
+        .map(|i| format!("eq(n\\,{i})"))
+        .collect::<Vec<_>>()
+        .join("+");
+    format!("select={expr}")
+}
+
+struct Graph {
+    filter: String,
+    video_out: Option<&'static str>,
+}
+
+fn graph(info: &ClipInfo, copy: bool) -> (Graph, (u32, u32), f64) {
+    let v = info.video.as_ref().expect("video checked before prepare");
+    let idx = v.index;
+    let (sw, sh) = fit(v, SIG_LONG);
+    let (tw, th) = thumb_size(v);
+    let fps = output_fps(info);
+    let frames = if copy {
+        info.window.frames.max(1)
+    } else {
+        ((info.window.len_s * fps).round() as u64).max(1)
+    };
+    let select = keyframe_select(frames);
+    let sig = format!("fps={SIG_FPS},scale={sw}:{sh}:flags=area,format=rgb24");
+    let thumbs = format!("{select},scale={tw}:{th}:flags=bicubic");
+    if copy {
+        return (
+            Graph {
+                filter: format!("[0:{idx}]split=2[kf][sg];[kf]{thumbs}[kfo];[sg]{sig}[sgo]"),
+                video_out: None,
+            },
+            (sw, sh),
+            info.window.fps,
+        );
+    }
+    let (ow, oh) = output_size(v);
+    let mut chain = Vec::new();
+    if v.hdr.is_some() {
+        chain.push(
+            "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv"
+                .to_string(),
+        );
+    }
+    let needs_scale = (ow, oh) != (v.width, v.height)
+        || v.pix_fmt != "yuv420p"
+        || v.color_range.as_deref() == Some("pc")
+        || !is_bt709_or_unset(&v.color_space);
+    if needs_scale {
+        chain.push(format!(
+            "scale={ow}:{oh}:flags=bilinear:out_color_matrix=bt709:out_range=tv"
+        ));
+    }
+    let needs_fps = info.window.variable_frame_rate || info.window.fps > MAX_FPS + 0.5;
+    if needs_fps {
+        chain.push(format!("fps={fps:.6}"));
+    }
+    chain.push("format=yuv420p".into());
+    let filter = format!(
+        "[0:{idx}]{},split=3[en][kf][sg];[en]format=yuv420p[eno];[kf]{thumbs}[kfo];[sg]{sig}[sgo]",
+        chain.join(",")
+    );
+    (
+        Graph {
+            filter,
+            video_out: Some("[eno]"),
+        },
+        (sw, sh),
+        fps,
+    )
+}
+
+fn os(v: &[&str]) -> Vec<OsString> {
+    v.iter().map(OsString::from).collect()
+}
+
+fn build_args(info: &ClipInfo, work: &Path, copy: bool) -> (Vec<OsString>, (u32, u32), f64) {
+    let (g, sig_size, fps) = graph(info, copy);
+    let w = &info.window;
+    let mut a = os(&[
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-stats",
+        "-stats_period",
+        "0.1",
+        "-xerror",
+    ]);
+    if w.start_s > 0.0 {
+        a.extend(os(&["-ss", &format!("{:.3}", w.start_s)]));
+    }
+    a.extend(os(&["-t", &format!("{:.3}", w.len_s)]));
+    a.extend(ffmpeg::safe_input(&info.path));
+    a.extend(os(&["-filter_complex", &g.filter]));
+
+    // Output 0: the clip.
+    let audio_copy = info.audio.as_ref().is_some_and(|a| a.codec == "aac");
+    let v = info.video.as_ref().expect("video");
+    match g.video_out {
+        None => a.extend(os(&[
+            "-map",
+            &format!("0:{}", v.index),
+            "-frames:v",
+            &info.window.frames.max(1).to_string(),
+            "-c:v",
+            "copy",
+            "-bsf:v",
+            "h264_metadata=colour_primaries=1:transfer_characteristics=1:matrix_coefficients=1:video_full_range_flag=0",
+        ])),
+        Some(label) => {
+            a.extend(os(&[
+                "-map",
+                label,
+                "-c:v",
+                "libx264",
+                "-preset",
+                X264_PRESET,
+                "-crf",
+                X264_CRF,
+                "-maxrate",
+                X264_MAXRATE,
+                "-bufsize",
+                X264_BUFSIZE,
+                "-profile:v",
+                "high",
+                "-pix_fmt",
+                "yuv420p",
+                "-colorspace",
+                "bt709",
+                "-color_primaries",
+                "bt709",
+                "-color_trc",
+                "bt709",
+                "-color_range",
+                "tv",
+                "-fps_mode",
+                "cfr",
+            ]));
+            if info.window.variable_frame_rate || info.window.fps > MAX_FPS + 0.5 {
+                a.extend(os(&["-r", &format!("{fps:.6}")]));
+            }
+        }
+    }
+    if let Some(au) = &info.audio {
+        a.extend(os(&["-map", &format!("0:{}", au.index)]));
+        if audio_copy {
+            a.extend(os(&["-c:a", "copy"]));
+        } else {
+            a.extend(os(&["-c:a", "aac", "-b:a", "160k"]));
+        }
+    }
+    a.extend(os(&[
+        "-map_metadata",
+        "-1",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+    ]));
+    a.push(ffmpeg::file_url(&work.join("clip.mp4")));
+
+    // Output 1: the keyframes.
+    a.extend(os(&[
+        "-map",
+        "[kfo]",
+        "-fps_mode",
+        "passthrough",
+        "-frames:v",
+        &KEYFRAMES.to_string(),
+        "-q:v",
+        "3",
+        "-start_number",
+        "1",
+        "-f",
+        "image2",
+    ]));
+    a.push(ffmpeg::file_url(&work.join("keyframes").join("%02d.jpg")));
+
+    // Output 2: small raw frames for the signature and hints.
+    a.extend(os(&[
+        "-map", "[sgo]", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+    ]));
+    (a, sig_size, fps)
+}
+
+fn classify_failure(stderr: &str, info: &ClipInfo) -> Error {
+    let last = ffmpeg::last_error_line(stderr);
+    let lower = stderr.to_lowercase();
+    if lower.contains("no space left on device") {
+        return Error::processing(
+            "disk_full",
+            "disk full while preparing the clip: free some space in the library's disk and try again",
+        );
+    }
+    let decode_markers = [
+        "error while decoding",
+        "invalid data found",
+        "decode_slice",
+        "corrupt",
+        "concealing",
+        "invalid nal",
+        "missing picture",
+        "error submitting packet to decoder",
+        "left block unavailable",
+        "no frame!",
+    ];
+    if decode_markers.iter().any(|m| lower.contains(m)) {
+        let name = info
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Error::input(
+            "decodable",
+            format!(
+                "{} does not decode cleanly over the window ({}): it is corrupt; export it again",
+                crate::util::escape_display(&name),
+                crate::util::escape_display(&last)
+            ),
+        );
+    }
+    Error::processing(
+        "ffmpeg_failed",
+        format!(
+            "ffmpeg failed while preparing the clip: {}",
+            crate::util::escape_display(&last)
+        ),
+    )
+}
+
+fn run_once(
+    info: &ClipInfo,
+    work: &Path,
+    copy: bool,
+    cancel: &CancellationToken,
+    progress: &mut dyn FnMut(f64),
+) -> Result<(Vec<PathBuf>, SigFrames)> {
+    let kf_dir = work.join("keyframes");
+    if kf_dir.exists() {
+        std::fs::remove_dir_all(&kf_dir).map_err(|e| Error::io("clearing", &kf_dir, &e))?;
+    }
+    std::fs::create_dir_all(&kf_dir).map_err(|e| Error::io("creating", &kf_dir, &e))?;
+    let (args, (sw, sh), _fps) = build_args(info, work, copy);
+    let frames = Mutex::new(Vec::new());
+    let len = info.window.len_s.max(0.001);
+    let cmd = ffmpeg::command(&ffmpeg::ffmpeg_bin(), args);
+    let done = ffmpeg::run(
+        cmd,
+        "ffmpeg",
+        cancel,
+        StdoutSink::Frames(
+            (sw * sh * 3) as usize,
+            Box::new(|f| frames.lock().expect("frames").push(f)),
+        ),
+        |line| {
+            if let Some(t) = ffmpeg::progress_time(line) {
+                progress((t / len).clamp(0.0, 1.0));
+            }
+        },
+    )?;
+    if !done.status.success() {
+        return Err(classify_failure(&done.stderr, info));
+    }
+    let mut keyframes: Vec<PathBuf> = std::fs::read_dir(&kf_dir)
+        .map_err(|e| Error::io("reading", &kf_dir, &e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    keyframes.sort();
+    let frames = frames.into_inner().expect("frames");
+    if frames.is_empty() || keyframes.is_empty() {
+        return Err(classify_failure(
+            &format!("{}\nno frame! decoded in the window", done.stderr),
+            info,
+        ));
+    }
+    Ok((
+        keyframes,
+        SigFrames {
+            width: sw,
+            height: sh,
+            fps: SIG_FPS,
+            frames,
+        },
+    ))
+}
+
+/// Prepare the clip in `work`: the copy path when the source allows it and the result checks
+/// out (video <= window + one frame, <= 10 MB), else the encode path.
+pub fn prepare(
+    info: &ClipInfo,
+    work: &Path,
+    cancel: &CancellationToken,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Prepared> {
+    let clip = work.join("clip.mp4");
+    let mut copy_refused = copy_refusal(info);
+    if copy_refused.is_none() {
+        let (keyframes, frames) = run_once(info, work, true, cancel, progress)?;
+        let out = probe::probe_output(&clip, cancel)?;
+        let frame = 1.0 / info.window.fps.max(1.0);
+        let too_long = out
+            .video
+            .as_ref()
+            .is_none_or(|v| v.duration_s > info.window.len_s + frame + 0.001);
+        if !too_long && out.size_bytes <= MAX_CLIP_BYTES {
+            return Ok(Prepared {
+                path_taken: PathTaken::Copy,
+                clip,
+                keyframes,
+                frames,
+                copy_refused: None,
+            });
+        }
+        copy_refused = Some(if too_long {
+            "the copied video ran past the window".into()
+        } else {
+            "the copy was over 10 MB".into()
+        });
+    }
+    let (keyframes, frames) = run_once(info, work, false, cancel, progress)?;
+    Ok(Prepared {
+        path_taken: PathTaken::Encode,
+        clip,
+        keyframes,
+        frames,
+        copy_refused,
+    })
+}
+
+/// Decode the window only (for `probe`): the decodability check without writing anything.
+pub fn decode_check(
+    info: &ClipInfo,
+    cancel: &CancellationToken,
+) -> Result<std::result::Result<(), String>> {
+    let Some(v) = &info.video else {
+        return Ok(Err("no video stream".into()));
+    };
+    let mut a = os(&["-hide_banner", "-nostdin", "-v", "error", "-xerror"]);
+    if info.window.start_s > 0.0 {
+        a.extend(os(&["-ss", &format!("{:.3}", info.window.start_s)]));
+    }
+    a.extend(os(&["-t", &format!("{:.3}", info.window.len_s.max(0.001))]));
+    a.extend(ffmpeg::safe_input(&info.path));
+    a.extend(os(&["-map", &format!("0:{}", v.index), "-f", "null", "-"]));
+    let done = ffmpeg::run(
+        ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
+        "ffmpeg",
+        cancel,
+        StdoutSink::Collect,
+        |_| {},
+    )?;
+    if done.status.success() {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(ffmpeg::last_error_line(&done.stderr)))
+    }
+}

@@ -1,0 +1,539 @@
+//! Probe: ffprobe's JSON (parsed with serde) turned into `ClipInfo`, plus a demux-only scan of
+//! the window's packets (keyframe at the start, constant frame rate, frame count).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::pipeline::ffmpeg::{self, StdoutSink};
+
+/// The window length: the first 4 s from the start.
+pub const WINDOW_S: f64 = 4.0;
+
+#[derive(Debug, Deserialize)]
+struct RawProbe {
+    #[serde(default)]
+    streams: Vec<RawStream>,
+    format: Option<RawFormat>,
+    #[serde(default)]
+    packets: Vec<RawPacket>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawFormat {
+    format_name: Option<String>,
+    duration: Option<String>,
+    size: Option<String>,
+    #[serde(default)]
+    tags: HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RawStream {
+    index: u32,
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+    profile: Option<String>,
+    pix_fmt: Option<String>,
+    width: Option<u32>,
+    height: Option<u32>,
+    r_frame_rate: Option<String>,
+    avg_frame_rate: Option<String>,
+    duration: Option<String>,
+    nb_frames: Option<String>,
+    nb_read_packets: Option<String>,
+    bit_rate: Option<String>,
+    bits_per_raw_sample: Option<String>,
+    has_b_frames: Option<i64>,
+    color_range: Option<String>,
+    color_space: Option<String>,
+    color_transfer: Option<String>,
+    color_primaries: Option<String>,
+    channels: Option<u32>,
+    sample_rate: Option<String>,
+    #[serde(default)]
+    disposition: HashMap<String, i64>,
+    #[serde(default)]
+    side_data_list: Vec<HashMap<String, Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawPacket {
+    stream_index: u32,
+    pts_time: Option<String>,
+    flags: Option<String>,
+}
+
+/// The container family, as the container rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    Mp4,
+    Mov,
+    Matroska,
+    Avi,
+    Other,
+}
+
+impl Container {
+    pub fn label(self) -> &'static str {
+        match self {
+            Container::Mp4 => "MP4",
+            Container::Mov => "MOV",
+            Container::Matroska => "MKV/WebM",
+            Container::Avi => "AVI",
+            Container::Other => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VideoInfo {
+    pub index: u32,
+    pub codec: String,
+    pub profile: Option<String>,
+    pub pix_fmt: String,
+    pub coded_width: u32,
+    pub coded_height: u32,
+    /// Counter-clockwise degrees from the display matrix.
+    pub rotation: i32,
+    /// Display size, rotation applied.
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub avg_fps: f64,
+    pub bit_depth: u32,
+    pub hdr: Option<String>,
+    pub color_range: Option<String>,
+    pub color_space: Option<String>,
+    pub color_transfer: Option<String>,
+    pub color_primaries: Option<String>,
+    pub has_b_frames: bool,
+    pub bit_rate: Option<u64>,
+    pub duration_s: f64,
+    pub nb_frames: Option<u64>,
+    pub nb_read_packets: Option<u64>,
+}
+
+impl VideoInfo {
+    pub fn short_side(&self) -> u32 {
+        self.width.min(self.height)
+    }
+    pub fn long_side(&self) -> u32 {
+        self.width.max(self.height)
+    }
+    pub fn aspect(&self) -> f64 {
+        self.long_side() as f64 / self.short_side().max(1) as f64
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioInfo {
+    pub index: u32,
+    pub codec: String,
+    pub channels: Option<u32>,
+    pub sample_rate: Option<u32>,
+}
+
+/// What the packets of the window say.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct WindowInfo {
+    pub start_s: f64,
+    /// Length of the used window: min(4 s, what is left after the start).
+    pub len_s: f64,
+    /// Video packets whose timestamps fall inside the window.
+    pub frames: u64,
+    pub keyframe_at_start: bool,
+    /// Frame durations vary by more than 10 %.
+    pub variable_frame_rate: bool,
+    /// Average rate over the window.
+    pub fps: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClipInfo {
+    pub path: PathBuf,
+    pub container: Container,
+    pub format_name: String,
+    pub major_brand: Option<String>,
+    pub size_bytes: u64,
+    pub duration_s: f64,
+    pub video: Option<VideoInfo>,
+    pub audio: Option<AudioInfo>,
+    /// Only cover art (an attached picture) was found where a video was expected.
+    pub cover_art_only: bool,
+    /// Fewer packets could be read than the header promises: the file was cut short.
+    pub truncated: bool,
+    pub window: WindowInfo,
+}
+
+fn num<T: std::str::FromStr>(s: &Option<String>) -> Option<T> {
+    s.as_deref().and_then(|s| s.trim().parse().ok())
+}
+
+fn rate(s: &Option<String>) -> f64 {
+    let Some(s) = s.as_deref() else { return 0.0 };
+    match s.split_once('/') {
+        Some((n, d)) => {
+            let n: f64 = n.parse().unwrap_or(0.0);
+            let d: f64 = d.parse().unwrap_or(0.0);
+            if d > 0.0 { n / d } else { 0.0 }
+        }
+        None => s.parse().unwrap_or(0.0),
+    }
+}
+
+/// Check the path before ffprobe sees it: missing, a folder, empty.
+pub fn check_file(path: &Path) -> Result<u64> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::input(
+                "input_missing",
+                format!("{} does not exist: check the path", path.display()),
+            ));
+        }
+        Err(e) => {
+            return Err(Error::input(
+                "input_unreadable",
+                format!(
+                    "{} cannot be read ({e}): check its permissions",
+                    path.display()
+                ),
+            ));
+        }
+    };
+    if meta.is_dir() {
+        return Err(Error::input(
+            "input_is_directory",
+            format!(
+                "{} is a folder, not a video file: pass a clip inside it",
+                path.display()
+            ),
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(
+            "input_empty",
+            format!("{} is empty (0 bytes): pass a video clip", path.display()),
+        ));
+    }
+    if let Err(e) = std::fs::File::open(path) {
+        return Err(Error::input(
+            "input_unreadable",
+            format!(
+                "{} cannot be read ({e}): check its permissions",
+                path.display()
+            ),
+        ));
+    }
+    Ok(meta.len())
+}
+
+fn ffprobe(
+    args: Vec<std::ffi::OsString>,
+    cancel: &CancellationToken,
+) -> Result<(bool, Vec<u8>, String)> {
+    let cmd = ffmpeg::command(&ffmpeg::ffprobe_bin(), args);
+    let done = ffmpeg::run(cmd, "ffprobe", cancel, StdoutSink::Collect, |_| {})?;
+    Ok((done.status.success(), done.stdout, done.stderr))
+}
+
+fn base_args() -> Vec<std::ffi::OsString> {
+    ["-v", "error", "-hide_banner", "-of", "json"]
+        .iter()
+        .map(Into::into)
+        .collect()
+}
+
+/// Probe `path` with the window starting at `start_s`: streams and format (with a packet
+/// count, which finds truncation), and the window's video packets, in two ffprobe runs side
+/// by side.
+pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<ClipInfo> {
+    let size = check_file(path)?;
+    let mut head = base_args();
+    head.extend(["-count_packets", "-show_format", "-show_streams"].map(Into::into));
+    head.extend(ffmpeg::safe_input(path));
+
+    let mut pk = base_args();
+    let interval = if start_s > 0.0 {
+        format!("{start_s:.3}%+{:.3}", WINDOW_S + 0.5)
+    } else {
+        format!("%+{:.3}", WINDOW_S + 0.5)
+    };
+    pk.extend(
+        [
+            "-read_intervals",
+            &interval,
+            "-show_entries",
+            "packet=stream_index,pts_time,flags",
+        ]
+        .map(Into::into),
+    );
+    pk.extend(ffmpeg::safe_input(path));
+
+    let (head_out, pk_out) = std::thread::scope(|s| {
+        let p = s.spawn(|| ffprobe(pk, cancel));
+        let h = ffprobe(head, cancel);
+        (h, p.join().expect("ffprobe thread"))
+    });
+    let (ok, stdout, stderr) = head_out?;
+    if !ok {
+        return Err(unreadable(path, &stderr));
+    }
+    let raw: RawProbe = serde_json::from_slice(&stdout).map_err(|e| {
+        Error::processing(
+            "ffprobe_failed",
+            format!("ffprobe printed JSON castbook cannot read: {e}"),
+        )
+    })?;
+    let packets = match pk_out {
+        Ok((true, out, _)) => serde_json::from_slice::<RawProbe>(&out)
+            .map(|r| r.packets)
+            .unwrap_or_default(),
+        Ok(_) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(build_info(path, size, raw, &packets, start_s))
+}
+
+fn unreadable(path: &Path, stderr: &str) -> Error {
+    let why = ffmpeg::last_error_line(stderr);
+    let shown = crate::util::escape_display(&path.display().to_string());
+    if why.contains("moov atom not found") {
+        return Error::input(
+            "decodable",
+            format!(
+                "{shown} is truncated or corrupt (moov atom not found): the file was cut short; copy or export it again"
+            ),
+        );
+    }
+    if why.contains("not on whitelist") {
+        return Error::input(
+            "not_a_video",
+            format!(
+                "{shown} is not a video castbook opens (its format is not on the allowed list: MP4, MOV, MKV, WebM, AVI; playlists and concat scripts are refused)"
+            ),
+        );
+    }
+    Error::input(
+        "not_a_video",
+        format!(
+            "{shown} is not a video ffmpeg can read ({}): pass an MP4, MOV, WebM, MKV or AVI clip",
+            crate::util::escape_display(&why)
+        ),
+    )
+}
+
+fn build_info(
+    path: &Path,
+    size: u64,
+    raw: RawProbe,
+    packets: &[RawPacket],
+    start_s: f64,
+) -> ClipInfo {
+    let format = raw.format.unwrap_or(RawFormat {
+        format_name: None,
+        duration: None,
+        size: None,
+        tags: HashMap::new(),
+    });
+    let format_name = format.format_name.clone().unwrap_or_default();
+    let major_brand = format.tags.get("major_brand").map(|b| b.trim().to_string());
+    let container = if format_name.contains("mp4") || format_name.starts_with("mov") {
+        match major_brand.as_deref() {
+            Some("qt") => Container::Mov,
+            _ => Container::Mp4,
+        }
+    } else if format_name.contains("matroska") || format_name.contains("webm") {
+        Container::Matroska
+    } else if format_name == "avi" {
+        Container::Avi
+    } else {
+        Container::Other
+    };
+    let format_duration: f64 = num(&format.duration).unwrap_or(0.0);
+
+    let mut cover_art = false;
+    let video_raw = raw.streams.iter().find(|s| {
+        let is_video = s.codec_type.as_deref() == Some("video");
+        let pic = s.disposition.get("attached_pic").copied().unwrap_or(0) == 1;
+        if is_video && pic {
+            cover_art = true;
+        }
+        is_video && !pic
+    });
+    let audio = raw
+        .streams
+        .iter()
+        .find(|s| s.codec_type.as_deref() == Some("audio"))
+        .map(|s| AudioInfo {
+            index: s.index,
+            codec: s.codec_name.clone().unwrap_or_default(),
+            channels: s.channels,
+            sample_rate: num(&s.sample_rate),
+        });
+
+    let mut truncated = false;
+    let video = video_raw.map(|s| {
+        let rotation = s
+            .side_data_list
+            .iter()
+            .find_map(|sd| sd.get("rotation").and_then(Value::as_f64))
+            .map(|r| (r.round() as i32).rem_euclid(360))
+            .unwrap_or(0);
+        let (cw, ch) = (s.width.unwrap_or(0), s.height.unwrap_or(0));
+        let (width, height) = if rotation == 90 || rotation == 270 {
+            (ch, cw)
+        } else {
+            (cw, ch)
+        };
+        let pix_fmt = s.pix_fmt.clone().unwrap_or_default();
+        let bit_depth = num::<u32>(&s.bits_per_raw_sample).unwrap_or_else(|| {
+            if pix_fmt.contains("10") {
+                10
+            } else if pix_fmt.contains("12") {
+                12
+            } else {
+                8
+            }
+        });
+        let hdr = match s.color_transfer.as_deref() {
+            Some("smpte2084") => Some("PQ".to_string()),
+            Some("arib-std-b67") => Some("HLG".to_string()),
+            _ => None,
+        };
+        let nb_frames: Option<u64> = num(&s.nb_frames);
+        let nb_read: Option<u64> = num(&s.nb_read_packets);
+        if let (Some(f), Some(r)) = (nb_frames, nb_read)
+            && r < f
+        {
+            truncated = true;
+        }
+        let duration_s = num::<f64>(&s.duration)
+            .filter(|d| *d > 0.0)
+            .unwrap_or(format_duration);
+        VideoInfo {
+            index: s.index,
+            codec: s.codec_name.clone().unwrap_or_default(),
+            profile: s.profile.clone(),
+            pix_fmt,
+            coded_width: cw,
+            coded_height: ch,
+            rotation,
+            width,
+            height,
+            fps: rate(&s.r_frame_rate),
+            avg_fps: rate(&s.avg_frame_rate),
+            bit_depth,
+            hdr,
+            color_range: s.color_range.clone(),
+            color_space: s.color_space.clone(),
+            color_transfer: s.color_transfer.clone(),
+            color_primaries: s.color_primaries.clone(),
+            has_b_frames: s.has_b_frames.unwrap_or(0) > 0,
+            bit_rate: num(&s.bit_rate),
+            duration_s,
+            nb_frames,
+            nb_read_packets: nb_read,
+        }
+    });
+    let duration_s = video
+        .as_ref()
+        .map(|v| v.duration_s)
+        .unwrap_or(format_duration);
+    let window = video
+        .as_ref()
+        .map(|v| window_info(v, packets, start_s, duration_s))
+        .unwrap_or_default();
+    ClipInfo {
+        path: path.to_path_buf(),
+        container,
+        format_name,
+        major_brand,
+        size_bytes: num(&format.size).unwrap_or(size),
+        duration_s,
+        video,
+        audio,
+        cover_art_only: cover_art && video_raw.is_none(),
+        truncated,
+        window,
+    }
+}
+
+fn window_info(v: &VideoInfo, packets: &[RawPacket], start_s: f64, duration_s: f64) -> WindowInfo {
+    let len_s = (duration_s - start_s).clamp(0.0, WINDOW_S);
+    let end = start_s + len_s;
+    let mut pts: Vec<(f64, bool)> = packets
+        .iter()
+        .filter(|p| p.stream_index == v.index)
+        .filter_map(|p| {
+            let t: f64 = num(&p.pts_time)?;
+            Some((t, p.flags.as_deref().unwrap_or("").contains('K')))
+        })
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let tol = if v.fps > 0.0 { 0.5 / v.fps } else { 0.02 };
+    let in_window: Vec<(f64, bool)> = pts
+        .iter()
+        .copied()
+        .filter(|(t, _)| *t >= start_s - tol && *t < end - tol)
+        .collect();
+    let keyframe_at_start = match in_window.first() {
+        // From the beginning: the stream's very first packet must be a keyframe.
+        Some((t, k)) if start_s <= 0.0 => *k && pts.first().map(|p| p.0) == Some(*t),
+        Some((t, k)) => *k && (t - start_s).abs() <= tol,
+        None => false,
+    };
+    let diffs: Vec<f64> = in_window.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let mut variable = false;
+    let mut fps = v.fps;
+    if diffs.len() >= 3 {
+        let mut sorted = diffs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        if median > 0.0 {
+            variable = diffs.iter().any(|d| (d - median).abs() > 0.1 * median);
+            let span = in_window.last().unwrap().0 - in_window[0].0;
+            if span > 0.0 {
+                fps = (in_window.len() - 1) as f64 / span;
+            }
+        }
+    }
+    if fps <= 0.0 {
+        fps = if v.avg_fps > 0.0 { v.avg_fps } else { 25.0 };
+    }
+    WindowInfo {
+        start_s,
+        len_s,
+        frames: in_window.len() as u64,
+        keyframe_at_start,
+        variable_frame_rate: variable,
+        fps,
+    }
+}
+
+/// Probe the prepared clip for its record.
+pub fn probe_output(path: &Path, cancel: &CancellationToken) -> Result<ClipInfo> {
+    let mut args = base_args();
+    args.extend(["-show_format", "-show_streams"].map(Into::into));
+    args.extend(ffmpeg::safe_input(path));
+    let (ok, stdout, stderr) = ffprobe(args, cancel)?;
+    if !ok {
+        return Err(Error::processing(
+            "ffmpeg_failed",
+            format!(
+                "the prepared clip cannot be read back: {}",
+                ffmpeg::last_error_line(&stderr)
+            ),
+        ));
+    }
+    let raw: RawProbe = serde_json::from_slice(&stdout)
+        .map_err(|e| Error::processing("ffprobe_failed", format!("ffprobe JSON: {e}")))?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Ok(build_info(path, size, raw, &[], 0.0))
+}

@@ -1,0 +1,153 @@
+//! The visual signature (version 1): a centre-weighted 4x4x4 RGB histogram over the window
+//! plus a 64-bit difference hash of six evenly spaced frames. Small, deterministic, and
+//! comparable across aspect ratios.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pipeline::prepare::SigFrames;
+
+pub const VERSION: u32 = 1;
+const BINS: usize = 64;
+const HASHES: usize = 6;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    pub version: u32,
+    /// Normalised histogram, 4 levels per channel, r-major; sums to ~1.
+    pub hist: Vec<f64>,
+    /// dHash (hex) of frames evenly spaced over the window.
+    pub dhash: Vec<String>,
+    /// Mean luma 0-255 over the window.
+    pub luma: f64,
+}
+
+fn luma(px: &[u8]) -> f32 {
+    0.2126 * px[0] as f32 + 0.7152 * px[1] as f32 + 0.0722 * px[2] as f32
+}
+
+fn dhash(frame: &[u8], w: usize, h: usize) -> u64 {
+    // Mean luma on a 9x8 grid, then compare horizontal neighbours.
+    let mut grid = [[0f32; 9]; 8];
+    let mut count = [[0u32; 9]; 8];
+    for y in 0..h {
+        let gy = y * 8 / h;
+        for x in 0..w {
+            let gx = x * 9 / w;
+            let i = (y * w + x) * 3;
+            grid[gy][gx] += luma(&frame[i..i + 3]);
+            count[gy][gx] += 1;
+        }
+    }
+    let mut bits = 0u64;
+    for y in 0..8 {
+        for x in 0..8 {
+            let a = grid[y][x] / count[y][x].max(1) as f32;
+            let b = grid[y][x + 1] / count[y][x + 1].max(1) as f32;
+            bits = (bits << 1) | u64::from(a > b);
+        }
+    }
+    bits
+}
+
+pub fn compute(frames: &SigFrames) -> Signature {
+    let (w, h) = (frames.width as usize, frames.height as usize);
+    let mut hist = [0f64; BINS];
+    let mut luma_sum = 0f64;
+    let mut luma_n = 0u64;
+    // Centre weighting: a Gaussian over the normalised distance from the centre.
+    let weights: Vec<f64> = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
+            let dx = (x / w as f64 - 0.5) * 2.0;
+            let dy = (y / h as f64 - 0.5) * 2.0;
+            (-(dx * dx + dy * dy) / (2.0 * 0.45 * 0.45)).exp()
+        })
+        .collect();
+    for f in &frames.frames {
+        for (i, px) in f.chunks_exact(3).enumerate() {
+            let bin =
+                (px[0] as usize >> 6) * 16 + (px[1] as usize >> 6) * 4 + (px[2] as usize >> 6);
+            hist[bin] += weights[i];
+            luma_sum += luma(px) as f64;
+            luma_n += 1;
+        }
+    }
+    let total: f64 = hist.iter().sum::<f64>().max(1e-9);
+    let hist = hist
+        .iter()
+        .map(|v| ((v / total) * 10000.0).round() / 10000.0)
+        .collect();
+    let n = frames.frames.len();
+    let k = HASHES.min(n);
+    let dhash = (0..k)
+        .map(|i| {
+            let idx = ((2 * i + 1) * n) / (2 * k);
+            format!("{:016x}", dhash(&frames.frames[idx], w, h))
+        })
+        .collect();
+    Signature {
+        version: VERSION,
+        hist,
+        dhash,
+        luma: ((luma_sum / luma_n.max(1) as f64) * 10.0).round() / 10.0,
+    }
+}
+
+/// Similarity 0..1 of two signatures: histogram intersection and hash closeness.
+pub fn similarity(a: &Signature, b: &Signature) -> f64 {
+    if a.version != b.version || a.hist.len() != b.hist.len() {
+        return 0.0;
+    }
+    let inter: f64 = a.hist.iter().zip(&b.hist).map(|(x, y)| x.min(*y)).sum();
+    let hashes = |s: &Signature| -> Vec<u64> {
+        s.dhash
+            .iter()
+            .filter_map(|h| u64::from_str_radix(h, 16).ok())
+            .collect()
+    };
+    let (ha, hb) = (hashes(a), hashes(b));
+    let hash_sim = if ha.is_empty() || hb.is_empty() {
+        inter
+    } else {
+        // For each frame of a, the closest frame of b.
+        let mean_best: f64 = ha
+            .iter()
+            .map(|x| hb.iter().map(|y| (x ^ y).count_ones()).min().unwrap_or(64) as f64)
+            .sum::<f64>()
+            / ha.len() as f64;
+        1.0 - mean_best / 64.0
+    };
+    (0.6 * inter + 0.4 * hash_sim).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(seed: u8) -> SigFrames {
+        let (w, h) = (16u32, 9u32);
+        SigFrames {
+            width: w,
+            height: h,
+            fps: 10.0,
+            frames: (0..10)
+                .map(|f| {
+                    (0..w * h * 3)
+                        .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(f))
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn deterministic_and_self_similar() {
+        let a = compute(&frames(3));
+        assert_eq!(a, compute(&frames(3)));
+        assert_eq!(a.dhash.len(), 6);
+        assert!((a.hist.iter().sum::<f64>() - 1.0).abs() < 0.01);
+        assert!(similarity(&a, &a) > 0.999);
+        let b = compute(&frames(101));
+        assert!(similarity(&a, &b) < similarity(&a, &a));
+    }
+}
