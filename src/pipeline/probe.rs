@@ -304,7 +304,7 @@ pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<Cl
 fn unreadable(path: &Path, stderr: &str) -> Error {
     let why = ffmpeg::last_error_line(stderr);
     let shown = crate::util::escape_display(&path.display().to_string());
-    if why.contains("moov atom not found") {
+    if stderr.contains("moov atom not found") {
         return Error::input(
             "decodable",
             format!(
@@ -312,7 +312,7 @@ fn unreadable(path: &Path, stderr: &str) -> Error {
             ),
         );
     }
-    if why.contains("not on whitelist") {
+    if stderr.contains("not on whitelist") {
         return Error::input(
             "not_a_video",
             format!(
