@@ -1,0 +1,350 @@
+//! The library through the CLI: idempotent create, names, show/edit/remove by ID and name,
+//! search, export (CSV parsed back), trash, corrupt records, library location precedence.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}\n{}", stdout(out), stderr(out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn same_input_and_name_twice_is_one_character() {
+    let env = Env::new();
+    let clip = fixture("bigbuckbunny.mp4");
+    let a = env.create(&clip, "bunny", &[]);
+    let b = env.create(&clip, "bunny", &[]);
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(env.characters().len(), 1);
+    // After a rename, creating with the first name again still returns the same character.
+    let id = a["id"].as_str().unwrap();
+    let r = env.run(&["edit", id, "--name", "Bugs"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let c = env.create(&clip, "bunny", &[]);
+    assert_eq!(c["id"], a["id"]);
+    assert_eq!(c["name"], "Bugs");
+    assert_eq!(env.characters().len(), 1);
+    // The NFC form of the first name is the same name.
+    let d = env.create(&clip, "  bunny ", &[]);
+    assert_eq!(d["id"], a["id"]);
+    // Another start is another character.
+    let e = env.create(&clip, "bunny late", &["--start", "1"]);
+    assert_ne!(e["id"], a["id"]);
+    assert_eq!(env.characters().len(), 2);
+}
+
+#[test]
+fn the_id_is_defined_by_content_start_and_nfc_name() {
+    let env = Env::new();
+    let clip = fixture("bigbuckbunny.mp4");
+    // "Jose\u{301}" is stored as NFC "José".
+    let rec = env.create(&clip, "Jose\u{301}", &[]);
+    assert_eq!(rec["name"], "José");
+    let bytes = std::fs::read(&clip).unwrap();
+    let expected = castbook::library::id::character_id(&bytes, 0, "José");
+    assert_eq!(rec["id"], expected.as_str());
+    assert_eq!(
+        rec["source"]["blake3"],
+        blake3::hash(&bytes).to_hex().as_str()
+    );
+    assert_eq!(rec["source"]["size_bytes"], bytes.len() as u64);
+    // Its NFD spelling is the same name: taken by itself, so the same character.
+    let again = env.create(&clip, "José", &[]);
+    assert_eq!(again["id"], rec["id"]);
+}
+
+#[test]
+fn show_edit_remove_by_id_and_by_exact_name() {
+    let env = Env::new();
+    let rec = env.create(
+        &fixture("bigbuckbunny.mp4"),
+        "Wolf",
+        &["--tag", "hero", "--notes", "grey coat"],
+    );
+    let id = rec["id"].as_str().unwrap();
+    let by_id = json(&env.run(&["show", id, "--json"]));
+    let by_name = json(&env.run(&["show", "Wolf", "--json"]));
+    assert_eq!(by_id, by_name);
+    assert_eq!(by_id["tags"], serde_json::json!(["hero"]));
+    assert_eq!(by_id["notes"], "grey coat");
+    // No prefix or fuzzy match for show.
+    let miss = env.run(&["show", "Wol", "--json"]);
+    assert_eq!(miss.status.code(), Some(3));
+    assert_eq!(json_err(&miss)["code"], "not_found");
+
+    let edited = json(&env.run(&[
+        "edit", "Wolf", "--name", "Wolfgang", "--notes", "=SUM(A1)", "--tag", "villain", "--untag",
+        "hero", "--json",
+    ]));
+    assert_eq!(edited["name"], "Wolfgang");
+    assert_eq!(edited["tags"], serde_json::json!(["villain"]));
+    assert_eq!(edited["id"], id);
+    // The ID, source and clip did not change.
+    assert_eq!(edited["source"], rec["source"]);
+    assert_eq!(edited["clip"], rec["clip"]);
+
+    let removed = env.run(&["remove", "Wolfgang"]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    assert!(env.characters().is_empty());
+    let trash: Vec<String> = std::fs::read_dir(env.lib().join(".trash"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(trash.len(), 1);
+    assert!(trash[0].starts_with(&format!("{id}-")), "{trash:?}");
+    assert!(
+        env.lib()
+            .join(".trash")
+            .join(&trash[0])
+            .join("clip.mp4")
+            .exists()
+    );
+    let gone = env.run(&["show", id]);
+    assert_eq!(gone.status.code(), Some(3));
+}
+
+fn json_err(out: &std::process::Output) -> Value {
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["error"].clone()
+}
+
+#[test]
+fn edit_rejects_a_taken_or_bad_name() {
+    let env = Env::new();
+    let a = env.create(&fixture("bigbuckbunny.mp4"), "Alpha", &[]);
+    env.create(
+        &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
+        "Beta",
+        &[],
+    );
+    let before = std::fs::read(
+        env.lib()
+            .join(a["id"].as_str().unwrap())
+            .join("character.json"),
+    )
+    .unwrap();
+    let taken = env.run(&["edit", "Alpha", "--name", "beta", "--json"]);
+    assert_eq!(taken.status.code(), Some(3));
+    assert_eq!(json_err(&taken)["code"], "name_taken");
+    let bad = env.run(&["edit", "Alpha", "--name", "char_x", "--json"]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert_eq!(json_err(&bad)["code"], "name_invalid");
+    let after = std::fs::read(
+        env.lib()
+            .join(a["id"].as_str().unwrap())
+            .join("character.json"),
+    )
+    .unwrap();
+    assert_eq!(before, after);
+    // Changing only the case of one's own name is allowed.
+    let ok = json(&env.run(&["edit", "Alpha", "--name", "ALPHA", "--json"]));
+    assert_eq!(ok["name"], "ALPHA");
+}
+
+#[test]
+fn unknown_fields_survive_an_edit() {
+    let env = Env::new();
+    let rec = env.create(&fixture("bigbuckbunny.mp4"), "keep", &[]);
+    let path = env
+        .lib()
+        .join(rec["id"].as_str().unwrap())
+        .join("character.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["future_field"] = serde_json::json!({"x": 1});
+    v["clip"]["future_clip_field"] = serde_json::json!(true);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    assert!(env.run(&["edit", "keep", "--notes", "n"]).status.success());
+    let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(after["future_field"], serde_json::json!({"x": 1}));
+    assert_eq!(after["clip"]["future_clip_field"], true);
+    assert_eq!(after["notes"], "n");
+}
+
+#[test]
+fn list_search_and_export() {
+    let env = Env::new();
+    let a = env.create(
+        &fixture("bigbuckbunny.mp4"),
+        "Wolf",
+        &["--tag", "hero", "--tag", "forest"],
+    );
+    let b = env.create(
+        &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
+        "Wolfgang, \"the\" Great",
+        &["--notes", "=HYPERLINK(\"x\")\nline two", "--tag=-minus"],
+    );
+    let list = json(&env.run(&["list", "--json"]));
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [a["id"].as_str().unwrap(), b["id"].as_str().unwrap()],
+        "oldest first"
+    );
+
+    let s = json(&env.run(&["search", "wolf", "--json"]));
+    assert_eq!(s.as_array().unwrap().len(), 2);
+    assert_eq!(s[0]["name"], "Wolf", "the exact name is best");
+    let s = json(&env.run(&["search", "wlfg", "--json"]));
+    assert_eq!(s.as_array().unwrap().len(), 1, "fuzzy over names");
+    let s = json(&env.run(&["search", "forest", "--json"]));
+    assert_eq!(s[0]["id"], a["id"], "substring over tags");
+    let s = json(&env.run(&["search", "line two", "--json"]));
+    assert_eq!(s[0]["id"], b["id"], "substring over notes");
+    let id_part = &b["id"].as_str().unwrap()[5..11];
+    let s = json(&env.run(&["search", id_part, "--json"]));
+    assert_eq!(s[0]["id"], b["id"], "fuzzy over IDs");
+    let none = env.run(&["search", "zzzzqqq", "--json"]);
+    assert_eq!(none.status.code(), Some(0));
+    assert_eq!(json(&none), serde_json::json!([]));
+
+    // CSV to a file, parsed back: the same values, formula cells guarded.
+    let out = env.path("cast.csv");
+    let r = env
+        .cmd()
+        .args(["export", "--output"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", stderr(&r));
+    let mut rd = csv::Reader::from_path(&out).unwrap();
+    assert_eq!(
+        rd.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["id", "name", "tags", "notes", "created_at", "providers"]
+    );
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(&rows[0][0], a["id"].as_str().unwrap());
+    assert_eq!(&rows[0][1], "Wolf");
+    assert_eq!(&rows[0][2], "hero;forest");
+    assert_eq!(&rows[0][4], a["created_at"].as_str().unwrap());
+    assert_eq!(&rows[1][1], "Wolfgang, \"the\" Great");
+    assert_eq!(&rows[1][2], "'-minus");
+    assert_eq!(&rows[1][3], "'=HYPERLINK(\"x\")\nline two");
+    // CSV on stdout is the same document.
+    let r = env.run(&["export"]);
+    assert_eq!(std::fs::read(&out).unwrap(), r.stdout);
+    // JSON export is the array of records.
+    let j = json(&env.run(&["export", "--format", "json"]));
+    assert_eq!(j, list);
+}
+
+#[test]
+fn corrupt_records_are_reported_and_left_alone() {
+    let env = Env::new();
+    let rec = env.create(&fixture("bigbuckbunny.mp4"), "fine", &[]);
+    let bad_dir = env.lib().join("char_aaaaaaaaaaaa");
+    std::fs::create_dir(&bad_dir).unwrap();
+    std::fs::write(bad_dir.join("character.json"), b"{not json").unwrap();
+    let out = env.run(&["list", "--json"]);
+    let list = json(&out);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], rec["id"]);
+    assert!(
+        stderr(&out).contains("char_aaaaaaaaaaaa"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(bad_dir.join("character.json")).unwrap(),
+        b"{not json"
+    );
+}
+
+#[test]
+fn stale_work_leftovers_are_cleaned() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.lib().join(".work/job-dead/keyframes")).unwrap();
+    std::fs::write(env.lib().join(".work/job-dead/clip.mp4"), b"partial").unwrap();
+    std::fs::write(env.lib().join(".work/job-dead.lock"), b"").unwrap();
+    assert!(env.run(&["list"]).status.success());
+    assert!(
+        env.work_leftovers().is_empty(),
+        "{:?}",
+        env.work_leftovers()
+    );
+}
+
+#[test]
+fn library_location_precedence() {
+    let env = Env::new();
+    let cfg = env.path("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "library = {:?}\n",
+            env.path("from-config").display().to_string()
+        ),
+    )
+    .unwrap();
+    let base = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"));
+        c.env("CASTBOOK_CONFIG", &cfg)
+            .env_remove("CASTBOOK_LIBRARY");
+        c
+    };
+    let clip = fixture("bigbuckbunny.mp4");
+    let run = |c: &mut std::process::Command| {
+        let o = c
+            .arg("create")
+            .arg(&clip)
+            .args(["--name", "p"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(&mut base());
+    assert!(
+        env.path("from-config").join(".work").exists(),
+        "config library used"
+    );
+    run(base().env("CASTBOOK_LIBRARY", env.path("from-env")));
+    assert!(
+        env.path("from-env").join(".work").exists(),
+        "env beats config"
+    );
+    run(base()
+        .env("CASTBOOK_LIBRARY", env.path("from-env2"))
+        .arg("--library")
+        .arg(env.path("from-flag")));
+    assert!(
+        env.path("from-flag").join(".work").exists(),
+        "flag beats env"
+    );
+    assert!(!env.path("from-env2").exists());
+}
+
+#[test]
+fn broken_config_is_one_clear_error() {
+    let env = Env::new();
+    let cfg = env.path("bad.toml");
+    std::fs::write(&cfg, "theme = \"dark\"\nlibrary = [1, 2\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .env("CASTBOOK_CONFIG", &cfg)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let e = json_err(&out);
+    assert_eq!(e["code"], "config");
+    let msg = e["message"].as_str().unwrap();
+    assert!(msg.contains("bad.toml") && msg.contains("line 2"), "{msg}");
+}
+
+#[test]
+fn version_and_usage_errors() {
+    let env = Env::new();
+    let v = env.run(&["--version"]);
+    assert!(v.status.success());
+    assert!(stdout(&v).starts_with("castbook "), "{}", stdout(&v));
+    let u = env.run(&["create", "x.mp4"]);
+    assert_eq!(u.status.code(), Some(2), "missing --name is a usage error");
+}
