@@ -87,6 +87,12 @@ fn spawn(mut cmd: Command, tool: &str) -> Result<ChildGuard> {
     }
 }
 
+/// `CASTBOOK_TRACE=1` prints every ffmpeg/ffprobe command line and how long it took.
+fn tracing_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("CASTBOOK_TRACE").is_some_and(|v| v != "0"))
+}
+
 /// A child process that is killed and reaped when dropped.
 pub struct ChildGuard(Option<Child>);
 
@@ -135,6 +141,7 @@ pub fn run(
     if cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
+    let trace = tracing_enabled().then(|| (std::time::Instant::now(), format!("{cmd:?}")));
     let mut guard = spawn(cmd, tool)?;
     let mut stdout = guard.child().stdout.take().expect("piped stdout");
     let stderr = guard.child().stderr.take().expect("piped stderr");
@@ -211,6 +218,9 @@ pub fn run(
             .wait()
             .map_err(|e| Error::processing("ffmpeg_failed", format!("waiting for {tool}: {e}")))?;
         guard.0 = None;
+        if let Some((t0, line)) = trace {
+            eprintln!("[{:>7.3} s] {line}", t0.elapsed().as_secs_f64());
+        }
         Ok(Finished {
             status,
             stdout: stdout_bytes,

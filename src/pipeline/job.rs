@@ -17,7 +17,7 @@ use crate::library::record::{Character, ClipRecord, SCHEMA, Source, Warning};
 use crate::library::store::{Committed, Library};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
-use crate::pipeline::{hints, prepare, signature};
+use crate::pipeline::{hints, mp4, prepare, signature};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -283,9 +283,9 @@ pub fn create_file(
     reporter.progress(Stage::Signature, 1.0, "signature");
 
     reporter.progress(Stage::Save, 0.0, "saving");
-    let out = probe::probe_output(&prepared.clip, cancel)?;
+    let out = mp4::inspect(&prepared.clip)?;
     let ov = out.video.as_ref().ok_or_else(|| {
-        Error::processing("ffmpeg_failed", "the prepared clip has no video stream")
+        Error::processing("ffmpeg_failed", "the prepared clip has no video track")
     })?;
     let keyframes = prepared
         .keyframes
@@ -322,9 +322,9 @@ pub fn create_file(
             width: ov.width,
             height: ov.height,
             duration_s: (ov.duration_s * 1000.0).round() / 1000.0,
-            fps: (ov.avg_fps * 1000.0).round() / 1000.0,
+            fps: (ov.fps() * 1000.0).round() / 1000.0,
             size_bytes: out.size_bytes,
-            has_audio: out.audio.is_some(),
+            has_audio: out.has_audio,
             extra: Default::default(),
         },
         keyframes,

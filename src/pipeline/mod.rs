@@ -4,6 +4,7 @@
 pub mod ffmpeg;
 pub mod hints;
 pub mod job;
+pub mod mp4;
 pub mod prepare;
 pub mod probe;
 pub mod signature;

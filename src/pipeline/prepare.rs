@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::library::PathTaken;
 use crate::pipeline::ffmpeg::{self, StdoutSink};
+use crate::pipeline::mp4;
 use crate::pipeline::probe::{self, ClipInfo, Container, VideoInfo};
 
 /// The prepared clip must not exceed this (10 MB).
@@ -26,10 +27,12 @@ pub const SIG_LONG: u32 = 160;
 /// Output frame rate cap.
 pub const MAX_FPS: f64 = 60.0;
 
-/// x264 settings of the encode path. `veryfast` keeps most of x264's compression tools
-/// (CABAC, deblocking, B-frames) at a cost close to `ultrafast` at 720p; CRF 20 keeps the
-/// reference clip visually clean; the VBV cap keeps 4 s under 10 MB whatever the content.
-pub const X264_PRESET: &str = "veryfast";
+/// x264 settings of the encode path. `ultrafast` at 720p costs about a third of `veryfast`
+/// (0.90 s against 1.36 s of CPU for a 4 s 1080p source, decode included); what it gives up
+/// is compression (CAVLC, no B-frames), which the 10 MB budget absorbs: CRF 20 keeps the
+/// reference clip visually clean, and the VBV cap (16 Mb/s, 8 Mb buffer) keeps 4 s under
+/// 10 MB whatever the content.
+pub const X264_PRESET: &str = "ultrafast";
 pub const X264_CRF: &str = "20";
 pub const X264_MAXRATE: &str = "16M";
 pub const X264_BUFSIZE: &str = "8M";
@@ -220,14 +223,28 @@ fn graph(info: &ClipInfo, copy: bool) -> (Graph, (u32, u32), f64) {
                 .to_string(),
         );
     }
-    let needs_scale = (ow, oh) != (v.width, v.height)
-        || v.pix_fmt != "yuv420p"
-        || v.color_range.as_deref() == Some("pc")
-        || !is_bt709_or_unset(&v.color_space);
+    let full_range = v.color_range.as_deref() == Some("pc") || v.pix_fmt.starts_with("yuvj");
+    let other_matrix = !is_bt709_or_unset(&v.color_space) && v.hdr.is_none();
+    let needs_scale =
+        (ow, oh) != (v.width, v.height) || v.pix_fmt != "yuv420p" || full_range || other_matrix;
     if needs_scale {
-        chain.push(format!(
-            "scale={ow}:{oh}:flags=bilinear:out_color_matrix=bt709:out_range=tv"
-        ));
+        // `area` averages properly when shrinking 2x or more (4K); `bilinear` is as good and
+        // cheaper below that (1080p -> 720p). Two slice threads keep the scaler off the
+        // critical path. Colour options only when a conversion is really needed: asking for
+        // them on an untagged source makes swscale convert (and cost) for nothing.
+        let flags = if v.short_side() >= 2 * oh.min(ow) {
+            "area"
+        } else {
+            "bilinear"
+        };
+        let mut scale = format!("scale={ow}:{oh}:flags={flags}:threads=2");
+        if other_matrix {
+            scale.push_str(":out_color_matrix=bt709");
+        }
+        if full_range {
+            scale.push_str(":out_range=tv");
+        }
+        chain.push(scale);
     }
     let needs_fps = info.window.variable_frame_rate || info.window.fps > MAX_FPS + 0.5;
     if needs_fps {
@@ -478,7 +495,7 @@ pub fn prepare(
     let mut copy_refused = copy_refusal(info);
     if copy_refused.is_none() {
         let (keyframes, frames) = run_once(info, work, true, cancel, progress)?;
-        let out = probe::probe_output(&clip, cancel)?;
+        let out = mp4::inspect(&clip)?;
         let frame = 1.0 / info.window.fps.max(1.0);
         let too_long = out
             .video

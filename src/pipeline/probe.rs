@@ -516,24 +516,3 @@ fn window_info(v: &VideoInfo, packets: &[RawPacket], start_s: f64, duration_s: f
         fps,
     }
 }
-
-/// Probe the prepared clip for its record.
-pub fn probe_output(path: &Path, cancel: &CancellationToken) -> Result<ClipInfo> {
-    let mut args = base_args();
-    args.extend(["-show_format", "-show_streams"].map(Into::into));
-    args.extend(ffmpeg::safe_input(path));
-    let (ok, stdout, stderr) = ffprobe(args, cancel)?;
-    if !ok {
-        return Err(Error::processing(
-            "ffmpeg_failed",
-            format!(
-                "the prepared clip cannot be read back: {}",
-                ffmpeg::last_error_line(&stderr)
-            ),
-        ));
-    }
-    let raw: RawProbe = serde_json::from_slice(&stdout)
-        .map_err(|e| Error::processing("ffprobe_failed", format!("ffprobe JSON: {e}")))?;
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    Ok(build_info(path, size, raw, &[], 0.0))
-}

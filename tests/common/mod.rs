@@ -203,6 +203,16 @@ pub fn check_prepared(lib: &Path, rec: &Value, w: u64, h: u64) -> Value {
     let fps: f64 = n.parse::<f64>().unwrap() / d.parse::<f64>().unwrap();
     assert!(fps > 0.0 && fps <= 60.0, "fps {fps}");
     assert!(dur <= 4.0 + 1.0 / fps + 0.001, "video lasts {dur} s");
+    let rec_dur = rec["clip"]["duration_s"].as_f64().unwrap();
+    assert!(
+        (rec_dur - dur).abs() < 0.002,
+        "record says {rec_dur} s, ffprobe {dur} s"
+    );
+    let rec_fps = rec["clip"]["fps"].as_f64().unwrap();
+    assert!(
+        (rec_fps - fps).abs() < 0.01,
+        "record says {rec_fps} fps, ffprobe {fps}"
+    );
     let size = std::fs::metadata(&clip).unwrap().len();
     assert!(size <= 10_000_000, "clip is {size} bytes");
     assert_eq!(rec["clip"]["size_bytes"].as_u64().unwrap(), size);
