@@ -2,6 +2,7 @@
 //! hints, and the job that runs them with progress. Knows nothing of the terminal.
 
 pub mod ffmpeg;
+pub mod h264;
 pub mod hints;
 pub mod job;
 pub mod mp4;
