@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod pipeline;
+pub mod provider;
 pub mod util;
 
 pub use error::{Error, ErrorKind, Result};

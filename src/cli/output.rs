@@ -69,14 +69,15 @@ pub fn print_probe(r: &ProbeReport, json: bool) {
     println!("{}", if r.valid { "valid" } else { "rejected" });
 }
 
-pub fn print_created(c: &Created, json: bool) {
+/// A created character: its ID, then how to use it (with `provider`'s remote ID when given).
+pub fn print_created(c: &Created, provider: Option<&str>, json: bool) {
     let ch = &c.character;
     if json {
         print_json(ch);
         return;
     }
     println!("{}", ch.id);
-    for l in usage_lines(&esc(&ch.name), &ch.id) {
+    for l in usage_lines(&esc(&ch.name), &esc(ch.id_for(provider))) {
         println!("{l}");
     }
     if c.existed {
@@ -97,6 +98,33 @@ pub fn print_created(c: &Created, json: bool) {
             ch.path_taken.as_str()
         );
     }
+}
+
+/// A character registered with `provider`: the remote ID first, then how to use it.
+pub fn print_registered(ch: &Character, provider: &str, json: bool) {
+    if json {
+        print_json(ch);
+        return;
+    }
+    let remote = esc(ch.id_for(Some(provider)));
+    println!("{remote}");
+    for l in usage_lines(&esc(&ch.name), &remote) {
+        println!("{l}");
+    }
+}
+
+/// A registration that failed after the character was saved: the error and the record (JSON),
+/// or the ID on stdout (`create`) and the error on stderr.
+pub fn print_registration_failed(e: &Error, ch: &Character, print_id: bool, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "error": {"code": e.code, "message": e.message},
+            "character": ch,
+        }));
+    } else if print_id {
+        println!("{}", ch.id);
+    }
+    eprintln!("error: {}", esc(&e.message));
 }
 
 pub fn print_list(chars: &[Character], json: bool) {
