@@ -343,3 +343,54 @@ fn download_reports_fetch_progress_with_bytes_and_total() {
     assert!(last.message.contains("1.1 MB of 1.1 MB"), "{last:?}");
     assert!(last.message.contains("/s"), "no rate: {last:?}");
 }
+
+#[test]
+fn a_server_that_never_answers_is_a_fetch_error() {
+    let server = Server::start(|_, _| {
+        Reply::After(
+            Duration::from_secs(20),
+            Box::new(Reply::status(200, "video/mp4", "late")),
+        )
+    });
+    let env = Env::new(FAST);
+    let r = env.run(&["create", &server.url("/a.mp4"), "--name", "x", "--json"]);
+    assert_fetch_error(&env, &r, "did not answer within");
+}
+
+#[test]
+fn a_password_in_the_url_is_not_recorded_or_shown() {
+    let body = clip();
+    let server = Server::start(move |req, _| {
+        // The credentials are sent as basic auth, not kept.
+        assert!(
+            req.header("authorization")
+                .is_some_and(|a| a.starts_with("Basic "))
+        );
+        if req.path == "/missing.mp4" {
+            Reply::status(404, "text/plain", "no")
+        } else {
+            Reply::status(200, "video/mp4", body.clone())
+        }
+    });
+    let env = Env::new(FAST);
+    let url = format!("http://me:hunter2secret@{}/bunny.mp4", server.addr);
+    let r = env.run(&["create", &url, "--name", "Bunny", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.json()["source"]["url"],
+        format!("http://me@{}/bunny.mp4", server.addr)
+    );
+    let missing = format!("http://me:hunter2secret@{}/missing.mp4", server.addr);
+    let e = env.run(&["create", &missing, "--name", "Other", "--json"]);
+    assert_eq!(e.code, 5, "{e:?}");
+    for out in [r.all(), e.all()] {
+        assert!(!out.contains("hunter2secret"), "{out}");
+    }
+    for (path, bytes) in env.library_files() {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("hunter2secret"),
+            "{}",
+            path.display()
+        );
+    }
+}

@@ -446,3 +446,115 @@ fn a_broken_provider_table_names_the_file_and_the_provider() {
         "{msg}"
     );
 }
+
+#[test]
+fn registration_reports_upload_progress() {
+    use castbook::config::Config;
+    use castbook::library::Library;
+    use castbook::pipeline::job::{CreateOptions, Origin, create_file};
+    use castbook::pipeline::{JobEvent, Reporter, Stage};
+    use castbook::provider::{Registry, register_character};
+    use tokio_util::sync::CancellationToken;
+
+    let server = Server::start(|_, _| ok_reply("remote-progress"));
+    let dir = tempfile::tempdir().unwrap();
+    let lib = Library::open(dir.path().join("lib")).unwrap();
+    let clip = fixture("bigbuckbunny.mp4");
+    let cancel = CancellationToken::new();
+    let created = create_file(
+        &lib,
+        &clip,
+        Origin::Path(clip.clone()),
+        &CreateOptions {
+            name: "Wolf".into(),
+            ..Default::default()
+        },
+        &mut Reporter::silent(),
+        &cancel,
+    )
+    .unwrap();
+    let cfg = Config::parse(&format!(
+        "[providers.sora]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = \"{KEY}\"\n",
+        server.url("/v1")
+    ))
+    .unwrap();
+    let registry = Registry::from_config(&cfg).unwrap();
+    let provider = registry.get("sora").unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (updated, reg) = rt
+        .block_on(register_character(
+            &lib,
+            provider,
+            &created.character,
+            &mut Reporter::new(tx),
+            &cancel,
+        ))
+        .unwrap();
+    assert_eq!(reg.remote_id, "remote-progress");
+    assert_eq!(reg.created_at, Some(1_764_230_400));
+    assert_eq!(updated.provider_ids["sora"], "remote-progress");
+    let mut events = Vec::new();
+    while let Ok(JobEvent::Progress(p)) = rx.try_recv() {
+        events.push(p);
+    }
+    assert!(
+        events.iter().all(|p| p.stage == Stage::Register),
+        "{events:?}"
+    );
+    let uploads: Vec<_> = events
+        .iter()
+        .filter(|p| p.message.starts_with("uploading"))
+        .collect();
+    assert!(uploads.len() >= 2, "{events:?}");
+    assert!(
+        uploads
+            .last()
+            .unwrap()
+            .message
+            .ends_with("865 KB of 865 KB"),
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap().fraction, 1.0);
+    // The record on disk has the remote ID too.
+    assert_eq!(
+        lib.get(&updated.id).unwrap().unwrap().provider_ids["sora"],
+        "remote-progress"
+    );
+}
+
+#[test]
+fn ctrl_c_during_registration_keeps_the_character() {
+    let env = Env::new(&command_config("echo started > \"$1.started\"; sleep 30"));
+    let id = saved(&env, "Wolf");
+    let marker = env.library().join(&id).join("clip.mp4.started");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .arg("--library")
+        .arg(env.library())
+        .args(["register", &id, "--provider", "mine", "--json"])
+        .env("CASTBOOK_CONFIG", env.dir.path().join("config.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if marker.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(marker.exists(), "the command never started");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["code"], "cancelled");
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("kept in the library") && msg.contains("castbook register"),
+        "{msg}"
+    );
+    assert!(env.library().join(&id).join("character.json").is_file());
+}

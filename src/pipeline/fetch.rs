@@ -87,7 +87,7 @@ impl FetchOptions {
 /// A finished download.
 #[derive(Debug, Clone)]
 pub struct Fetched {
-    /// The URL as given.
+    /// The URL as given, without a password if it had one.
     pub url: String,
     /// Where the bytes are (inside the folder passed to `download`).
     pub path: PathBuf,
@@ -175,7 +175,7 @@ pub fn parse_url(url: &str) -> Result<Url> {
             "url",
             format!(
                 "{} is not a usable URL ({why}): pass an http:// or https:// link to a video file",
-                esc(url)
+                esc(&public_url(url))
             ),
         )
     };
@@ -210,7 +210,10 @@ fn file_name_for(url: &Url) -> String {
 }
 
 fn fetch_error(url: &str, what: impl fmt::Display) -> Error {
-    Error::network("fetch", format!("could not download {}: {what}", esc(url)))
+    Error::network(
+        "fetch",
+        format!("could not download {}: {what}", esc(&public_url(url))),
+    )
 }
 
 /// One clear message for a failed request (before any body bytes arrived).
@@ -255,6 +258,9 @@ fn request_error(url: &str, err: &reqwest::Error, opts: &FetchOptions) -> Error 
             ),
         );
     }
+    if err.is_timeout() && !err.is_connect() {
+        return no_answer(url, opts.idle_timeout);
+    }
     if err.is_timeout() || (err.is_connect() && http::error_chain(err).contains("timed out")) {
         return fetch_error(
             url,
@@ -265,6 +271,27 @@ fn request_error(url: &str, err: &reqwest::Error, opts: &FetchOptions) -> Error 
         );
     }
     fetch_error(url, esc(&http::error_chain(err)))
+}
+
+fn no_answer(url: &str, waited: Duration) -> Error {
+    fetch_error(
+        url,
+        format!(
+            "the server did not answer within {} s: try again later, or raise [fetch] idle_timeout_s",
+            waited.as_secs_f64()
+        ),
+    )
+}
+
+/// The URL without a password in it, for the record and for messages.
+pub fn public_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 fn status_error(url: &str, status: reqwest::StatusCode) -> Error {
@@ -328,10 +355,7 @@ async fn download_to(
         r = tokio::time::timeout(wait, send) => match r {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => return Err(request_error(url, &e, opts)),
-            Err(_) => return Err(fetch_error(url, format!(
-                "the server did not answer within {} s: try again later, or raise [fetch] idle_timeout_s",
-                wait.as_secs_f64()
-            ))),
+            Err(_) => return Err(no_answer(url, wait)),
         },
         _ = cancel.cancelled() => return Err(Error::cancelled()),
     };
@@ -420,12 +444,12 @@ async fn download_to(
             "input_empty",
             format!(
                 "{} is empty (the server sent 0 bytes): pass the link to a video clip",
-                esc(url)
+                esc(&public_url(url))
             ),
         ));
     }
     Ok(Fetched {
-        url: url.to_string(),
+        url: public_url(url),
         // Canonical, as ffprobe's messages will name it.
         path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
         size_bytes: got,
@@ -450,7 +474,7 @@ fn truncated(url: &str, got: u64, len: u64) -> Error {
         "decodable",
         format!(
             "{} is truncated: the server closed the connection after {} of {}; try again, or download it another way",
-            esc(url),
+            esc(&public_url(url)),
             human_size(got),
             human_size(len)
         ),
@@ -486,6 +510,15 @@ mod tests {
             "url"
         );
         assert_eq!(parse_url("http://").unwrap_err().code, "url");
+    }
+
+    #[test]
+    fn passwords_are_dropped_from_urls() {
+        assert_eq!(
+            public_url("https://me:secret@h/a.mp4?x=1"),
+            "https://me@h/a.mp4?x=1"
+        );
+        assert_eq!(public_url("https://h/a.mp4"), "https://h/a.mp4");
     }
 
     #[test]

@@ -415,8 +415,9 @@ pub async fn create(
             let fetched =
                 fetch::download(&url, download_dir.path(), &limits, &mut reporter, &token).await?;
             let path = fetched.path.clone();
+            let origin = Origin::Url(fetched.url.clone());
             let result = tokio::task::spawn_blocking(move || {
-                create_file(&lib, &path, Origin::Url(url), &opts, &mut reporter, &token)
+                create_file(&lib, &path, origin, &opts, &mut reporter, &token)
             })
             .await
             .map_err(|e| Error::other("internal", format!("the job stopped unexpectedly: {e}")))?;
@@ -467,7 +468,7 @@ pub async fn probe_input(
             for w in &mut report.warnings {
                 w.message = fetched.speak_of_url(&w.message);
             }
-            report.metadata.path = PathBuf::from(&url);
+            report.metadata.path = PathBuf::from(&fetched.url);
             Ok(report)
         }
     }
