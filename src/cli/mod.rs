@@ -97,14 +97,17 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                     Ok(0)
                 }
                 Some(p) => {
+                    if !json {
+                        output::note_saved(&created);
+                    }
                     let ch = created.character.clone();
                     Ok(match register(&lib, &p, ch).await {
+                        Ok(character) if json => {
+                            output::print_json(&character);
+                            0
+                        }
                         Ok(character) => {
-                            let created = job::Created {
-                                character,
-                                existed: created.existed,
-                            };
-                            output::print_created(&created, Some(p.name()), json);
+                            output::print_usage(&character, Some(p.name()));
                             0
                         }
                         Err((e, character)) => {

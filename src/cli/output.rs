@@ -69,17 +69,29 @@ pub fn print_probe(r: &ProbeReport, json: bool) {
     println!("{}", if r.valid { "valid" } else { "rejected" });
 }
 
-/// A created character: its ID, then how to use it (with `provider`'s remote ID when given).
+/// A created character: its ID, then how to use it (with `provider`'s remote ID when given),
+/// and on stderr what was saved.
 pub fn print_created(c: &Created, provider: Option<&str>, json: bool) {
     let ch = &c.character;
     if json {
         print_json(ch);
         return;
     }
+    print_usage(ch, provider);
+    note_saved(c);
+}
+
+/// On stdout: the character's ID, then how to use it (with `provider`'s remote ID when given).
+pub fn print_usage(ch: &Character, provider: Option<&str>) {
     println!("{}", ch.id);
     for l in usage_lines(&esc(&ch.name), &esc(ch.id_for(provider))) {
         println!("{l}");
     }
+}
+
+/// On stderr: what was saved (or that the character was already there).
+pub fn note_saved(c: &Created) {
+    let ch = &c.character;
     if c.existed {
         eprintln!(
             "already in the library as {} ({}): nothing new was saved",

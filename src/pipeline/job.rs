@@ -1,6 +1,6 @@
 //! The job API both front ends use: a job takes an input (a file or an http(s) URL) and
-//! options, runs the stages (fetch -> probe -> validate -> prepare -> keyframes -> signature -> save), and sends
-//! `JobEvent`s on a channel. Cancelling (or dropping the future) kills ffmpeg and leaves
+//! options, runs the stages (fetch -> probe -> validate -> prepare -> keyframes -> signature
+//! -> save), and sends `JobEvent`s on a channel. Cancelling (or dropping the future) kills ffmpeg and leaves
 //! nothing behind.
 
 use std::path::{Path, PathBuf};
