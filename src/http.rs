@@ -66,3 +66,20 @@ pub fn is_dns_failure(err: &reqwest::Error) -> bool {
         || text.contains("name or service not known")
         || text.contains("no address associated")
 }
+
+/// The TLS failure in the chain, if the connection failed there (a server that does not speak
+/// https, a certificate that is not trusted, ...).
+pub fn tls_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(t) = e.downcast_ref::<rustls::Error>() {
+            return Some(t.to_string());
+        }
+        let text = e.to_string();
+        if e.source().is_none() && (text.contains("tls") || text.contains("handshake")) {
+            return Some(text);
+        }
+        cur = e.source();
+    }
+    None
+}

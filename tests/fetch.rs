@@ -394,3 +394,12 @@ fn a_password_in_the_url_is_not_recorded_or_shown() {
         );
     }
 }
+
+#[test]
+fn https_to_a_server_that_does_not_speak_tls_is_a_clear_fetch_error() {
+    let server = Server::start(|_, _| Reply::status(200, "video/mp4", "not tls"));
+    let env = Env::new(FAST);
+    let url = format!("https://{}/a.mp4", server.addr);
+    let r = env.run(&["create", &url, "--name", "x", "--json"]);
+    assert_fetch_error(&env, &r, "secure (https) connection");
+}

@@ -558,3 +558,49 @@ fn ctrl_c_during_registration_keeps_the_character() {
     );
     assert!(env.library().join(&id).join("character.json").is_file());
 }
+
+#[test]
+fn openai_rejections_and_exhausted_quota_are_not_retried() {
+    let server = Server::start(|req, _| {
+        if req.path.starts_with("/quota") {
+            Reply::json(
+                429,
+                &json!({"error": {"code": "insufficient_quota", "message": "You exceeded your current quota."}}),
+            )
+            .with_header("Retry-After", "30")
+        } else {
+            Reply::json(
+                400,
+                &json!({"error": {"code": "content_policy_violation", "message": "The clip appears to show a realistic human."}}),
+            )
+        }
+    });
+    let config = format!(
+        "{}\n[providers.broke]\nkind = \"openai\"\nbase_url = \"{}\"\n",
+        openai_config(&server, ""),
+        server.url("/quota/v1")
+    );
+    let env = env_with(&config);
+    let id = saved(&env, "Wolf");
+    let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("HTTP 400") && msg.contains("content_policy_violation"),
+        "{msg}"
+    );
+    assert!(msg.contains("realistic human"), "{msg}");
+    assert_eq!(server.requests().len(), 1);
+    let q = env.run(&["register", &id, "--provider", "broke", "--json"]);
+    assert_eq!(q.code, 5, "{q:?}");
+    let msg = q.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("insufficient_quota") && msg.contains("credits"),
+        "{msg}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "no retry after an exhausted quota"
+    );
+}

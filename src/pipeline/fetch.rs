@@ -258,6 +258,16 @@ fn request_error(url: &str, err: &reqwest::Error, opts: &FetchOptions) -> Error 
             ),
         );
     }
+    if let Some(why) = http::tls_failure(err) {
+        return fetch_error(
+            url,
+            format!(
+                "the secure (https) connection to {} failed ({}): check that the server speaks https and has a valid certificate",
+                esc(&host),
+                esc(&why)
+            ),
+        );
+    }
     if err.is_timeout() && !err.is_connect() {
         return no_answer(url, opts.idle_timeout);
     }

@@ -380,6 +380,11 @@ fn connect_message(e: &reqwest::Error, why: &str, base_url: &str) -> String {
         format!("the connection to {at} was refused (check base_url, or try again when it is up)")
     } else if http::is_dns_failure(e) {
         format!("the host of {at} could not be resolved (DNS): check base_url and your network")
+    } else if let Some(tls) = http::tls_failure(e) {
+        format!(
+            "the secure (https) connection to {at} failed ({}): check base_url and the server's certificate",
+            esc(&tls)
+        )
     } else if e.is_timeout() {
         format!("no connection to {at} in time")
     } else {
