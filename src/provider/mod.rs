@@ -222,10 +222,21 @@ pub async fn register_character(
     let reg = provider.register(&req, reporter, cancel).await?;
     let name = provider.name().to_string();
     let remote = reg.remote_id.clone();
-    let updated = lib.update(&character.id, move |rec| {
-        rec.provider_ids.insert(name, remote);
-        Ok(())
-    })?;
+    let updated = lib
+        .update(&character.id, move |rec| {
+            rec.provider_ids.insert(name, remote);
+            Ok(())
+        })
+        .map_err(|mut e| {
+            // The remote character exists: its ID must not be lost with the error.
+            e.message = format!(
+                "{} registered it as {}, but the record could not be updated: {}",
+                esc(provider.name()),
+                esc(&reg.remote_id),
+                e.message
+            );
+            e
+        })?;
     reporter.progress(
         Stage::Register,
         1.0,
