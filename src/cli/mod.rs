@@ -53,8 +53,18 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
         } => {
             let cancel = CancellationToken::new();
             let strict = strict || cfg.defaults.strict.unwrap_or(false);
-            let fut = job::probe_input(Input::parse(&input), start, strict, cancel.clone());
-            let report = with_ctrl_c(fut, &cancel).await?;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let drawer = tokio::spawn(progress::draw(rx));
+            let fut = job::probe_input_with(
+                Input::parse(&input),
+                start,
+                strict,
+                Reporter::new(tx),
+                cancel.clone(),
+            );
+            let result = with_ctrl_c(fut, &cancel).await;
+            let _ = drawer.await;
+            let report = result?;
             output::print_probe(&report, json);
             Ok(if report.valid { 0 } else { 3 })
         }

@@ -434,6 +434,17 @@ pub async fn probe_input(
     strict: bool,
     cancel: CancellationToken,
 ) -> Result<ProbeReport> {
+    probe_input_with(input, start_s, strict, Reporter::silent(), cancel).await
+}
+
+/// `probe_input`, reporting the download of a URL as `Stage::Fetch` progress.
+pub async fn probe_input_with(
+    input: Input,
+    start_s: f64,
+    strict: bool,
+    mut reporter: Reporter,
+    cancel: CancellationToken,
+) -> Result<ProbeReport> {
     let token = cancel.child_token();
     let _guard = token.clone().drop_guard();
     match input {
@@ -451,8 +462,8 @@ pub async fn probe_input(
                 .prefix("castbook-fetch-")
                 .tempdir()
                 .map_err(|e| Error::io("creating a temp folder in", &std::env::temp_dir(), &e))?;
-            let fetched =
-                fetch::download(&url, dir.path(), &limits, &mut Reporter::silent(), &token).await?;
+            let fetched = fetch::download(&url, dir.path(), &limits, &mut reporter, &token).await?;
+            drop(reporter);
             let path = fetched.path.clone();
             let result =
                 tokio::task::spawn_blocking(move || probe_file(&path, start_s, strict, &token))
