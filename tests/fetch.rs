@@ -85,7 +85,7 @@ fn probe_of_a_url_reports_the_rules_and_leaves_nothing() {
 #[test]
 fn not_found_is_a_fetch_error() {
     let server = Server::start(|_, _| Reply::status(404, "text/plain", "no"));
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let r = env.run(&["create", &server.url("/gone.mp4"), "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "HTTP 404");
 }
@@ -93,7 +93,7 @@ fn not_found_is_a_fetch_error() {
 #[test]
 fn server_error_is_a_fetch_error() {
     let server = Server::start(|_, _| Reply::status(500, "text/plain", "boom"));
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let r = env.run(&["create", &server.url("/a.mp4"), "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "HTTP 500");
     // Human output: one error line on stderr, nothing on stdout.
@@ -115,7 +115,7 @@ fn refused_connection_is_a_fetch_error() {
         .local_addr()
         .unwrap()
         .port();
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let url = format!("http://127.0.0.1:{port}/a.mp4");
     let r = env.run(&["create", &url, "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "refused");
@@ -168,7 +168,7 @@ fn a_redirect_loop_is_a_fetch_error() {
         "/a" => Reply::redirect("/b"),
         _ => Reply::redirect("/a"),
     });
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let r = env.run(&["create", &server.url("/a"), "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "redirect loop");
 }
@@ -184,7 +184,7 @@ fn too_many_redirects_is_a_fetch_error_and_five_are_followed() {
             Reply::redirect(&format!("/r{}", n - 1))
         }
     });
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let r = env.run(&["create", &server.url("/r6"), "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "more than 5 redirects");
     let ok = env.run(&["create", &server.url("/r5"), "--name", "x", "--json"]);
@@ -200,7 +200,7 @@ fn an_html_page_is_not_a_video() {
             "<!doctype html><html><body>watch here</body></html>",
         )
     });
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let url = server.url("/watch");
     let r = env.run(&["create", &url, "--name", "x", "--json"]);
     assert_eq!(r.code, 3, "{r:?}");
@@ -220,7 +220,7 @@ fn a_download_cut_short_is_rejected_as_truncated() {
         body: body.clone(),
         send: 300_000,
     });
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let r = env.run(&["create", &server.url("/cut.mp4"), "--name", "x", "--json"]);
     assert_eq!(r.code, 3, "{r:?}");
     let j = r.json();
@@ -240,7 +240,7 @@ fn a_truncated_file_served_whole_is_rejected() {
     // The server sends all it has, but the file itself was cut short.
     let mut body = clip();
     body.truncate(body.len() / 2);
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let local = env.dir.path().join("half.mp4");
     std::fs::write(&local, &body).unwrap();
     let server = Server::start(move |_, _| Reply::status(200, "video/mp4", body.clone()));
@@ -260,7 +260,7 @@ fn a_truncated_file_served_whole_is_rejected() {
 
 #[test]
 fn only_http_and_https_are_urls() {
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let r = env.run(&["create", "http://", "--name", "x", "--json"]);
     assert_eq!(r.code, 3, "{r:?}");
     assert_eq!(r.json()["error"]["code"], "url");
@@ -372,7 +372,7 @@ fn a_password_in_the_url_is_not_recorded_or_shown() {
             Reply::status(200, "video/mp4", body.clone())
         }
     });
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let url = format!("http://me:hunter2secret@{}/bunny.mp4", server.addr);
     let r = env.run(&["create", &url, "--name", "Bunny", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -398,7 +398,7 @@ fn a_password_in_the_url_is_not_recorded_or_shown() {
 #[test]
 fn https_to_a_server_that_does_not_speak_tls_is_a_clear_fetch_error() {
     let server = Server::start(|_, _| Reply::status(200, "video/mp4", "not tls"));
-    let env = Env::new(FAST);
+    let env = Env::new("");
     let url = format!("https://{}/a.mp4", server.addr);
     let r = env.run(&["create", &url, "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "secure (https) connection");

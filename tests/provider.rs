@@ -12,7 +12,7 @@ const KEY: &str = "sk-test-Zq81vX0c4RkL9mWp2sTy";
 
 fn openai_config(server: &Server, extra: &str) -> String {
     format!(
-        "[providers.sora]\nkind = \"openai\"\nbase_url = \"{}\"\ntimeout_s = 2\nmax_retries = 2\n{extra}",
+        "[providers.sora]\nkind = \"openai\"\nbase_url = \"{}\"\ntimeout_s = 10\nmax_retries = 2\n{extra}",
         server.url("/v1")
     )
 }
@@ -272,7 +272,7 @@ fn openai_malformed_reply_is_an_error_that_is_not_retried() {
 fn openai_slow_reply_after_the_upload_times_out_and_is_not_retried() {
     let server =
         Server::start(|_, _| Reply::After(Duration::from_secs(15), Box::new(ok_reply("late"))));
-    let env = env_with(&openai_config(&server, "").replace("timeout_s = 2", "timeout_s = 0.5"));
+    let env = env_with(&openai_config(&server, "").replace("timeout_s = 10", "timeout_s = 0.5"));
     let id = saved(&env, "Wolf");
     let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
     assert_eq!(r.code, 5, "{r:?}");
