@@ -604,3 +604,40 @@ fn openai_rejections_and_exhausted_quota_are_not_retried() {
         "no retry after an exhausted quota"
     );
 }
+
+#[test]
+fn create_from_a_url_and_register_in_one_command() {
+    let clip = std::fs::read(fixture("bigbuckbunny.mp4")).unwrap();
+    let server = Server::start(
+        move |req, _| match (req.method.as_str(), req.path.as_str()) {
+            ("GET", "/media/wolf.mp4") => Reply::status(200, "video/mp4", clip.clone()),
+            ("POST", "/v1/videos/characters") => ok_reply("remote-url"),
+            _ => Reply::status(404, "text/plain", "no"),
+        },
+    );
+    let env = env_with(&openai_config(&server, ""));
+    let url = server.url("/media/wolf.mp4");
+    let r = env.run(&[
+        "create",
+        &url,
+        "--name",
+        "Wolf",
+        "--provider",
+        "sora",
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let rec = r.json();
+    assert_eq!(rec["source"]["url"], url.as_str());
+    assert_eq!(rec["provider_ids"]["sora"], "remote-url");
+    let methods: Vec<String> = server.requests().iter().map(|q| q.method.clone()).collect();
+    assert_eq!(methods, ["GET", "POST"]);
+    // The key goes to the provider only, never to where the clip came from.
+    assert!(server.requests()[0].header("authorization").is_none());
+    assert!(
+        env.work_leftovers().is_empty(),
+        "{:?}",
+        env.work_leftovers()
+    );
+    assert_key_nowhere(&env, &[&r]);
+}
