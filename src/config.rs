@@ -23,6 +23,9 @@ pub struct Config {
     pub providers: toml::Table,
     #[serde(default)]
     pub defaults: Defaults,
+    /// URL downloads: size cap and timeouts.
+    #[serde(default)]
+    pub fetch: FetchConfig,
     /// Where this config was read from (not a TOML key).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -37,6 +40,18 @@ pub struct Defaults {
     pub strict: Option<bool>,
     /// Folder the files pane opens in.
     pub folder: Option<PathBuf>,
+}
+
+/// `[fetch]`: limits of URL downloads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchConfig {
+    /// Largest download in MB (1 MB = 1,000,000 bytes); default 500.
+    pub max_mb: Option<f64>,
+    /// Seconds to wait for a connection; default 15.
+    pub connect_timeout_s: Option<f64>,
+    /// Seconds without any data before a download is given up; default 30.
+    pub idle_timeout_s: Option<f64>,
 }
 
 /// The platform directories of castbook.

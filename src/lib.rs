@@ -7,8 +7,10 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod library;
 pub mod pipeline;
+pub mod provider;
 pub mod util;
 
 pub use error::{Error, ErrorKind, Result};

@@ -61,6 +61,19 @@ pub enum Command {
         /// Reject non-MP4 containers instead of converting them
         #[arg(long)]
         strict: bool,
+        /// Register the character with this configured provider right after saving it
+        #[arg(long, value_name = "NAME")]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register an existing character with a configured provider
+    Register {
+        /// An ID, or an exact name
+        character: String,
+        /// The provider's name in the config (`[providers.NAME]`)
+        #[arg(long, value_name = "NAME")]
+        provider: String,
         #[arg(long)]
         json: bool,
     },
@@ -128,6 +141,7 @@ impl Command {
         match self {
             Command::Probe { json, .. }
             | Command::Create { json, .. }
+            | Command::Register { json, .. }
             | Command::List { json }
             | Command::Search { json, .. }
             | Command::Show { json, .. }

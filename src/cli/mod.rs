@@ -14,8 +14,11 @@ pub use args::{Cli, Command, ExportFormat};
 
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
+use crate::library::Character;
 use crate::library::{Library, export, name::normalize_tag, search::search};
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
+use crate::provider::{self, AnyProvider, Provider, Registry};
+use crate::util::escape_display;
 
 /// What a command printed and how it ends.
 pub struct Outcome {
@@ -50,8 +53,18 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
         } => {
             let cancel = CancellationToken::new();
             let strict = strict || cfg.defaults.strict.unwrap_or(false);
-            let fut = job::probe_input(Input::parse(&input), start, strict, cancel.clone());
-            let report = with_ctrl_c(fut, &cancel).await?;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let drawer = tokio::spawn(progress::draw(rx));
+            let fut = job::probe_input_with(
+                Input::parse(&input),
+                start,
+                strict,
+                Reporter::new(tx),
+                cancel.clone(),
+            );
+            let result = with_ctrl_c(fut, &cancel).await;
+            let _ = drawer.await;
+            let report = result?;
             output::print_probe(&report, json);
             Ok(if report.valid { 0 } else { 3 })
         }
@@ -62,9 +75,12 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             notes,
             tags,
             strict,
+            provider,
             json,
         } => {
             let lib = open_library(library, &cfg)?;
+            // A misspelt provider or a missing key is found before any work is done.
+            let provider = provider.map(|p| find_provider(&cfg, &p)).transpose()?;
             let opts = CreateOptions {
                 name,
                 start_s: start.or(cfg.defaults.start).unwrap_or(0.0),
@@ -76,7 +92,7 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             let drawer = tokio::spawn(progress::draw(rx));
             let cancel = CancellationToken::new();
             let fut = job::create(
-                lib,
+                lib.clone(),
                 Input::parse(&input),
                 opts,
                 Reporter::new(tx),
@@ -85,8 +101,51 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             let result = with_ctrl_c(fut, &cancel).await;
             let _ = drawer.await;
             let created = result?;
-            output::print_created(&created, json);
-            Ok(0)
+            match provider {
+                None => {
+                    output::print_created(&created, None, json);
+                    Ok(0)
+                }
+                Some(p) => {
+                    if !json {
+                        output::note_saved(&created);
+                    }
+                    let ch = created.character.clone();
+                    Ok(match register(&lib, &p, ch).await {
+                        Ok(character) if json => {
+                            output::print_json(&character);
+                            0
+                        }
+                        Ok(character) => {
+                            output::print_usage(&character, Some(p.name()));
+                            0
+                        }
+                        Err((e, character)) => {
+                            output::print_registration_failed(&e, &character, true, json);
+                            e.exit_code()
+                        }
+                    })
+                }
+            }
+        }
+        Command::Register {
+            character,
+            provider,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let c = lib.resolve(&character)?;
+            let p = find_provider(&cfg, &provider)?;
+            Ok(match register(&lib, &p, c).await {
+                Ok(character) => {
+                    output::print_registered(&character, p.name(), json);
+                    0
+                }
+                Err((e, character)) => {
+                    output::print_registration_failed(&e, &character, false, json);
+                    e.exit_code()
+                }
+            })
         }
         Command::List { json } => {
             let lib = open_library(library, &cfg)?;
@@ -211,6 +270,73 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 );
             }
             Ok(0)
+        }
+    }
+}
+
+/// The configured provider called `name`, checked to be callable (a key is set, ...).
+fn find_provider(cfg: &Config, name: &str) -> Result<AnyProvider> {
+    let p = Registry::from_config(cfg)?.get(name)?.clone();
+    p.check()?;
+    Ok(p)
+}
+
+/// Register a saved character with `provider` (unless it already is) with progress on stderr.
+/// On failure the character is returned as it is in the library, with the error saying how to
+/// retry.
+async fn register(
+    lib: &Library,
+    provider: &AnyProvider,
+    character: Character,
+) -> std::result::Result<Character, (Error, Character)> {
+    if let Some(remote) = character.provider_ids.get(provider.name()) {
+        eprintln!(
+            "{} is already registered with {} as {}: nothing was sent",
+            character.id,
+            escape_display(provider.name()),
+            escape_display(remote)
+        );
+        return Ok(character);
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let drawer = tokio::spawn(progress::draw(rx));
+    let cancel = CancellationToken::new();
+    let mut reporter = Reporter::new(tx);
+    let fut = provider::register_character(lib, provider, &character, &mut reporter, &cancel);
+    let result = with_ctrl_c(fut, &cancel).await;
+    drop(reporter);
+    let _ = drawer.await;
+    match result {
+        Ok((updated, reg)) => {
+            eprintln!(
+                "registered {} with {}: {}",
+                updated.id,
+                escape_display(provider.name()),
+                escape_display(&reg.remote_id)
+            );
+            Ok(updated)
+        }
+        Err(mut e) => {
+            let retry = format!(
+                "`castbook register {} --provider {}`",
+                character.id,
+                escape_display(provider.name())
+            );
+            if e.is_cancelled() {
+                e.message = format!(
+                    "cancelled: {} is kept in the library but not registered with {}; register it later with {retry}",
+                    character.id,
+                    escape_display(provider.name())
+                );
+            } else {
+                e.message = format!(
+                    "{}; {} is kept in the library: retry with {retry}",
+                    e.message, character.id
+                );
+            }
+            // The record as it is now (another process may have changed it meanwhile).
+            let current = lib.get(&character.id).ok().flatten().unwrap_or(character);
+            Err((e, current))
         }
     }
 }

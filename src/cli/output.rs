@@ -69,16 +69,29 @@ pub fn print_probe(r: &ProbeReport, json: bool) {
     println!("{}", if r.valid { "valid" } else { "rejected" });
 }
 
-pub fn print_created(c: &Created, json: bool) {
+/// A created character: its ID, then how to use it (with `provider`'s remote ID when given),
+/// and on stderr what was saved.
+pub fn print_created(c: &Created, provider: Option<&str>, json: bool) {
     let ch = &c.character;
     if json {
         print_json(ch);
         return;
     }
+    print_usage(ch, provider);
+    note_saved(c);
+}
+
+/// On stdout: the character's ID, then how to use it (with `provider`'s remote ID when given).
+pub fn print_usage(ch: &Character, provider: Option<&str>) {
     println!("{}", ch.id);
-    for l in usage_lines(&esc(&ch.name), &ch.id) {
+    for l in usage_lines(&esc(&ch.name), &esc(ch.id_for(provider))) {
         println!("{l}");
     }
+}
+
+/// On stderr: what was saved (or that the character was already there).
+pub fn note_saved(c: &Created) {
+    let ch = &c.character;
     if c.existed {
         eprintln!(
             "already in the library as {} ({}): nothing new was saved",
@@ -97,6 +110,33 @@ pub fn print_created(c: &Created, json: bool) {
             ch.path_taken.as_str()
         );
     }
+}
+
+/// A character registered with `provider`: the remote ID first, then how to use it.
+pub fn print_registered(ch: &Character, provider: &str, json: bool) {
+    if json {
+        print_json(ch);
+        return;
+    }
+    let remote = esc(ch.id_for(Some(provider)));
+    println!("{remote}");
+    for l in usage_lines(&esc(&ch.name), &remote) {
+        println!("{l}");
+    }
+}
+
+/// A registration that failed after the character was saved: the error and the record (JSON),
+/// or the ID on stdout (`create`) and the error on stderr.
+pub fn print_registration_failed(e: &Error, ch: &Character, print_id: bool, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "error": {"code": e.code, "message": e.message},
+            "character": ch,
+        }));
+    } else if print_id {
+        println!("{}", ch.id);
+    }
+    eprintln!("error: {}", esc(&e.message));
 }
 
 pub fn print_list(chars: &[Character], json: bool) {

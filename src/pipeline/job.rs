@@ -1,6 +1,6 @@
-//! The job API both front ends use: a job takes an input and options, runs the stages
-//! (fetch -> probe -> validate -> prepare -> keyframes -> signature -> save), and sends
-//! `JobEvent`s on a channel. Cancelling (or dropping the future) kills ffmpeg and leaves
+//! The job API both front ends use: a job takes an input (a file or an http(s) URL) and
+//! options, runs the stages (fetch -> probe -> validate -> prepare -> keyframes -> signature
+//! -> save), and sends `JobEvent`s on a channel. Cancelling (or dropping the future) kills ffmpeg and leaves
 //! nothing behind.
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,7 @@ use crate::library::id::{SourceDigest, start_ms};
 use crate::library::name::normalize_name;
 use crate::library::record::{Character, ClipRecord, SCHEMA, Source, Warning};
 use crate::library::store::{Committed, Library};
+use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
 use crate::pipeline::{hints, mp4, prepare, signature};
@@ -93,6 +94,12 @@ impl Reporter {
                 message: message.into(),
             }));
         }
+    }
+    /// Send progress even when the fraction did not change (a byte count or rate did); the
+    /// caller decides how often.
+    pub fn progress_now(&mut self, stage: Stage, fraction: f64, message: impl Into<String>) {
+        self.last = None;
+        self.progress(stage, fraction, message);
     }
     pub fn warning(&mut self, w: &Warning) {
         if let Some(tx) = &self.tx {
@@ -401,7 +408,22 @@ pub async fn create(
             .await
             .map_err(|e| Error::other("internal", format!("the job stopped unexpectedly: {e}")))?
         }
-        Input::Url(url) => Err(url_unsupported(&url)),
+        Input::Url(url) => {
+            let limits = FetchOptions::load()?;
+            // The download lives in its own work folder, removed when this job ends, however.
+            let download_dir = lib.new_work_dir()?;
+            let fetched =
+                fetch::download(&url, download_dir.path(), &limits, &mut reporter, &token).await?;
+            let path = fetched.path.clone();
+            let origin = Origin::Url(fetched.url.clone());
+            let result = tokio::task::spawn_blocking(move || {
+                create_file(&lib, &path, origin, &opts, &mut reporter, &token)
+            })
+            .await
+            .map_err(|e| Error::other("internal", format!("the job stopped unexpectedly: {e}")))?;
+            drop(download_dir);
+            result.map_err(|e| fetched.explain(e))
+        }
     }
 }
 
@@ -410,6 +432,17 @@ pub async fn probe_input(
     input: Input,
     start_s: f64,
     strict: bool,
+    cancel: CancellationToken,
+) -> Result<ProbeReport> {
+    probe_input_with(input, start_s, strict, Reporter::silent(), cancel).await
+}
+
+/// `probe_input`, reporting the download of a URL as `Stage::Fetch` progress.
+pub async fn probe_input_with(
+    input: Input,
+    start_s: f64,
+    strict: bool,
+    mut reporter: Reporter,
     cancel: CancellationToken,
 ) -> Result<ProbeReport> {
     let token = cancel.child_token();
@@ -422,16 +455,32 @@ pub async fn probe_input(
                     Error::other("internal", format!("the probe stopped unexpectedly: {e}"))
                 })?
         }
-        Input::Url(url) => Err(url_unsupported(&url)),
+        Input::Url(url) => {
+            let limits = FetchOptions::load()?;
+            // No library is involved in a probe: the download goes to a private temp folder.
+            let dir = tempfile::Builder::new()
+                .prefix("castbook-fetch-")
+                .tempdir()
+                .map_err(|e| Error::io("creating a temp folder in", &std::env::temp_dir(), &e))?;
+            let fetched = fetch::download(&url, dir.path(), &limits, &mut reporter, &token).await?;
+            drop(reporter);
+            let path = fetched.path.clone();
+            let result =
+                tokio::task::spawn_blocking(move || probe_file(&path, start_s, strict, &token))
+                    .await
+                    .map_err(|e| {
+                        Error::other("internal", format!("the probe stopped unexpectedly: {e}"))
+                    })?;
+            drop(dir);
+            let mut report = result.map_err(|e| fetched.explain(e))?;
+            for c in &mut report.checks {
+                c.message = fetched.speak_of_url(&c.message);
+            }
+            for w in &mut report.warnings {
+                w.message = fetched.speak_of_url(&w.message);
+            }
+            report.metadata.path = PathBuf::from(&fetched.url);
+            Ok(report)
+        }
     }
-}
-
-fn url_unsupported(url: &str) -> Error {
-    Error::input(
-        "url_unsupported",
-        format!(
-            "{} is a URL: downloading clips is not supported yet; download it and pass the file",
-            crate::util::escape_display(url)
-        ),
-    )
 }

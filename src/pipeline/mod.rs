@@ -1,6 +1,7 @@
-//! The pipeline: probe, validate, prepare (one ffmpeg graph), keyframes, signature, quality
+//! The pipeline: fetch (URL input), probe, validate, prepare (one ffmpeg graph), keyframes, signature, quality
 //! hints, and the job that runs them with progress. Knows nothing of the terminal.
 
+pub mod fetch;
 pub mod ffmpeg;
 pub mod h264;
 pub mod hints;

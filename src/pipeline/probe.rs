@@ -304,7 +304,8 @@ pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<Cl
 fn unreadable(path: &Path, stderr: &str) -> Error {
     let why = ffmpeg::last_error_line(stderr);
     let shown = crate::util::escape_display(&path.display().to_string());
-    if stderr.contains("moov atom not found") {
+    let looks_mp4 = matches!(crate::pipeline::mp4::top_level(path), Ok(Some(_)));
+    if looks_mp4 && stderr.contains("moov atom not found") {
         return Error::input(
             "decodable",
             format!(

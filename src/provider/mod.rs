@@ -1,0 +1,347 @@
+//! Video providers a character is registered with (SPEC section 6): the `Provider` trait, the
+//! registry of providers configured in `config.toml` under `[providers.NAME]`, and the step
+//! that registers a saved character and records the remote ID in its `provider_ids`.
+//!
+//! ```toml
+//! [providers.sora]
+//! kind = "openai"              # POST {base_url}/videos/characters
+//! base_url = "https://..."     # default: OPENAI_BASE_URL, else https://api.openai.com/v1
+//! api_key_env = "OPENAI_API_KEY"
+//! timeout_s = 120
+//! [providers.mine]
+//! kind = "command"             # argv with {clip} {name} {id}; prints {"id": ...}
+//! command = ["my-uploader", "{clip}", "{name}"]
+//! ```
+
+pub mod command;
+pub mod openai;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::library::{Character, Library};
+use crate::pipeline::job::{Reporter, Stage};
+use crate::util::escape_display as esc;
+
+pub use command::CommandProvider;
+pub use openai::OpenAi;
+
+/// What a provider is asked to register.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    /// The prepared clip (absolute path).
+    pub clip: &'a Path,
+    pub name: &'a str,
+    /// The castbook ID.
+    pub id: &'a str,
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The ID to use with this provider.
+    pub remote_id: String,
+    /// Unix time the provider gives, if any.
+    pub created_at: Option<i64>,
+}
+
+/// A video provider that characters can be registered with.
+pub trait Provider {
+    /// The configured name (`[providers.NAME]`).
+    fn name(&self) -> &str;
+    /// The kind: `openai` or `command`.
+    fn kind(&self) -> &'static str;
+    /// Check, before any work, that the provider can be called (a key is set, ...).
+    fn check(&self) -> Result<()>;
+    /// Register the clip; progress is reported as `Stage::Register`.
+    fn register(
+        &self,
+        req: &Request<'_>,
+        reporter: &mut Reporter,
+        cancel: &CancellationToken,
+    ) -> impl Future<Output = Result<Registration>> + Send;
+}
+
+/// A configured provider of any kind.
+#[derive(Debug, Clone)]
+pub enum AnyProvider {
+    OpenAi(OpenAi),
+    Command(CommandProvider),
+}
+
+impl Provider for AnyProvider {
+    fn name(&self) -> &str {
+        match self {
+            AnyProvider::OpenAi(p) => p.name(),
+            AnyProvider::Command(p) => p.name(),
+        }
+    }
+    fn kind(&self) -> &'static str {
+        match self {
+            AnyProvider::OpenAi(p) => p.kind(),
+            AnyProvider::Command(p) => p.kind(),
+        }
+    }
+    fn check(&self) -> Result<()> {
+        match self {
+            AnyProvider::OpenAi(p) => p.check(),
+            AnyProvider::Command(p) => p.check(),
+        }
+    }
+    async fn register(
+        &self,
+        req: &Request<'_>,
+        reporter: &mut Reporter,
+        cancel: &CancellationToken,
+    ) -> Result<Registration> {
+        match self {
+            AnyProvider::OpenAi(p) => p.register(req, reporter, cancel).await,
+            AnyProvider::Command(p) => p.register(req, reporter, cancel).await,
+        }
+    }
+}
+
+/// `[providers.NAME]` as written in the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum ProviderConfig {
+    Openai(openai::OpenAiConfig),
+    Command(command::CommandConfig),
+}
+
+/// The providers configured in `config.toml`, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<String, AnyProvider>,
+    config_path: Option<PathBuf>,
+}
+
+impl Registry {
+    /// Read every `[providers.NAME]` table; a broken one is one error naming it and the key.
+    pub fn from_config(cfg: &Config) -> Result<Registry> {
+        let file = cfg
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the config".to_string());
+        let mut providers = BTreeMap::new();
+        for (name, value) in &cfg.providers {
+            let bad = |why: String| {
+                Error::input(
+                    "config",
+                    format!("{file}: [providers.{}]: {why}", esc(name)),
+                )
+            };
+            let parsed: ProviderConfig = value
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    let msg = e.message().trim().to_string();
+                    if msg.contains("missing field `kind`") {
+                        "it has no `kind`: set kind = \"openai\" or kind = \"command\"".to_string()
+                    } else if msg.contains("unknown variant") {
+                        format!("{msg}: use kind = \"openai\" or kind = \"command\"")
+                    } else {
+                        msg
+                    }
+                })
+                .map_err(bad)?;
+            let provider = match parsed {
+                ProviderConfig::Openai(c) => {
+                    AnyProvider::OpenAi(OpenAi::new(name, c).map_err(bad)?)
+                }
+                ProviderConfig::Command(c) => {
+                    AnyProvider::Command(CommandProvider::new(name, c).map_err(bad)?)
+                }
+            };
+            providers.insert(name.clone(), provider);
+        }
+        Ok(Registry {
+            providers,
+            config_path: cfg.path.clone(),
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// The provider called `name`, or an error listing the configured ones.
+    pub fn get(&self, name: &str) -> Result<&AnyProvider> {
+        self.providers.get(name).ok_or_else(|| {
+            let file = self
+                .config_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .or_else(|| crate::config::config_path().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| "config.toml".into());
+            let known: Vec<&str> = self.names().collect();
+            let have = if known.is_empty() {
+                "no providers are configured".to_string()
+            } else {
+                format!("configured: {}", known.join(", "))
+            };
+            Error::input(
+                "unknown_provider",
+                format!(
+                    "no provider called {:?} ({have}): add a [providers.{}] table to {file}",
+                    esc(name),
+                    esc(name)
+                ),
+            )
+        })
+    }
+}
+
+/// Register a saved character with `provider` and record the remote ID in its
+/// `provider_ids`. Returns the updated record and the remote ID.
+pub async fn register_character(
+    lib: &Library,
+    provider: &AnyProvider,
+    character: &Character,
+    reporter: &mut Reporter,
+    cancel: &CancellationToken,
+) -> Result<(Character, Registration)> {
+    let clip = lib.character_dir(&character.id).join(&character.clip.path);
+    let req = Request {
+        clip: &clip,
+        name: &character.name,
+        id: &character.id,
+    };
+    reporter.progress(
+        Stage::Register,
+        0.0,
+        format!("registering with {}", provider.name()),
+    );
+    let reg = provider.register(&req, reporter, cancel).await?;
+    let name = provider.name().to_string();
+    let remote = reg.remote_id.clone();
+    let updated = lib
+        .update(&character.id, move |rec| {
+            rec.provider_ids.insert(name, remote);
+            Ok(())
+        })
+        .map_err(|mut e| {
+            // The remote character exists: its ID must not be lost with the error.
+            e.message = format!(
+                "{} registered it as {}, but the record could not be updated: {}",
+                esc(provider.name()),
+                esc(&reg.remote_id),
+                e.message
+            );
+            e
+        })?;
+    reporter.progress(
+        Stage::Register,
+        1.0,
+        format!("registered with {}", provider.name()),
+    );
+    Ok((updated, reg))
+}
+
+/// Remove every trace of `secret` from `text` (a server may echo the key in its errors):
+/// the whole key, and any word that contains a recognisable piece of it.
+pub fn redact(text: &str, secret: &str) -> String {
+    const MARK: &str = "[redacted]";
+    if secret.trim().is_empty() {
+        return text.to_string();
+    }
+    let mut out = text.replace(secret, MARK);
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() >= 12 {
+        let head: String = chars[..8].iter().collect();
+        let tail: String = chars[chars.len() - 6..].iter().collect();
+        let words: Vec<String> = out
+            .split_inclusive(char::is_whitespace)
+            .map(|w| {
+                if w.contains(&head) || w.contains(&tail) {
+                    let trimmed = w.trim_end();
+                    format!("{MARK}{}", &w[trimmed.len()..])
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        out = words.concat();
+    }
+    out
+}
+
+/// At most `max` characters of `text`, escaped for display, with `…` when cut.
+pub fn snippet(text: &str, max: usize) -> String {
+    let t = text.trim();
+    let cut: String = t.chars().take(max).collect();
+    let more = if t.chars().count() > max { "…" } else { "" };
+    format!("{}{more}", esc(&cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_removes_the_key_and_pieces_of_it() {
+        let key = "sk-test-0123456789abcdefXYZ";
+        assert_eq!(
+            redact(&format!("bad key {key}."), key),
+            "bad key [redacted]."
+        );
+        let partial = "Incorrect API key provided: sk-test-****XYZ ok";
+        assert_eq!(
+            redact(partial, key),
+            partial.replace("sk-test-****XYZ", "[redacted]")
+        );
+        let partial = "key sk-test-01******defXYZ here";
+        assert_eq!(redact(partial, key), "key [redacted] here");
+        assert_eq!(redact("nothing here", key), "nothing here");
+    }
+
+    #[test]
+    fn registry_reads_both_kinds_and_names_broken_ones() {
+        let cfg = Config::parse(
+            "[providers.sora]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1/\"\n\
+             [providers.mine]\nkind = \"command\"\ncommand = [\"up\", \"{clip}\"]\n",
+        )
+        .unwrap();
+        let reg = Registry::from_config(&cfg).unwrap();
+        assert_eq!(reg.names().collect::<Vec<_>>(), ["mine", "sora"]);
+        assert_eq!(reg.get("sora").unwrap().kind(), "openai");
+        assert_eq!(reg.get("mine").unwrap().kind(), "command");
+        let e = reg.get("other").unwrap_err();
+        assert_eq!(e.code, "unknown_provider");
+        assert!(
+            e.message.contains("configured: mine, sora"),
+            "{}",
+            e.message
+        );
+
+        for (text, needle) in [
+            ("[providers.x]\nbase_url = \"http://h\"\n", "no `kind`"),
+            ("[providers.x]\nkind = \"ftp\"\n", "kind = \"openai\""),
+            (
+                "[providers.x]\nkind = \"openai\"\nbase_ur = \"h\"\n",
+                "base_ur",
+            ),
+            (
+                "[providers.x]\nkind = \"command\"\ncommand = []\n",
+                "command",
+            ),
+            (
+                "[providers.x]\nkind = \"openai\"\nbase_url = \"ftp://h\"\n",
+                "base_url",
+            ),
+        ] {
+            let cfg = Config::parse(text).unwrap();
+            let e = Registry::from_config(&cfg).unwrap_err();
+            assert_eq!(e.code, "config");
+            assert!(e.message.contains("[providers.x]"), "{}", e.message);
+            assert!(e.message.contains(needle), "{needle}: {}", e.message);
+        }
+    }
+}
