@@ -4,6 +4,7 @@
 //! nothing behind.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -223,52 +224,96 @@ pub fn create_file(
     reporter.progress(Stage::Probe, 0.0, "probing");
     probe::check_file(&path)?;
 
-    // Hash the source while ffprobe reads it.
-    let (digest, info) = std::thread::scope(|s| {
-        let h = s.spawn(|| SourceDigest::of_file(&path));
-        let info = probe::probe(&path, opts.start_s, cancel);
-        (h.join().expect("hash thread"), info)
-    });
-    let digest = digest?;
-    let id = digest.character_id(start_ms(opts.start_s), &name);
-    if let Some(existing) = lib.get(&id)? {
-        reporter.progress(Stage::Save, 1.0, "already in the library");
-        return Ok(Created {
-            character: existing,
-            existed: true,
-        });
-    }
-    lib.check_name_free(&name, None)?;
-    let info = info?;
-    reporter.progress(Stage::Probe, 1.0, "probed");
-
-    reporter.progress(Stage::Validate, 0.0, "checking the rules");
-    let verdict = validate::validate(
-        &info,
-        &validate::Options {
-            strict: opts.strict,
-        },
-        &Decode::Pending,
-    );
-    if let Some(err) = verdict.error() {
-        return Err(err);
-    }
-    let mut warnings = verdict.warnings.clone();
-    for w in &warnings {
-        reporter.warning(w);
-    }
-    reporter.progress(Stage::Validate, 1.0, "valid");
-
-    if cancel.is_cancelled() {
-        return Err(Error::cancelled());
-    }
+    // An H.264 MP4 whose tables say it is valid starts preparing at once, while ffprobe
+    // confirms the details and the source is hashed; the work is kept only if the confirmed
+    // details call for exactly the same ffmpeg runs, and thrown away otherwise.
+    let top = mp4::top_level(&path).ok().flatten();
+    let strict = validate::Options {
+        strict: opts.strict,
+    };
+    let provisional = top
+        .as_ref()
+        .and_then(|t| probe::from_movie(&path, t, opts.start_s))
+        .filter(|p| validate::validate(p, &strict, &Decode::Pending).valid);
     let work = lib.new_work_dir()?;
-    reporter.progress(Stage::Prepare, 0.0, "preparing");
-    let prepared = {
-        let mut rep = reporter.clone();
-        prepare::prepare(&info, work.path(), cancel, &mut |f| {
-            rep.progress(Stage::Prepare, f, "preparing")
-        })?
+    let released = AtomicBool::new(false);
+    let early = cancel.child_token();
+
+    let outcome = std::thread::scope(|s| -> Result<Step> {
+        let _stop_early = early.clone().drop_guard();
+        let speculative = provisional.as_ref().map(|p| {
+            let mut rep = reporter.clone();
+            let (released, early, dir) = (&released, &early, work.path());
+            s.spawn(move || {
+                prepare::prepare(p, dir, early, &mut |f| {
+                    if released.load(Ordering::SeqCst) {
+                        rep.progress(Stage::Prepare, f, "preparing")
+                    }
+                })
+            })
+        });
+        let hashing = s.spawn(|| SourceDigest::of_file(&path));
+        let info = probe::probe_with(&path, opts.start_s, cancel, top.as_ref());
+        let digest = hashing.join().expect("hash thread")?;
+        let id = digest.character_id(start_ms(opts.start_s), &name);
+        if let Some(existing) = lib.get(&id)? {
+            return Ok(Step::Existing(existing));
+        }
+        lib.check_name_free(&name, None)?;
+        let info = info?;
+        reporter.progress(Stage::Probe, 1.0, "probed");
+
+        reporter.progress(Stage::Validate, 0.0, "checking the rules");
+        let verdict = validate::validate(&info, &strict, &Decode::Pending);
+        if let Some(err) = verdict.error() {
+            return Err(err);
+        }
+        for w in &verdict.warnings {
+            reporter.warning(w);
+        }
+        reporter.progress(Stage::Validate, 1.0, "valid");
+        if cancel.is_cancelled() {
+            return Err(Error::cancelled());
+        }
+        reporter.progress(Stage::Prepare, 0.0, "preparing");
+        released.store(true, Ordering::SeqCst);
+        let same_runs = provisional.as_ref().is_some_and(|p| {
+            prepare::fingerprint(p, work.path()) == prepare::fingerprint(&info, work.path())
+        });
+        let prepared = match speculative {
+            Some(run) if same_runs => run.join().expect("prepare thread")?,
+            other => {
+                early.cancel();
+                if let Some(run) = other {
+                    let _ = run.join();
+                }
+                let mut rep = reporter.clone();
+                prepare::prepare(&info, work.path(), cancel, &mut |f| {
+                    rep.progress(Stage::Prepare, f, "preparing")
+                })?
+            }
+        };
+        Ok(Step::Prepared {
+            id,
+            digest,
+            warnings: verdict.warnings,
+            prepared,
+        })
+    })?;
+    let (id, digest, mut warnings, prepared) = match outcome {
+        Step::Existing(existing) => {
+            reporter.progress(Stage::Save, 1.0, "already in the library");
+            return Ok(Created {
+                character: existing,
+                existed: true,
+            });
+        }
+        Step::Prepared {
+            id,
+            digest,
+            warnings,
+            prepared,
+        } => (id, digest, warnings, prepared),
     };
     reporter.progress(Stage::Prepare, 1.0, prepared.path_taken.as_str());
     reporter.progress(
@@ -351,6 +396,17 @@ pub fn create_file(
         existed: matches!(committed, Committed::Existing(_)),
         character: committed.into_character(),
     })
+}
+
+/// Where the first part of a create job ended.
+enum Step {
+    Existing(Character),
+    Prepared {
+        id: String,
+        digest: SourceDigest,
+        warnings: Vec<Warning>,
+        prepared: prepare::Prepared,
+    },
 }
 
 /// Tags trimmed, empty ones dropped, duplicates (case-insensitive) removed.

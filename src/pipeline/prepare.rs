@@ -483,6 +483,17 @@ fn run_once(
     ))
 }
 
+/// Everything `prepare` would run for `info`: two infos with the same fingerprint give the
+/// same prepared clip, so work started from one can be kept for the other.
+pub fn fingerprint(info: &ClipInfo, work: &Path) -> Vec<Vec<OsString>> {
+    let mut runs = Vec::new();
+    if copy_refusal(info).is_none() {
+        runs.push(build_args(info, work, true).0);
+    }
+    runs.push(build_args(info, work, false).0);
+    runs
+}
+
 /// Prepare the clip in `work`: the copy path when the source allows it and the result checks
 /// out (video <= window + one frame, <= 10 MB), else the encode path.
 pub fn prepare(

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::pipeline::ffmpeg::{self, StdoutSink};
+use crate::pipeline::{h264, mp4};
 
 /// The window length: the first 4 s from the start.
 pub const WINDOW_S: f64 = 4.0;
@@ -254,10 +255,39 @@ fn base_args() -> Vec<std::ffi::OsString> {
 /// count, which finds truncation), and the window's video packets, in two ffprobe runs side
 /// by side.
 pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<ClipInfo> {
+    let top = mp4::top_level(path).ok().flatten();
+    probe_with(path, start_s, cancel, top.as_ref())
+}
+
+/// Like `probe`, with the file's MP4 layout already read. For an MP4 whose sample tables
+/// castbook can read, one ffprobe run (streams and format) is enough: the window's frames,
+/// keyframes, frame rate and truncation come from the tables. Otherwise a second, demux-only
+/// ffprobe run lists the window's packets and a packet count finds truncation.
+pub fn probe_with(
+    path: &Path,
+    start_s: f64,
+    cancel: &CancellationToken,
+    top: Option<&mp4::TopLevel>,
+) -> Result<ClipInfo> {
     let size = check_file(path)?;
+    let movie = top.and_then(Movie::read);
     let mut head = base_args();
-    head.extend(["-count_packets", "-show_format", "-show_streams"].map(Into::into));
+    if movie.is_none() {
+        head.push("-count_packets".into());
+    }
+    head.extend(["-show_format", "-show_streams"].map(Into::into));
     head.extend(ffmpeg::safe_input(path));
+
+    if let Some(movie) = movie {
+        let (ok, stdout, stderr) = ffprobe(head, cancel)?;
+        if !ok {
+            return Err(unreadable(path, &stderr));
+        }
+        let raw = parse_raw(&stdout)?;
+        let mut info = build_info(path, size, raw, &[], start_s);
+        movie.overlay(&mut info, start_s);
+        return Ok(info);
+    }
 
     let mut pk = base_args();
     let interval = if start_s > 0.0 {
@@ -285,12 +315,7 @@ pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<Cl
     if !ok {
         return Err(unreadable(path, &stderr));
     }
-    let raw: RawProbe = serde_json::from_slice(&stdout).map_err(|e| {
-        Error::processing(
-            "ffprobe_failed",
-            format!("ffprobe printed JSON castbook cannot read: {e}"),
-        )
-    })?;
+    let raw = parse_raw(&stdout)?;
     let packets = match pk_out {
         Ok((true, out, _)) => serde_json::from_slice::<RawProbe>(&out)
             .map(|r| r.packets)
@@ -299,6 +324,217 @@ pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<Cl
         Err(e) => return Err(e),
     };
     Ok(build_info(path, size, raw, &packets, start_s))
+}
+
+fn parse_raw(stdout: &[u8]) -> Result<RawProbe> {
+    serde_json::from_slice(stdout).map_err(|e| {
+        Error::processing(
+            "ffprobe_failed",
+            format!("ffprobe printed JSON castbook cannot read: {e}"),
+        )
+    })
+}
+
+/// What the MP4 sample tables say, for the fields ffprobe would need a full read for.
+struct Movie {
+    brand: Option<[u8; 4]>,
+    size: u64,
+    tracks: Vec<mp4::Track>,
+    video: usize,
+}
+
+impl Movie {
+    fn read(top: &mp4::TopLevel) -> Option<Movie> {
+        let tracks = mp4::tracks(top.moov.as_ref()?);
+        let video = tracks
+            .iter()
+            .position(|t| &t.handler == b"vide" && t.count > 0 && !t.deltas.is_empty())?;
+        Some(Movie {
+            brand: top.major_brand,
+            size: top.size,
+            tracks,
+            video,
+        })
+    }
+
+    fn video(&self) -> &mp4::Track {
+        &self.tracks[self.video]
+    }
+
+    /// The typical frame rate: the most common sample duration.
+    fn fps(&self) -> f64 {
+        let t = self.video();
+        let best = t
+            .deltas
+            .iter()
+            .max_by_key(|(n, _)| *n)
+            .map(|(_, d)| *d)
+            .unwrap_or(0);
+        if best == 0 {
+            0.0
+        } else {
+            t.timescale as f64 / best as f64
+        }
+    }
+
+    fn duration_s(&self) -> f64 {
+        self.video().media_duration_s()
+    }
+
+    fn truncated(&self) -> bool {
+        self.tracks
+            .iter()
+            .any(|t| t.count > 0 && t.data_end() > self.size)
+    }
+
+    fn bit_rate(&self) -> Option<u64> {
+        let t = self.video();
+        let bytes: u64 = if t.uniform_size != 0 {
+            t.uniform_size as u64 * t.count as u64
+        } else {
+            t.sizes.iter().map(|s| *s as u64).sum()
+        };
+        let d = self.duration_s();
+        (d > 0.0).then(|| (bytes as f64 * 8.0 / d) as u64)
+    }
+
+    fn window(&self, start_s: f64) -> WindowInfo {
+        let t = self.video();
+        let fps = self.fps();
+        let times = t.sample_times();
+        let durations = t.sample_durations();
+        let len_s = (self.duration_s() - start_s).clamp(0.0, WINDOW_S);
+        let end = start_s + len_s;
+        let tol = if fps > 0.0 { 0.5 / fps } else { 0.02 };
+        let inside: Vec<usize> = (0..times.len())
+            .filter(|&i| times[i] >= start_s - tol && times[i] < end - tol)
+            .collect();
+        let keyframe_at_start = inside
+            .first()
+            .is_some_and(|&i| t.is_sync(i) && (i == 0 || (times[i] - start_s).abs() <= tol));
+        let mut ds: Vec<f64> = inside.iter().map(|&i| durations[i]).collect();
+        ds.pop(); // the last sample's duration is often just what is left
+        let mut sorted = ds.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+        let variable = median > 0.0 && ds.iter().any(|d| (d - median).abs() > 0.1 * median);
+        let mean_fps = if inside.len() >= 2 {
+            let span = times[*inside.last().unwrap()] - times[inside[0]];
+            if span > 0.0 {
+                (inside.len() - 1) as f64 / span
+            } else {
+                fps
+            }
+        } else {
+            fps
+        };
+        WindowInfo {
+            start_s,
+            len_s,
+            frames: inside.len() as u64,
+            keyframe_at_start,
+            variable_frame_rate: variable,
+            fps: if variable { mean_fps } else { fps },
+        }
+    }
+
+    /// Replace what ffprobe guessed with what the tables say.
+    fn overlay(&self, info: &mut ClipInfo, start_s: f64) {
+        info.duration_s = self.duration_s();
+        info.truncated = self.truncated();
+        info.window = self.window(start_s);
+        if let Some(v) = &mut info.video {
+            v.duration_s = self.duration_s();
+            v.has_b_frames = self.video().has_ctts;
+            v.bit_rate = self.bit_rate();
+        }
+    }
+}
+
+/// A provisional `ClipInfo` from the MP4 tables alone (no ffprobe): enough to start preparing
+/// an H.264 MP4 while ffprobe confirms the details. None when the tables do not say enough.
+pub fn from_movie(path: &Path, top: &mp4::TopLevel, start_s: f64) -> Option<ClipInfo> {
+    let movie = Movie::read(top)?;
+    let t = movie.video();
+    if !matches!(&t.codec, b"avc1" | b"avc3") {
+        return None;
+    }
+    let sps = h264::parse_avcc(t.avcc.as_deref()?)?;
+    if t.width == 0 || t.height == 0 {
+        return None;
+    }
+    let (width, height) = if t.rotation == 90 || t.rotation == 270 {
+        (t.height, t.width)
+    } else {
+        (t.width, t.height)
+    };
+    let fps = movie.fps();
+    let hdr = match sps.transfer {
+        Some(16) => Some("PQ".to_string()),
+        Some(18) => Some("HLG".to_string()),
+        _ => None,
+    };
+    let video = VideoInfo {
+        index: movie.video as u32,
+        codec: "h264".into(),
+        profile: None,
+        pix_fmt: sps.pix_fmt(),
+        coded_width: t.width,
+        coded_height: t.height,
+        rotation: t.rotation,
+        width,
+        height,
+        fps,
+        avg_fps: fps,
+        bit_depth: sps.bit_depth,
+        hdr,
+        color_range: sps.full_range.then(|| "pc".to_string()),
+        color_space: sps.matrix.and_then(h264::matrix_name).map(String::from),
+        color_transfer: sps.transfer.and_then(h264::transfer_name).map(String::from),
+        color_primaries: sps
+            .primaries
+            .and_then(h264::primaries_name)
+            .map(String::from),
+        has_b_frames: t.has_ctts,
+        bit_rate: movie.bit_rate(),
+        duration_s: movie.duration_s(),
+        nb_frames: Some(t.count as u64),
+        nb_read_packets: None,
+    };
+    let audio = movie
+        .tracks
+        .iter()
+        .enumerate()
+        .find(|(_, t)| &t.handler == b"soun")
+        .map(|(i, a)| AudioInfo {
+            index: i as u32,
+            codec: match (&a.codec, a.audio_object_type) {
+                (b"mp4a", Some(0x40 | 0x66 | 0x67 | 0x68)) => "aac".to_string(),
+                (b"mp4a", Some(0x69 | 0x6B)) => "mp3".to_string(),
+                (c, _) => String::from_utf8_lossy(c).trim().to_string(),
+            },
+            channels: Some(a.channels as u32),
+            sample_rate: Some(a.sample_rate),
+        });
+    let container = match &movie.brand {
+        Some(b) if b == b"qt  " => Container::Mov,
+        _ => Container::Mp4,
+    };
+    Some(ClipInfo {
+        path: path.to_path_buf(),
+        container,
+        format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(),
+        major_brand: movie
+            .brand
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string()),
+        size_bytes: movie.size,
+        duration_s: movie.duration_s(),
+        video: Some(video),
+        audio,
+        cover_art_only: false,
+        truncated: movie.truncated(),
+        window: movie.window(start_s),
+    })
 }
 
 fn unreadable(path: &Path, stderr: &str) -> Error {
