@@ -257,7 +257,7 @@ pub fn create_file(
         let digest = hashing.join().expect("hash thread")?;
         let id = digest.character_id(start_ms(opts.start_s), &name);
         if let Some(existing) = lib.get(&id)? {
-            return Ok(Step::Existing(existing));
+            return Ok(Step::Existing(Box::new(existing)));
         }
         lib.check_name_free(&name, None)?;
         let info = info?;
@@ -295,16 +295,16 @@ pub fn create_file(
         };
         Ok(Step::Prepared {
             id,
-            digest,
+            digest: Box::new(digest),
             warnings: verdict.warnings,
-            prepared,
+            prepared: Box::new(prepared),
         })
     })?;
     let (id, digest, mut warnings, prepared) = match outcome {
         Step::Existing(existing) => {
             reporter.progress(Stage::Save, 1.0, "already in the library");
             return Ok(Created {
-                character: existing,
+                character: *existing,
                 existed: true,
             });
         }
@@ -400,12 +400,12 @@ pub fn create_file(
 
 /// Where the first part of a create job ended.
 enum Step {
-    Existing(Character),
+    Existing(Box<Character>),
     Prepared {
         id: String,
-        digest: SourceDigest,
+        digest: Box<SourceDigest>,
         warnings: Vec<Warning>,
-        prepared: prepare::Prepared,
+        prepared: Box<prepare::Prepared>,
     },
 }
 

@@ -516,9 +516,10 @@ pub fn from_movie(path: &Path, top: &mp4::TopLevel, start_s: f64) -> Option<Clip
             channels: Some(a.channels as u32),
             sample_rate: Some(a.sample_rate),
         });
-    let container = match &movie.brand {
-        Some(b) if b == b"qt  " => Container::Mov,
-        _ => Container::Mp4,
+    let container = if movie.brand == Some(*b"qt  ") {
+        Container::Mov
+    } else {
+        Container::Mp4
     };
     Some(ClipInfo {
         path: path.to_path_buf(),
