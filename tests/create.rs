@@ -435,3 +435,53 @@ fn odd_paths_just_work() {
     }
     assert_eq!(env.characters().len(), 4);
 }
+
+#[test]
+fn start_auto_skips_a_scene_cut() {
+    let env = Env::new();
+    // 1 s of one shot, then 7 s of another: the first 4 s would hold a cut.
+    let clip = make_clip(
+        "cut-at-1s.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=size=1280x720:rate=25",
+            "-filter_complex",
+            "[1]trim=duration=7,setpts=PTS-STARTPTS[m];[0][m]concat=n=2:v=1:a=0,format=yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+    );
+    let rec = env.create(&clip, "auto", &["--start", "auto"]);
+    let start = rec["start_s"].as_f64().unwrap();
+    assert!((1.0..=4.0).contains(&start), "start {start}");
+    assert!(
+        rec["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["rule"] == "start"),
+        "{rec}"
+    );
+    check_prepared(&env.lib(), &rec, 1280, 720);
+    // The same command again finds the same character.
+    let again = env.create(&clip, "auto", &["--start", "auto"]);
+    assert_eq!(again["id"], rec["id"]);
+    // A start of 0 keeps the cut, and says so.
+    let zero = env.create(&clip, "zero", &[]);
+    assert!(
+        zero["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["rule"] == "scene_cut"),
+        "{zero}"
+    );
+}

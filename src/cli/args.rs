@@ -50,9 +50,9 @@ pub enum Command {
         /// The character's name (unique in the library)
         #[arg(long)]
         name: String,
-        /// Start of the 4-second window, in seconds
-        #[arg(long, value_name = "SECONDS")]
-        start: Option<f64>,
+        /// Start of the 4-second window, in seconds, or `auto` to pick one shot, well exposed and steady
+        #[arg(long, value_name = "SECONDS|auto", value_parser = parse_start)]
+        start: Option<StartArg>,
         #[arg(long, default_value = "")]
         notes: String,
         /// A tag (repeat for more)
@@ -149,5 +149,24 @@ impl Command {
             | Command::Remove { json, .. } => *json,
             Command::Export { format, .. } => *format == ExportFormat::Json,
         }
+    }
+}
+
+/// `--start`: seconds, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StartArg {
+    At(f64),
+    Auto,
+}
+
+fn parse_start(s: &str) -> Result<StartArg, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(StartArg::Auto);
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(StartArg::At(v)),
+        _ => Err(format!(
+            "{s:?} is not a start time: give seconds >= 0 (e.g. 1.5) or `auto`"
+        )),
     }
 }

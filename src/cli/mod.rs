@@ -83,7 +83,11 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             let provider = provider.map(|p| find_provider(&cfg, &p)).transpose()?;
             let opts = CreateOptions {
                 name,
-                start_s: start.or(cfg.defaults.start).unwrap_or(0.0),
+                start_s: match start {
+                    Some(args::StartArg::At(s)) => s,
+                    _ => cfg.defaults.start.unwrap_or(0.0),
+                },
+                auto_start: start == Some(args::StartArg::Auto),
                 notes,
                 tags,
                 strict: strict || cfg.defaults.strict.unwrap_or(false),

@@ -19,7 +19,7 @@ use crate::library::store::{Committed, Library};
 use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
-use crate::pipeline::{hints, mp4, prepare, signature};
+use crate::pipeline::{analyze, hints, mp4, prepare, signature};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -135,6 +135,8 @@ pub struct CreateOptions {
     pub notes: String,
     pub tags: Vec<String>,
     pub strict: bool,
+    /// Choose the window start from the content (`--start auto`) instead of `start_s`.
+    pub auto_start: bool,
 }
 
 /// A finished create job.
@@ -223,6 +225,12 @@ pub fn create_file(
     let path = absolute(path);
     reporter.progress(Stage::Probe, 0.0, "probing");
     probe::check_file(&path)?;
+    let (start_s, start_note) = if opts.auto_start {
+        let (s, w) = auto_start(&path, reporter, cancel)?;
+        (s, Some(w))
+    } else {
+        (opts.start_s, None)
+    };
 
     // An H.264 MP4 whose tables say it is valid starts preparing at once, while ffprobe
     // confirms the details and the source is hashed; the work is kept only if the confirmed
@@ -233,7 +241,7 @@ pub fn create_file(
     };
     let provisional = top
         .as_ref()
-        .and_then(|t| probe::from_movie(&path, t, opts.start_s))
+        .and_then(|t| probe::from_movie(&path, t, start_s))
         .filter(|p| validate::validate(p, &strict, &Decode::Pending).valid);
     let work = lib.new_work_dir()?;
     let released = AtomicBool::new(false);
@@ -253,9 +261,9 @@ pub fn create_file(
             })
         });
         let hashing = s.spawn(|| SourceDigest::of_file(&path));
-        let info = probe::probe_with(&path, opts.start_s, cancel, top.as_ref());
+        let info = probe::probe_with(&path, start_s, cancel, top.as_ref());
         let digest = hashing.join().expect("hash thread")?;
-        let id = digest.character_id(start_ms(opts.start_s), &name);
+        let id = digest.character_id(start_ms(start_s), &name);
         if let Some(existing) = lib.get(&id)? {
             return Ok(Step::Existing(Box::new(existing)));
         }
@@ -315,6 +323,9 @@ pub fn create_file(
             prepared,
         } => (id, digest, warnings, prepared),
     };
+    if let Some(w) = start_note {
+        warnings.insert(0, w);
+    }
     reporter.progress(Stage::Prepare, 1.0, prepared.path_taken.as_str());
     reporter.progress(
         Stage::Keyframes,
@@ -324,7 +335,7 @@ pub fn create_file(
 
     reporter.progress(Stage::Signature, 0.0, "signature");
     let sig = signature::compute(&prepared.frames);
-    for w in hints::quality_hints(&prepared.frames, opts.start_s) {
+    for w in hints::quality_hints(&prepared.frames, start_s) {
         reporter.warning(&w);
         warnings.push(w);
     }
@@ -367,7 +378,7 @@ pub fn create_file(
         name,
         created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         source,
-        start_s: opts.start_s,
+        start_s,
         path_taken: prepared.path_taken,
         clip: ClipRecord {
             path: "clip.mp4".into(),
@@ -396,6 +407,48 @@ pub fn create_file(
         existed: matches!(committed, Committed::Existing(_)),
         character: committed.into_character(),
     })
+}
+
+/// Choose the window start from the content; reported as a warning so the user sees it.
+fn auto_start(
+    path: &Path,
+    reporter: &mut Reporter,
+    cancel: &CancellationToken,
+) -> Result<(f64, Warning)> {
+    reporter.progress(Stage::Probe, 0.0, "choosing the window");
+    let info = probe::probe(path, 0.0, cancel)?;
+    let note = |start: f64| {
+        Warning::new(
+            "start",
+            format!(
+                "--start auto chose the window {start:.2}-{:.2} s",
+                start + probe::WINDOW_S
+            ),
+        )
+    };
+    if info.video.is_none() || info.duration_s <= probe::WINDOW_S {
+        return Ok((0.0, note(0.0)));
+    }
+    let scan = analyze::scan(&info, cancel)?;
+    let keyframes: Vec<f64> = mp4::top_level(path)
+        .ok()
+        .flatten()
+        .and_then(|t| t.moov)
+        .map(|moov| mp4::tracks(&moov))
+        .and_then(|tracks| tracks.into_iter().find(|t| &t.handler == b"vide"))
+        .map(|t| {
+            t.sample_times()
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| t.is_sync(*i))
+                .map(|(_, time)| time)
+                .collect()
+        })
+        .unwrap_or_default();
+    let start = scan.best_start(info.duration_s, &keyframes);
+    let w = note(start);
+    reporter.warning(&w);
+    Ok((start, w))
 }
 
 /// Where the first part of a create job ended.

@@ -1,6 +1,7 @@
 //! The pipeline: fetch (URL input), probe, validate, prepare (one ffmpeg graph), keyframes, signature, quality
 //! hints, and the job that runs them with progress. Knows nothing of the terminal.
 
+pub mod analyze;
 pub mod fetch;
 pub mod ffmpeg;
 pub mod h264;
