@@ -485,3 +485,76 @@ fn start_auto_skips_a_scene_cut() {
         "{zero}"
     );
 }
+
+#[test]
+fn hdr_pq_is_tone_mapped_to_sdr_bt709() {
+    let env = Env::new();
+    let clip = make_clip(
+        "hdr-pq.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p10le",
+            "-color_primaries",
+            "bt2020",
+            "-color_trc",
+            "smpte2084",
+            "-colorspace",
+            "bt2020nc",
+        ],
+    );
+    let src = ffprobe(&clip);
+    assert_eq!(
+        video_stream(&src)["color_transfer"],
+        "smpte2084",
+        "the fixture is tagged PQ"
+    );
+    let rec = env.create(&clip, "hdr", &[]);
+    assert_eq!(rec["path_taken"], "encode");
+    assert!(
+        rec["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["rule"] == "hdr"),
+        "{rec}"
+    );
+    let p = check_prepared(&env.lib(), &rec, 1280, 720);
+    let v = video_stream(&p);
+    assert_eq!(v["color_transfer"], "bt709");
+    assert_eq!(v["color_primaries"], "bt709");
+    assert_eq!(v["color_space"], "bt709");
+}
+
+#[test]
+fn b_frames_ending_inside_the_window_are_copied_whole() {
+    let env = Env::new();
+    let clip = make_clip(
+        "bframes-3s.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-bf",
+            "3",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let rec = env.create(&clip, "short bees", &[]);
+    assert_eq!(rec["path_taken"], "copy");
+    let p = check_prepared(&env.lib(), &rec, 1280, 720);
+    assert_eq!(video_stream(&p)["nb_frames"], "75");
+}

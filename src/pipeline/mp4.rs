@@ -205,6 +205,8 @@ pub struct Track {
     pub sync: Option<Vec<u32>>,
     /// A `ctts` box: presentation order differs from decode order (B-frames).
     pub has_ctts: bool,
+    /// `ctts`: (count, composition offset) runs.
+    pub ctts: Vec<(u32, i64)>,
     /// `stsz`: uniform size (non-zero) or per-sample sizes.
     pub uniform_size: u32,
     pub sizes: Vec<u32>,
@@ -234,15 +236,21 @@ impl Track {
         }
     }
 
-    /// Decode timestamps of every sample, in seconds, shifted by the edit list.
+    /// Presentation timestamps of every sample (in decode order), in seconds, shifted by the
+    /// edit list.
     pub fn sample_times(&self) -> Vec<f64> {
         let ts = self.timescale.max(1) as f64;
         let shift = self.edit_media_time.filter(|m| *m > 0).unwrap_or(0);
+        let mut offsets = self
+            .ctts
+            .iter()
+            .flat_map(|&(n, o)| std::iter::repeat_n(o, n as usize));
         let mut out = Vec::with_capacity(self.count as usize);
         let mut t: i64 = 0;
         for &(n, d) in &self.deltas {
             for _ in 0..n {
-                out.push((t - shift) as f64 / ts);
+                let pts = t + offsets.next().unwrap_or(0);
+                out.push((pts - shift) as f64 / ts);
                 t += d as i64;
             }
         }
@@ -405,7 +413,18 @@ fn parse_trak(trak: &[u8]) -> Track {
         let n = be32(stss, 4).unwrap_or(0) as usize;
         t.sync = Some((0..n).map_while(|i| be32(stss, 8 + i * 4)).collect());
     }
-    t.has_ctts = child(stbl, b"ctts").is_some();
+    if let Some(ctts) = child(stbl, b"ctts") {
+        t.has_ctts = true;
+        let v1 = full_box_version(ctts) == 1;
+        let n = be32(ctts, 4).unwrap_or(0) as usize;
+        t.ctts = (0..n)
+            .map_while(|i| {
+                let count = be32(ctts, 8 + i * 8)?;
+                let raw = be32(ctts, 12 + i * 8)?;
+                Some((count, if v1 { raw as i32 as i64 } else { raw as i64 }))
+            })
+            .collect();
+    }
     if let Some(stsz) = child(stbl, b"stsz") {
         t.uniform_size = be32(stsz, 4).unwrap_or(0);
         t.count = be32(stsz, 8).unwrap_or(0);

@@ -409,7 +409,9 @@ impl Movie {
         let inside: Vec<usize> = (0..times.len())
             .filter(|&i| times[i] >= start_s - tol && times[i] < end - tol)
             .collect();
-        let keyframe_at_start = inside
+        let mut by_pts = inside.clone();
+        by_pts.sort_by(|a, b| times[*a].total_cmp(&times[*b]));
+        let keyframe_at_start = by_pts
             .first()
             .is_some_and(|&i| t.is_sync(i) && (i == 0 || (times[i] - start_s).abs() <= tol));
         let mut ds: Vec<f64> = inside.iter().map(|&i| durations[i]).collect();
@@ -419,7 +421,7 @@ impl Movie {
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
         let variable = median > 0.0 && ds.iter().any(|d| (d - median).abs() > 0.1 * median);
         let mean_fps = if inside.len() >= 2 {
-            let span = times[*inside.last().unwrap()] - times[inside[0]];
+            let span = times[*by_pts.last().unwrap()] - times[by_pts[0]];
             if span > 0.0 {
                 (inside.len() - 1) as f64 / span
             } else {
