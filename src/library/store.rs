@@ -273,12 +273,44 @@ impl Library {
             .find(|c| name_key(&c.name) == key))
     }
 
+    /// Every readable record, each parsed only into `T` (a few fields): far cheaper than
+    /// `list` on a large library. Corrupt records are skipped (`list` reports them).
+    pub fn read_all<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
+        let entries = fs::read_dir(&self.root)
+            .map_err(|e| Error::io("reading the library", &self.root, &e))?;
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !name.to_str().is_some_and(is_id) {
+                continue;
+            }
+            buf.clear();
+            let Ok(mut f) = File::open(entry.path().join(RECORD_FILE)) else {
+                continue;
+            };
+            if std::io::Read::read_to_end(&mut f, &mut buf).is_err() {
+                continue;
+            }
+            if let Ok(v) = serde_json::from_slice::<T>(&buf) {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     /// Error when `name` is taken by a character other than `except_id`.
     pub fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
-        if let Some(other) = self.find_name(name)?
-            && Some(other.id.as_str()) != except_id
-        {
-            return Err(name_taken(name, &other));
+        #[derive(serde::Deserialize)]
+        struct Head {
+            id: String,
+            name: String,
+        }
+        let key = name_key(name);
+        for other in self.read_all::<Head>()? {
+            if name_key(&other.name) == key && Some(other.id.as_str()) != except_id {
+                return Err(name_taken(name, &other.id, &other.name));
+            }
         }
         Ok(())
     }
@@ -360,13 +392,10 @@ impl Library {
     }
 }
 
-pub fn name_taken(name: &str, other: &Character) -> Error {
+pub fn name_taken(name: &str, other_id: &str, other_name: &str) -> Error {
     Error::input(
         "name_taken",
-        format!(
-            "the name {name:?} is taken by {} ({}): choose another name",
-            other.id, other.name
-        ),
+        format!("the name {name:?} is taken by {other_id} ({other_name}): choose another name"),
     )
 }
 

@@ -261,6 +261,8 @@ pub fn create_file(
             })
         });
         let hashing = s.spawn(|| SourceDigest::of_file(&path));
+        // Read the other characters' signatures (for the look-alike warning) meanwhile.
+        let others = s.spawn(|| lib.read_all::<SignatureHead>().unwrap_or_default());
         let info = probe::probe_with(&path, start_s, cancel, top.as_ref());
         let digest = hashing.join().expect("hash thread")?;
         let id = digest.character_id(start_ms(start_s), &name);
@@ -302,13 +304,14 @@ pub fn create_file(
             }
         };
         Ok(Step::Prepared {
+            others: others.join().expect("library thread"),
             id,
             digest: Box::new(digest),
             warnings: verdict.warnings,
             prepared: Box::new(prepared),
         })
     })?;
-    let (id, digest, mut warnings, prepared) = match outcome {
+    let (others, id, digest, mut warnings, prepared) = match outcome {
         Step::Existing(existing) => {
             reporter.progress(Stage::Save, 1.0, "already in the library");
             return Ok(Created {
@@ -317,11 +320,12 @@ pub fn create_file(
             });
         }
         Step::Prepared {
+            others,
             id,
             digest,
             warnings,
             prepared,
-        } => (id, digest, warnings, prepared),
+        } => (others, id, digest, warnings, prepared),
     };
     if let Some(w) = start_note {
         warnings.insert(0, w);
@@ -339,7 +343,7 @@ pub fn create_file(
         reporter.warning(&w);
         warnings.push(w);
     }
-    if let Some(w) = look_alike(lib, &sig) {
+    if let Some(w) = look_alike(&others, &sig) {
         reporter.warning(&w);
         warnings.push(w);
     }
@@ -455,6 +459,7 @@ fn auto_start(
 enum Step {
     Existing(Box<Character>),
     Prepared {
+        others: Vec<SignatureHead>,
         id: String,
         digest: Box<SourceDigest>,
         warnings: Vec<Warning>,
@@ -474,16 +479,19 @@ pub fn clean_tags(tags: &[String]) -> Vec<String> {
     out
 }
 
+/// What the look-alike check needs of each character.
+#[derive(serde::Deserialize)]
+pub struct SignatureHead {
+    pub id: String,
+    pub name: String,
+    pub signature: signature::Signature,
+}
+
 /// A warning when the new signature is very close to an existing character's.
-fn look_alike(lib: &Library, sig: &signature::Signature) -> Option<Warning> {
-    let listing = lib.list().ok()?;
-    let best = listing
-        .characters
+fn look_alike(others: &[SignatureHead], sig: &signature::Signature) -> Option<Warning> {
+    let best = others
         .iter()
-        .filter_map(|c| {
-            let other: signature::Signature = serde_json::from_value(c.signature.clone()).ok()?;
-            Some((signature::similarity(sig, &other), c))
-        })
+        .map(|c| (signature::similarity(sig, &c.signature), c))
         .max_by(|a, b| a.0.total_cmp(&b.0))?;
     (best.0 >= 0.9).then(|| {
         Warning::new(
