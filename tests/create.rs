@@ -558,3 +558,67 @@ fn b_frames_ending_inside_the_window_are_copied_whole() {
     let p = check_prepared(&env.lib(), &rec, 1280, 720);
     assert_eq!(video_stream(&p)["nb_frames"], "75");
 }
+
+fn warning_rules(rec: &serde_json::Value) -> Vec<String> {
+    rec["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn quality_hints_are_warnings_not_rejections() {
+    let env = Env::new();
+    let dark = make_clip(
+        "dark.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=2",
+            "-vf",
+            "lutrgb=r=val*0.12:g=val*0.12:b=val*0.12",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let rec = env.create(&dark, "dark", &[]);
+    assert!(warning_rules(&rec).contains(&"dark".to_string()), "{rec}");
+
+    let blurry = make_clip(
+        "blurry.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=25:duration=2",
+            "-vf",
+            "gblur=sigma=40",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let rec = env.create(&blurry, "blurry", &[]);
+    assert!(warning_rules(&rec).contains(&"blurry".to_string()), "{rec}");
+
+    // A clean, sharp, steady clip gets none of these.
+    let clean = testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true);
+    let rec = env.create(&clean, "clean", &[]);
+    let rules = warning_rules(&rec);
+    for bad in ["dark", "overexposed", "blurry", "scene_cut", "motion"] {
+        assert!(
+            !rules.contains(&bad.to_string()),
+            "{bad} on a clean clip: {rec}"
+        );
+    }
+}

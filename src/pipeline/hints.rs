@@ -65,7 +65,7 @@ pub fn quality_hints(frames: &SigFrames, start_s: f64) -> Vec<Warning> {
         lap += s / ((w - 2) * (h - 2)).max(1) as f32;
     }
     lap /= n;
-    if lap < 2.0 && mean >= 40.0 {
+    if lap < 4.0 && mean >= 40.0 {
         out.push(Warning::new(
             "blurry",
             format!("blurry (sharpness {lap:.1}): use a sharper, in-focus take"),
