@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod library;
 pub mod pipeline;
+pub mod tui;
 pub mod util;
 
 pub use error::{Error, ErrorKind, Result};
