@@ -102,15 +102,27 @@ fn watch_signals(app: &App) {
     });
 }
 
+/// The image protocol for previews: asked of the terminal, except inside tmux or screen,
+/// which do not answer for the outer terminal (half-blocks work everywhere).
+fn picker() -> io::Result<Picker> {
+    let multiplexed = std::env::var_os("TMUX").is_some() || std::env::var_os("STY").is_some();
+    if multiplexed {
+        return Ok(Picker::halfblocks());
+    }
+    let picker = Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks());
+    // The query switches raw mode off when it is done: switch it on again.
+    enable_raw_mode()?;
+    Ok(picker)
+}
+
 pub async fn run_in_terminal(mut opts: AppOptions) -> io::Result<()> {
     install_panic_hook();
     enter()?;
     let _guard = Guard;
     // Ask the terminal which image protocol it speaks before reading its events.
-    opts.picker = Some(Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()));
+    opts.picker = Some(picker()?);
     let mut terminal: Terminal<CrosstermBackend<Stdout>> =
         Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
     let (mut app, mut rx) = App::new(opts);
     watch_signals(&app);
     let mut events = EventStream::new();

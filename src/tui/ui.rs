@@ -346,7 +346,7 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     };
     let (text_area, image_area) =
         split_for_image(text_area, lines.len() as u16, app.clip_preview.is_some());
-    frame.render_widget(Paragraph::new(lines), text_area);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     if let (Some(img_area), Some(p)) = (image_area, app.clip_preview.as_mut()) {
         frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
     }
