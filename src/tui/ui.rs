@@ -298,12 +298,11 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             let mut meta = Vec::new();
             if let Some(v) = &m.video {
                 meta.push(format!("{}x{}", v.width, v.height));
-                meta.push(
-                    format!("{:.4} fps", v.avg_fps)
-                        .trim_end_matches('0')
-                        .trim_end_matches('.')
-                        .to_string(),
-                );
+                let fps = format!("{:.3}", v.avg_fps);
+                meta.push(format!(
+                    "{} fps",
+                    fps.trim_end_matches('0').trim_end_matches('.')
+                ));
             }
             meta.push(format!("{:.1} s", m.duration_s));
             if let Some(v) = &m.video {
@@ -346,7 +345,14 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     };
     let (text_area, image_area) =
         split_for_image(text_area, lines.len() as u16, app.clip_preview.is_some());
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    // Explanations wrap; a report is one row per item (so a preview below never overlaps).
+    let para = Paragraph::new(lines);
+    let para = if app.clip.report().is_some() {
+        para
+    } else {
+        para.wrap(Wrap { trim: false })
+    };
+    frame.render_widget(para, text_area);
     if let (Some(img_area), Some(p)) = (image_area, app.clip_preview.as_mut()) {
         frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
     }
@@ -485,7 +491,7 @@ fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     let lib = &app.library;
     let width = inner.width as usize;
     let id_w = 17;
-    let show_id = width >= 30;
+    let show_id = width >= 26;
     let name_room = if show_id {
         width.saturating_sub(1 + id_w + 1)
     } else {
