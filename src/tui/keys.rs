@@ -237,7 +237,7 @@ impl Default for KeyMap {
                     vec![p(Enter)],
                     Scope::Files,
                     Some("open"),
-                    "open a folder or select a clip; confirm",
+                    "open, select a clip, confirm",
                 ),
                 b(
                     Action::Back,
@@ -258,7 +258,7 @@ impl Default for KeyMap {
                     vec![c('o')],
                     Scope::Files,
                     Some("path/URL"),
-                    "type or paste a path or URL",
+                    "type or paste a path / URL",
                 ),
                 b(
                     Action::StartEarlier,
@@ -279,7 +279,7 @@ impl Default for KeyMap {
                     vec![c('c')],
                     Scope::Clip,
                     Some("create"),
-                    "create a character from the clip",
+                    "create a character",
                 ),
                 b(
                     Action::Search,
@@ -356,7 +356,7 @@ impl Default for KeyMap {
                     vec![Key::ctrl('c')],
                     Scope::Global,
                     None,
-                    "cancel every job and quit",
+                    "cancel all jobs and quit",
                 ),
                 b(
                     Action::Suspend,

@@ -166,7 +166,7 @@ pub async fn run_loop<B, S>(
 ) -> io::Result<()>
 where
     B: Backend,
-    B::Error: Into<io::Error>,
+    B::Error: std::error::Error + Send + Sync + 'static,
     S: Stream<Item = io::Result<Event>> + Unpin,
 {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -175,14 +175,16 @@ where
         if app.suspend {
             app.suspend = false;
             host.suspend()?;
-            terminal.clear().map_err(Into::into)?;
+            terminal.clear().map_err(io::Error::other)?;
             app.dirty = true;
         }
         if app.dirty {
             app.dirty = false;
             out.write_all(host.frame_start())?;
             out.flush()?;
-            terminal.draw(|f| ui::draw(f, app)).map_err(Into::into)?;
+            terminal
+                .draw(|f| ui::draw(f, app))
+                .map_err(io::Error::other)?;
             out.write_all(host.frame_end())?;
             app.draws += 1;
         }

@@ -375,7 +375,7 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
                 .unwrap_or("")
         );
         let bar_w = (area.width as usize)
-            .saturating_sub(label.width() + 8)
+            .saturating_sub(label.width() + 9)
             .max(4);
         let mut spans = vec![
             Span::styled("window ", theme.dim()),
@@ -850,41 +850,49 @@ fn draw_prompt(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let keys_w = app
-        .keys
-        .bindings
-        .iter()
-        .map(|b| {
-            b.keys
-                .iter()
-                .map(|k| k.label())
-                .collect::<Vec<_>>()
-                .join("/")
-                .width()
-        })
-        .max()
-        .unwrap_or(4);
-    let mut lines: Vec<Line> = app
+    let entries: Vec<(String, &'static str)> = app
         .keys
         .bindings
         .iter()
         .filter(|b| !b.keys.is_empty())
         .map(|b| {
-            let k = b
+            let keys = b
                 .keys
                 .iter()
                 .map(|k| k.label())
                 .collect::<Vec<_>>()
                 .join("/");
-            Line::from(vec![
-                Span::styled(format!(" {k:<keys_w$}  "), theme.key()),
-                Span::raw(b.help),
-            ])
+            (keys, b.help)
+        })
+        .collect();
+    let keys_w = entries.iter().map(|(k, _)| k.width()).max().unwrap_or(4);
+    // Two columns, so the whole map fits at 80x24.
+    let width = area.width.saturating_sub(2).min(100);
+    let col_w = (width.saturating_sub(2) / 2) as usize;
+    let rows = entries.len().div_ceil(2);
+    let cell = |i: usize| -> Vec<Span<'static>> {
+        match entries.get(i) {
+            Some((k, h)) => vec![
+                Span::styled(format!(" {k:<keys_w$} "), theme.key()),
+                Span::raw(format!(
+                    "{:<w$}",
+                    fit(h, col_w.saturating_sub(keys_w + 2)),
+                    w = col_w.saturating_sub(keys_w + 2)
+                )),
+            ],
+            None => vec![],
+        }
+    };
+    let mut lines: Vec<Line> = (0..rows)
+        .map(|r| {
+            let mut spans = cell(r);
+            spans.extend(cell(r + rows));
+            Line::from(spans)
         })
         .collect();
     lines.push(Line::from(Span::styled(
         " any key closes this help; [keys] in config.toml rebinds",
         theme.dim(),
     )));
-    popup(frame, theme, area, "Keys", lines, 64);
+    popup(frame, theme, area, "Keys", lines, width);
 }
