@@ -21,6 +21,7 @@ use criterion::Criterion;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const SYLLABLES: &[&str] = &[
     "wol", "fa", "ri", "no", "va", "cap", "tain", "mo", "na", "zel", "da", "kor", "bi", "lu",
@@ -93,8 +94,8 @@ fn library(n: usize) -> Vec<Character> {
         .collect()
 }
 
-fn app_with(n: usize, dir: &std::path::Path) -> App {
-    let (mut app, _rx) = App::new(AppOptions {
+fn app_with(n: usize, dir: &std::path::Path) -> (App, UnboundedReceiver<Msg>) {
+    let (mut app, rx) = App::new(AppOptions {
         library: castbook::library::Library::open(dir.join("lib")).unwrap(),
         keys: KeyMap::default(),
         theme: Theme::load("dark", None, ColorMode::TrueColor).unwrap(),
@@ -106,12 +107,14 @@ fn app_with(n: usize, dir: &std::path::Path) -> App {
         local_clipboard: false,
     });
     app.library.set_characters(library(n), vec![]);
-    app
+    (app, rx)
 }
 
 fn bench_render(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = app_with(10_000, dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _rt = rt.enter();
+    let (mut app, mut rx) = app_with(10_000, dir.path());
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
     c.bench_function("render 200x60, 10k characters", |b| {
         b.iter(|| {
@@ -127,6 +130,12 @@ fn bench_render(c: &mut Criterion) {
             KeyModifiers::NONE,
         )));
     }
+    // Large libraries are searched off the UI thread: take the answers.
+    while app.library.searching() || app.library.hits_query != "wol" {
+        let msg = rt.block_on(rx.recv()).expect("search answer");
+        app.update(msg);
+    }
+    assert!(!app.library.hits.is_empty());
     c.bench_function("render 200x60, 10k characters, search /wol", |b| {
         b.iter(|| {
             terminal.draw(|f| ui::draw(f, black_box(&mut app))).unwrap();

@@ -499,3 +499,86 @@ async fn quit_cancels_jobs_and_the_loop_returns() {
         .unwrap();
     assert!(h.app.quit);
 }
+
+#[tokio::test]
+async fn window_start_moves_and_the_clip_is_probed_again() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.focus = Focus::Clip;
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.clip.start_s, 1.0);
+    h.pump_until(LONG, "the new probe", probed).await;
+    assert_eq!(h.app.clip.report().unwrap().metadata.window.start_s, 1.0);
+    assert!(h.render(80, 24).contains("1.0–5.0 s of 6.0 s"));
+    // Never past the point where less than a second is left, never below 0.
+    for _ in 0..20 {
+        h.key(KeyCode::Right);
+    }
+    assert_eq!(h.app.clip.start_s, 5.0);
+    for _ in 0..20 {
+        h.key(KeyCode::Left);
+    }
+    assert_eq!(h.app.clip.start_s, 0.0);
+}
+
+#[tokio::test]
+async fn typed_url_shows_the_job_api_answer() {
+    let mut h = Harness::new(|_, _| {});
+    h.key(KeyCode::Char('o'));
+    assert!(h.app.prompt.is_some());
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    h.app
+        .update(Msg::Paste("https://example.com/hero.mp4".into()));
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.focus, Focus::Clip);
+    h.pump_until(LONG, "the probe", probed).await;
+    let Some(ProbeState::Failed(e)) = &h.app.clip.probe else {
+        panic!("{:?}", h.app.clip.probe)
+    };
+    assert!(e.message.contains("URL"), "{}", e.message);
+    assert!(h.render(80, 24).contains("https://example.com/hero.mp4"));
+}
+
+#[tokio::test]
+async fn matched_characters_are_highlighted() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::style::Modifier;
+    let mut h =
+        Harness::new(|_, lib| write_characters(lib, &[fake_character(1, "wolfgang", &[], "")]));
+    h.action(Action::Search);
+    h.type_text("wg");
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| castbook::tui::ui::draw(f, &mut h.app))
+        .unwrap();
+    let buf = terminal.backend().buffer().clone();
+    // Find the row of the list that shows the name.
+    let y = (0..24)
+        .find(|&y| {
+            (0..30)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .contains("wolfgang")
+        })
+        .unwrap();
+    let x0 = (0..30).find(|&x| buf[(x, y)].symbol() == "w").unwrap();
+    let styled: Vec<bool> = (0..8)
+        .map(|i| buf[(x0 + i, y)].modifier.contains(Modifier::UNDERLINED))
+        .collect();
+    // "wg" matches w and g of wolfgang.
+    assert_eq!(
+        styled,
+        [true, false, false, false, true, false, false, false]
+    );
+}

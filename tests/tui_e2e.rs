@@ -174,3 +174,119 @@ fn create_search_copy_quit_in_tmux() {
     // The character is in the library on disk.
     assert!(lib.join(&id).join("character.json").is_file());
 }
+
+fn start_app(tmux: &Tmux, root: &Path) -> std::path::PathBuf {
+    let clips = root.join("clips");
+    let lib = root.join("lib");
+    std::fs::create_dir_all(&clips).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "90",
+        "-y",
+        "26",
+        "env",
+        "-i",
+        &format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+        "TERM=xterm-256color",
+        "PS1=ready$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the shell", |s| s.contains("ready$"));
+    tmux.text(&format!(
+        "cd {} && CASTBOOK_CONFIG={} {} --library {}",
+        shell_quote(&clips),
+        shell_quote(&root.join("no-config.toml")),
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_castbook"))),
+        shell_quote(&lib)
+    ));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the app", |s| {
+        s.contains("Files") && s.contains("Library 0")
+    });
+    lib
+}
+
+fn terminal_is_cooked(tmux: &Tmux) {
+    let alt = tmux.run(&["display", "-p", "-t", "e2e", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "left the alternate screen"
+    );
+    tmux.text("stty -a | tr ' ' '\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ,; echo");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("stty", |s| s.contains("icanon,echo,"));
+}
+
+#[test]
+fn ctrl_z_suspends_and_sigterm_restores_the_terminal() {
+    let root = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("castbook-e2e-stop-{}", std::process::id()),
+    };
+    start_app(&tmux, root.path());
+    // Ctrl-Z: the shell is back with the job stopped; fg brings the app back.
+    tmux.keys(&["C-z"]);
+    tmux.wait_for("the stopped job", |s| {
+        s.contains("Stopped") && s.contains("ready$")
+    });
+    tmux.text("fg");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the app again", |s| {
+        s.contains("Files") && s.contains("Library 0")
+    });
+    tmux.keys(&["?"]);
+    tmux.wait_for("keys still work", |s| s.contains("this help"));
+    // SIGTERM: the app quits and gives the terminal back.
+    let shell = tmux.run(&["display", "-p", "-t", "e2e", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
+    let kill = Command::new("pkill")
+        .args(["-TERM", "-P", &shell, "-x", "castbook"])
+        .status()
+        .unwrap();
+    assert!(kill.success(), "castbook was running under the shell");
+    tmux.wait_for("the shell after SIGTERM", |s| {
+        s.contains("ready$") && !s.contains("this help")
+    });
+    terminal_is_cooked(&tmux);
+}
+
+#[test]
+fn errors_before_the_terminal_is_taken_are_plain() {
+    let root = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_castbook");
+    let run = |args: &[&str], config: &str| {
+        let cfg = root.path().join("config.toml");
+        std::fs::write(&cfg, config).unwrap();
+        Command::new(bin)
+            .args(args)
+            .arg("--library")
+            .arg(root.path().join("lib"))
+            .env("CASTBOOK_CONFIG", &cfg)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--theme", "nope"], "");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no theme named \"nope\""));
+    let out = run(&[], "[keys]\nlaunch = \"l\"\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("launch"));
+    let out = run(&[], "theme = 3\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1"),
+        "{out:?}"
+    );
+    // Fine config, but no terminal: a clear message instead of a broken screen.
+    let out = run(&["--theme", "light"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
+}

@@ -62,12 +62,6 @@ pub async fn run(opts: Options) -> i32 {
 /// Everything read before the terminal is taken over, so errors print plainly.
 fn prepare(opts: Options) -> crate::Result<AppOptions> {
     use crate::error::Error;
-    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
-        return Err(Error::other(
-            "no_terminal",
-            "the terminal app needs a terminal; for scripts use the commands (castbook --help)",
-        ));
-    }
     let cfg = Config::load()?;
     let cfg_name = cfg
         .path
@@ -118,6 +112,12 @@ fn prepare(opts: Options) -> crate::Result<AppOptions> {
         None => std::env::current_dir()
             .map_err(|e| Error::io("reading", std::path::Path::new("."), &e))?,
     };
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return Err(Error::other(
+            "no_terminal",
+            "the terminal app needs a terminal; for scripts use the commands (castbook --help)",
+        ));
+    }
     Ok(AppOptions {
         library,
         keys,
