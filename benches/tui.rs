@@ -15,6 +15,7 @@ use castbook::library::search::{Hit, Searcher};
 use castbook::tui::action::{Action, Msg};
 use castbook::tui::app::{App, AppOptions, Focus};
 use castbook::tui::keys::KeyMap;
+use castbook::tui::library::can_narrow;
 use castbook::tui::theme::{ColorMode, Theme};
 use castbook::tui::ui;
 use criterion::Criterion;
@@ -146,12 +147,17 @@ fn bench_render(c: &mut Criterion) {
 /// Type each query one character at a time, narrowing from the previous hits.
 fn type_queries(s: &Searcher, queries: &[&str], lat: &mut Vec<Duration>) {
     for q in queries {
-        let mut prev: Option<Vec<Hit>> = None;
+        let mut prev: Option<(&str, Vec<Hit>)> = None;
         for end in 1..=q.len() {
+            let query = &q[..end];
             let t = Instant::now();
-            let hits = s.search(&q[..end], prev.as_deref());
+            let within = prev
+                .as_ref()
+                .filter(|(p, _)| can_narrow(p, query))
+                .map(|(_, h)| h.as_slice());
+            let hits = s.search(query, within);
             lat.push(t.elapsed());
-            prev = Some(black_box(hits));
+            prev = Some((query, black_box(hits)));
         }
     }
 }

@@ -12,6 +12,17 @@ use crate::library::{Character, Corrupt};
 /// Up to this many characters a search runs inline (well under a millisecond per key).
 pub const INLINE_SEARCH_LIMIT: usize = 2_000;
 
+/// Whether the results for `prev` hold every match for `next`: it extends `prev`, and both
+/// are on the same side of the length at which IDs start to be matched too.
+pub fn can_narrow(prev: &str, next: &str) -> bool {
+    !prev.is_empty()
+        && next.starts_with(prev)
+        && (prev.len() >= MIN_ID_QUERY) == (next.len() >= MIN_ID_QUERY)
+}
+
+/// Queries this long (bytes) are matched against IDs as well as names (see `Searcher::score`).
+const MIN_ID_QUERY: usize = 3;
+
 /// A search to run off the UI thread.
 pub struct SearchRequest {
     pub generation: u64,
@@ -95,8 +106,7 @@ impl LibraryPane {
         if query == self.hits_query {
             return None;
         }
-        let within = (!self.hits_query.is_empty() && query.starts_with(&self.hits_query))
-            .then(|| self.hits.clone());
+        let within = can_narrow(&self.hits_query, &query).then(|| self.hits.clone());
         if self.characters.len() <= INLINE_SEARCH_LIMIT {
             let hits = self.searcher.search(&query, within.as_deref());
             self.show(query, hits);
@@ -145,5 +155,20 @@ impl LibraryPane {
         {
             self.select_id(&id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn narrowing_only_when_the_matches_can_only_shrink() {
+        assert!(!can_narrow("wo", "wol"));
+        assert!(can_narrow("w", "wo"));
+        assert!(can_narrow("wol", "wolf"));
+        assert!(!can_narrow("wolf", "wol"));
+        assert!(!can_narrow("", "w"));
+        assert!(!can_narrow("wa", "wo"));
     }
 }
