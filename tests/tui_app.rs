@@ -596,3 +596,20 @@ async fn matched_characters_are_highlighted() {
         [true, false, false, false, true, false, false, false]
     );
 }
+
+#[tokio::test]
+async fn quit_with_unfinished_jobs_asks_twice_and_cancels_them() {
+    let mut h = Harness::new(|_, _| {});
+    h.app.jobs.add(
+        "Queued".into(),
+        "x.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/x.mp4".into()),
+        Default::default(),
+    );
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app.quit);
+    assert!(h.app.status.clone().unwrap().text.contains("press q again"));
+    h.key(KeyCode::Char('q'));
+    assert!(h.app.quit);
+    assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
+}
