@@ -9,7 +9,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
-use tokio_util::sync::CancellationToken;
 use tui_input::{Input as TextInput, InputRequest};
 
 use crate::library::name::{name_key, normalize_name};
@@ -1042,16 +1041,6 @@ impl App {
             }
             Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
         }
-    }
-
-    /// The cancellation token of every job still running (the loop waits for them on exit).
-    pub fn running_tokens(&self) -> Vec<CancellationToken> {
-        self.jobs
-            .list
-            .iter()
-            .filter(|j| j.state == JobState::Running)
-            .map(|j| j.cancel.clone())
-            .collect()
     }
 }
 

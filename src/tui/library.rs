@@ -33,47 +33,9 @@ pub struct SearchRequest {
 
 impl SearchRequest {
     pub fn run(self) -> (u64, String, Vec<Hit>) {
-        let hits = search_parallel(&self.searcher, &self.query, self.within.as_deref());
+        let hits = self.searcher.search(&self.query, self.within.as_deref());
         (self.generation, self.query, hits)
     }
-}
-
-/// Below this many candidates one thread answers faster than several.
-const PARALLEL_MIN: usize = 4_096;
-
-/// `Searcher::search` spread over the available cores (same results, same order).
-pub fn search_parallel(s: &Searcher, query: &str, within: Option<&[Hit]>) -> Vec<Hit> {
-    let q = query.trim();
-    let n = within.map_or(s.entries().len(), <[Hit]>::len);
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |t| t.get())
-        .min(8);
-    if q.is_empty() || threads < 2 || n < PARALLEL_MIN {
-        return s.search(query, within);
-    }
-    let q_lc = q.to_lowercase();
-    let chunk = n.div_ceil(threads);
-    let mut hits: Vec<Hit> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let q_lc = q_lc.as_str();
-                scope.spawn(move || {
-                    (t * chunk..((t + 1) * chunk).min(n))
-                        .filter_map(|i| {
-                            let index = within.map_or(i, |w| w[i].index);
-                            s.score(index, q, q_lc).map(|score| Hit { index, score })
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("search worker"))
-            .collect()
-    });
-    hits.sort_by(|a, b| b.score.cmp(&a.score).then(a.index.cmp(&b.index)));
-    hits
 }
 
 #[derive(Default)]
@@ -199,40 +161,6 @@ impl LibraryPane {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parallel_search_gives_the_same_answer() {
-        let names: Vec<crate::library::Character> = (0..10_000)
-            .map(|i| {
-                let mut c: crate::library::Character = serde_json::from_value(serde_json::json!({
-                    "schema": 1, "id": format!("char_{:012}", i).replace('0', "a").replace('1', "b")
-                        .replace('8', "c").replace('9', "d"),
-                    "name": format!("name {i} {}", ["wolf", "nova", "mona"][i % 3]),
-                    "created_at": "2026-11-20T10:00:00Z",
-                    "source": {"size_bytes": 1, "blake3": ""}, "start_s": 0.0, "path_taken": "copy",
-                    "clip": {"path": "clip.mp4", "width": 1280, "height": 720, "duration_s": 4.0,
-                             "fps": 25.0, "size_bytes": 1, "has_audio": false},
-                    "keyframes": [], "signature": null
-                }))
-                .unwrap();
-                c.notes = if i % 7 == 0 {
-                    "walks in the park".into()
-                } else {
-                    String::new()
-                };
-                c
-            })
-            .collect();
-        let s = Searcher::from_characters(&names);
-        for q in ["w", "wolf", "park", "n 12", "char_ab"] {
-            assert_eq!(search_parallel(&s, q, None), s.search(q, None), "{q}");
-        }
-        let first = s.search("wo", None);
-        assert_eq!(
-            search_parallel(&s, "wol", Some(&first)),
-            s.search("wol", Some(&first))
-        );
-    }
 
     #[test]
     fn narrowing_only_when_the_matches_can_only_shrink() {

@@ -528,10 +528,9 @@ fn highlight<'a>(
     room: usize,
     theme: &Theme,
 ) -> Vec<Span<'a>> {
+    let escaped = shown != raw;
     let shown = fit(shown, room);
-    if indices.is_empty()
-        || shown.chars().zip(raw.chars()).any(|(a, b)| a != b) && shown.width() == raw.width()
-    {
+    if indices.is_empty() || escaped {
         return vec![Span::raw(shown)];
     }
     let mut spans: Vec<Span> = Vec::new();
