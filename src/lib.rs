@@ -11,6 +11,7 @@ pub mod http;
 pub mod library;
 pub mod pipeline;
 pub mod provider;
+pub mod tui;
 pub mod util;
 
 pub use error::{Error, ErrorKind, Result};

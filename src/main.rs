@@ -15,10 +15,12 @@ fn main() {
         match cli.command {
             Some(command) => cli::run(cli.library, command).await,
             None => {
-                eprintln!(
-                    "castbook: the terminal app is not built yet; see `castbook --help` for the commands"
-                );
-                0
+                castbook::tui::run(castbook::tui::Options {
+                    path: cli.path,
+                    theme: cli.theme,
+                    library: cli.library,
+                })
+                .await
             }
         }
     });

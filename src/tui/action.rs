@@ -1,0 +1,92 @@
+//! What can happen to the app: `Action`s come from keys through the key map; `Msg` is
+//! everything `App::update` handles (actions, typed text, and the results of background work).
+
+use crossterm::event::KeyEvent;
+use image::DynamicImage;
+
+use crate::library::search::Hit;
+use crate::pipeline::job::{Created, JobEvent, ProbeReport};
+
+macro_rules! actions {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        /// A user intent, independent of the key that asked for it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action { $($variant),* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+            /// The name used in the config's `[keys]` table.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name),* }
+            }
+            pub fn from_name(name: &str) -> Option<Action> {
+                match name { $($name => Some(Action::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    NextPane = "next_pane",
+    PrevPane = "prev_pane",
+    Up = "up",
+    Down = "down",
+    PageUp = "page_up",
+    PageDown = "page_down",
+    Open = "open",
+    Back = "back",
+    Parent = "parent",
+    TypePath = "type_path",
+    StartEarlier = "start_earlier",
+    StartLater = "start_later",
+    Create = "create",
+    Search = "search",
+    Copy = "copy",
+    EditName = "edit_name",
+    EditNotes = "edit_notes",
+    EditTags = "edit_tags",
+    Remove = "remove",
+    Export = "export",
+    CancelJob = "cancel_job",
+    Help = "help",
+    Quit = "quit",
+    ForceQuit = "force_quit",
+    Suspend = "suspend",
+}
+
+/// Everything `App::update` reacts to.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key press (turned into an action, or into text when a field is being typed in).
+    Key(KeyEvent),
+    /// An action, e.g. from a test.
+    Action(Action),
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
+    Resize,
+    /// Time passed while jobs run (elapsed times change).
+    Tick,
+    /// SIGTERM, SIGHUP or SIGINT: cancel the jobs and quit.
+    Terminate,
+    ProbeDone {
+        generation: u64,
+        report: Box<crate::Result<ProbeReport>>,
+    },
+    PreviewReady {
+        key: String,
+        image: Option<Box<DynamicImage>>,
+    },
+    SearchDone {
+        generation: u64,
+        query: String,
+        hits: Vec<Hit>,
+    },
+    Job {
+        id: u64,
+        event: JobEvent,
+    },
+    JobDone {
+        id: u64,
+        result: Box<crate::Result<Created>>,
+    },
+}

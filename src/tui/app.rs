@@ -1,0 +1,1076 @@
+//! The app state and `update`, the one place it changes. Keys become actions through the
+//! key map (or text while a field is being typed in); background work (probes, previews,
+//! searches, jobs) reports back as `Msg`s on the app's channel.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui_image::picker::Picker;
+use ratatui_image::protocol::StatefulProtocol;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tui_input::{Input as TextInput, InputRequest};
+
+use crate::library::name::{name_key, normalize_name};
+use crate::library::record::usage_lines;
+use crate::library::{Character, Library};
+use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
+use crate::tui::action::{Action, Msg};
+use crate::tui::clip::{ClipPane, START_STEP_S};
+use crate::tui::clipboard;
+use crate::tui::files::{EntryKind, FilesPane};
+use crate::tui::jobs::{JobState, Jobs};
+use crate::tui::keys::{Key, KeyMap, Scope};
+use crate::tui::library::{LibraryPane, SearchRequest};
+use crate::tui::preview;
+use crate::tui::theme::Theme;
+use crate::util::escape_display;
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Files,
+    Clip,
+    Library,
+    Jobs,
+}
+
+impl Focus {
+    pub fn scope(self) -> Scope {
+        match self {
+            Focus::Files => Scope::Files,
+            Focus::Clip => Scope::Clip,
+            Focus::Library => Scope::Library,
+            Focus::Jobs => Scope::Jobs,
+        }
+    }
+}
+
+/// A text field in a popup.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptKind {
+    /// A path or an http(s) URL to open.
+    Path,
+    /// The name of the character to create from the clip.
+    Name,
+    Rename(String),
+    Notes(String),
+    Tags(String),
+    Export,
+}
+
+impl PromptKind {
+    pub fn title(&self) -> &'static str {
+        match self {
+            PromptKind::Path => "Open a path or URL",
+            PromptKind::Name => "Name the new character",
+            PromptKind::Rename(_) => "Rename",
+            PromptKind::Notes(_) => "Notes",
+            PromptKind::Tags(_) => "Tags (comma separated)",
+            PromptKind::Export => "Export to (.csv or .json)",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub input: TextInput,
+    /// What is wrong with the text so far (validated as it is typed).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Ok,
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub kind: StatusKind,
+    pub text: String,
+}
+
+/// What the app starts with.
+pub struct AppOptions {
+    pub library: Library,
+    pub keys: KeyMap,
+    pub theme: Theme,
+    /// A folder, or a clip to select in its folder.
+    pub start_path: PathBuf,
+    /// Image protocol for previews; none means no previews.
+    pub picker: Option<Picker>,
+    /// Shown as `~` in paths.
+    pub home: Option<PathBuf>,
+    pub default_start_s: f64,
+    pub strict: bool,
+    /// Hand copied text to a local clipboard tool too.
+    pub local_clipboard: bool,
+}
+
+/// A loaded preview image, keyed by what it shows.
+pub struct Preview {
+    pub key: String,
+    pub protocol: StatefulProtocol,
+}
+
+pub struct App {
+    pub lib: Library,
+    pub keys: KeyMap,
+    pub theme: Theme,
+    pub focus: Focus,
+    pub files: FilesPane,
+    pub clip: ClipPane,
+    pub library: LibraryPane,
+    pub jobs: Jobs,
+    pub prompt: Option<Prompt>,
+    /// A removal waiting for y/n: (id, name).
+    pub confirm: Option<(String, String)>,
+    pub help: bool,
+    pub status: Option<Status>,
+    pub home: Option<PathBuf>,
+    pub picker: Option<Picker>,
+    pub clip_preview: Option<Preview>,
+    pub char_preview: Option<Preview>,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    pub quit: bool,
+    pub suspend: bool,
+    /// Frames drawn (counted by the event loop).
+    pub draws: u64,
+    /// Bytes for the terminal outside the frame (OSC 52).
+    pub output: Vec<u8>,
+    default_start_s: f64,
+    strict: bool,
+    local_clipboard: bool,
+    quit_armed: bool,
+    frames_dir: Option<tempfile::TempDir>,
+    tx: UnboundedSender<Msg>,
+}
+
+impl App {
+    /// The app and the receiving end of its message channel (for the event loop or a test).
+    pub fn new(opts: AppOptions) -> (App, UnboundedReceiver<Msg>) {
+        let (tx, rx) = unbounded_channel();
+        let mut app = App {
+            lib: opts.library,
+            keys: opts.keys,
+            theme: opts.theme,
+            focus: Focus::Files,
+            files: FilesPane::default(),
+            clip: ClipPane::default(),
+            library: LibraryPane::default(),
+            jobs: Jobs::default(),
+            prompt: None,
+            confirm: None,
+            help: false,
+            status: None,
+            home: opts.home,
+            picker: opts.picker,
+            clip_preview: None,
+            char_preview: None,
+            dirty: true,
+            quit: false,
+            suspend: false,
+            draws: 0,
+            output: Vec::new(),
+            default_start_s: opts.default_start_s,
+            strict: opts.strict,
+            local_clipboard: opts.local_clipboard,
+            quit_armed: false,
+            frames_dir: None,
+            tx,
+        };
+        app.reload_library();
+        let start = opts.start_path;
+        if start.is_dir() {
+            app.files.open(&start, None);
+        } else {
+            let dir = start
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            app.files.open(dir, Some(&start));
+            if start.is_file() {
+                app.select_clip(Input::File(start.clone()), Duration::ZERO);
+            }
+        }
+        app.load_char_preview();
+        (app, rx)
+    }
+
+    pub fn reload_library(&mut self) {
+        match self.lib.list() {
+            Ok(listing) => {
+                let n = listing.corrupt.len();
+                self.library
+                    .set_characters(listing.characters, listing.corrupt);
+                if n > 0 {
+                    self.set_status(
+                        StatusKind::Error,
+                        format!(
+                            "{n} corrupt record(s) skipped (left untouched): see `castbook list`"
+                        ),
+                    );
+                }
+            }
+            Err(e) => self.set_status(StatusKind::Error, e.message),
+        }
+    }
+
+    fn set_status(&mut self, kind: StatusKind, text: impl Into<String>) {
+        self.status = Some(Status {
+            kind,
+            text: text.into(),
+        });
+    }
+
+    /// A sender for messages to this app (signals, tests).
+    pub fn sender(&self) -> UnboundedSender<Msg> {
+        self.tx.clone()
+    }
+
+    /// Whether the loop should wake up periodically (elapsed times of running jobs change).
+    pub fn wants_tick(&self) -> bool {
+        self.jobs.running()
+    }
+
+    /// A path for display: escaped, the home folder as `~`.
+    pub fn display_path(&self, p: &Path) -> String {
+        if let Some(home) = &self.home
+            && let Ok(rest) = p.strip_prefix(home)
+        {
+            let rest = rest.to_string_lossy();
+            return escape_display(&if rest.is_empty() {
+                "~".to_string()
+            } else {
+                format!("~/{rest}")
+            });
+        }
+        escape_display(&p.to_string_lossy())
+    }
+
+    /// The only place state changes.
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Key(ev) => self.on_key(ev),
+            Msg::Action(a) => self.on_action(a),
+            Msg::Paste(text) => self.on_paste(&text),
+            Msg::Resize => self.dirty = true,
+            Msg::Tick => self.dirty |= self.jobs.running(),
+            Msg::Terminate => self.force_quit(),
+            Msg::ProbeDone { generation, report } => {
+                if generation == self.clip.generation {
+                    let has_video = matches!(&*report, Ok(r) if r.metadata.video.is_some());
+                    self.clip.finish(*report);
+                    if has_video {
+                        self.load_clip_preview();
+                    }
+                    self.dirty = true;
+                }
+            }
+            Msg::PreviewReady { key, image } => self.on_preview(key, image),
+            Msg::SearchDone {
+                generation,
+                query,
+                hits,
+            } => {
+                let next = self.library.search_done(generation, query, hits);
+                self.spawn_search(next);
+                self.load_char_preview();
+                self.dirty = true;
+            }
+            Msg::Job { id, event } => {
+                if let Some(job) = self.jobs.get_mut(id) {
+                    match event {
+                        job::JobEvent::Progress(p) => job.progress = Some(p),
+                        job::JobEvent::Warning(w) => job.warnings.push(w),
+                    }
+                    self.dirty = true;
+                }
+            }
+            Msg::JobDone { id, result } => self.on_job_done(id, *result),
+        }
+    }
+
+    // ---- keys ----
+
+    fn on_key(&mut self, ev: KeyEvent) {
+        if ev.kind == KeyEventKind::Release {
+            return;
+        }
+        let key = Key::from_event(&ev);
+        match self.keys.action_for(key) {
+            Some(Action::ForceQuit) => return self.force_quit(),
+            Some(Action::Suspend) => {
+                self.suspend = true;
+                return;
+            }
+            _ => {}
+        }
+        self.dirty = true;
+        if self.help {
+            self.help = false;
+            return;
+        }
+        if let Some((id, _)) = self.confirm.take() {
+            if matches!(ev.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                self.remove(&id);
+            } else {
+                self.set_status(StatusKind::Info, "nothing removed");
+            }
+            return;
+        }
+        if self.prompt.is_some() {
+            return self.prompt_key(ev);
+        }
+        if self.library.typing {
+            return self.search_key(ev);
+        }
+        if let Some(action) = self.keys.action_for(key) {
+            self.on_action(action);
+        }
+    }
+
+    fn prompt_key(&mut self, ev: KeyEvent) {
+        match ev.code {
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Enter => self.submit_prompt(),
+            _ => {
+                if let Some(p) = &mut self.prompt
+                    && let Some(req) = text_request(&ev)
+                {
+                    p.input.handle(req);
+                    self.validate_prompt();
+                }
+            }
+        }
+    }
+
+    fn search_key(&mut self, ev: KeyEvent) {
+        match ev.code {
+            KeyCode::Enter => self.library.typing = false,
+            KeyCode::Esc => {
+                self.library.typing = false;
+                self.library.query.reset();
+                self.search_changed();
+            }
+            KeyCode::Up => self.library_move(-1),
+            KeyCode::Down => self.library_move(1),
+            _ => {
+                if let Some(req) = text_request(&ev) {
+                    self.library.query.handle(req);
+                    self.search_changed();
+                }
+            }
+        }
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        let text: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        self.dirty = true;
+        if self.prompt.is_none() && !self.library.typing {
+            self.open_prompt(PromptKind::Path, "");
+        }
+        let input = match &mut self.prompt {
+            Some(p) => &mut p.input,
+            None => &mut self.library.query,
+        };
+        for c in text.chars() {
+            input.handle(InputRequest::InsertChar(c));
+        }
+        if self.prompt.is_some() {
+            self.validate_prompt();
+        } else {
+            self.search_changed();
+        }
+    }
+
+    pub fn on_action(&mut self, action: Action) {
+        self.dirty = true;
+        if action != Action::Quit {
+            self.quit_armed = false;
+        }
+        match action {
+            Action::NextPane => self.cycle_focus(1),
+            Action::PrevPane => self.cycle_focus(-1),
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-10),
+            Action::PageDown => self.move_by(10),
+            Action::Open => self.open_selected(),
+            Action::Back => {
+                if self.focus == Focus::Library && !self.library.query.value().is_empty() {
+                    self.library.query.reset();
+                    self.search_changed();
+                } else {
+                    self.status = None;
+                }
+            }
+            Action::Parent => {
+                if self.focus == Focus::Files {
+                    self.go_parent();
+                }
+            }
+            Action::TypePath => {
+                let dir = format!("{}/", self.files.dir.display());
+                self.open_prompt(PromptKind::Path, &dir);
+            }
+            Action::StartEarlier => self.shift_start(-START_STEP_S),
+            Action::StartLater => self.shift_start(START_STEP_S),
+            Action::Create => self.ask_name(),
+            Action::Search => {
+                self.focus = Focus::Library;
+                self.library.typing = true;
+            }
+            Action::Copy => self.copy_selected(),
+            Action::EditName => self.edit(|id, c| (PromptKind::Rename(id), c.name.clone())),
+            Action::EditNotes => self.edit(|id, c| (PromptKind::Notes(id), c.notes.clone())),
+            Action::EditTags => self.edit(|id, c| (PromptKind::Tags(id), c.tags.join(", "))),
+            Action::Remove => {
+                if let Some(c) = self.library.selected_character() {
+                    self.confirm = Some((c.id.clone(), c.name.clone()));
+                }
+            }
+            Action::Export => {
+                let path = self.files.dir.join("castbook-export.csv");
+                self.open_prompt(PromptKind::Export, &path.display().to_string());
+            }
+            Action::CancelJob => {
+                if self.jobs.cancel(self.jobs.selected) {
+                    self.set_status(
+                        StatusKind::Info,
+                        "cancelling the job: nothing will be saved",
+                    );
+                    self.start_next_job();
+                }
+            }
+            Action::Help => self.help = !self.help,
+            Action::Quit => {
+                let active = self.jobs.active();
+                if active > 0 && !self.quit_armed {
+                    self.quit_armed = true;
+                    let q = self.keys.keys_label(Action::Quit);
+                    self.set_status(
+                        StatusKind::Error,
+                        format!(
+                            "{active} job(s) not finished: press {q} again to cancel them and quit"
+                        ),
+                    );
+                } else {
+                    self.force_quit();
+                }
+            }
+            Action::ForceQuit => self.force_quit(),
+            Action::Suspend => self.suspend = true,
+        }
+    }
+
+    fn force_quit(&mut self) {
+        self.jobs.cancel_all();
+        if let Some(c) = self.clip.cancel.take() {
+            c.cancel();
+        }
+        self.quit = true;
+        self.dirty = true;
+    }
+
+    fn cycle_focus(&mut self, dir: isize) {
+        let mut order = vec![Focus::Files, Focus::Clip, Focus::Library];
+        if !self.jobs.list.is_empty() {
+            order.push(Focus::Jobs);
+        }
+        let i = order.iter().position(|f| *f == self.focus).unwrap_or(0) as isize;
+        let n = order.len() as isize;
+        self.focus = order[((i + dir).rem_euclid(n)) as usize];
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        match self.focus {
+            Focus::Files => {
+                let before = self.files.selected;
+                self.files.move_by(delta);
+                if self.files.selected != before
+                    && let Some(e) = self.files.current()
+                    && e.kind == EntryKind::Video
+                {
+                    let path = e.path.clone();
+                    self.select_clip(Input::File(path), Duration::from_millis(150));
+                }
+            }
+            Focus::Clip => {}
+            Focus::Library => self.library_move(delta),
+            Focus::Jobs => self.jobs.move_by(delta),
+        }
+    }
+
+    fn library_move(&mut self, delta: isize) {
+        let before = self.library.selected;
+        self.library.move_by(delta);
+        if self.library.selected != before {
+            self.load_char_preview();
+        }
+    }
+
+    fn open_selected(&mut self) {
+        match self.focus {
+            Focus::Files => {
+                let Some(e) = self.files.current().cloned() else {
+                    return;
+                };
+                match e.kind {
+                    EntryKind::Parent => self.go_parent(),
+                    EntryKind::Dir => self.files.open(&e.path, None),
+                    EntryKind::Video | EntryKind::Other => {
+                        let same = self.clip.input.as_ref() == Some(&Input::File(e.path.clone()));
+                        if !same {
+                            self.select_clip(Input::File(e.path), Duration::ZERO);
+                        }
+                        self.focus = Focus::Clip;
+                    }
+                }
+            }
+            Focus::Clip => self.ask_name(),
+            Focus::Library | Focus::Jobs => {}
+        }
+    }
+
+    fn go_parent(&mut self) {
+        let here = self.files.dir.clone();
+        if let Some(parent) = here.parent() {
+            self.files.open(parent, Some(&here));
+        }
+    }
+
+    // ---- clip ----
+
+    /// Show `input` in the clip pane and probe it after `delay` (so moving quickly over files
+    /// does not start a probe for each).
+    pub fn select_clip(&mut self, input: Input, delay: Duration) {
+        let start = if self.clip.input.as_ref() == Some(&input) {
+            self.clip.start_s
+        } else {
+            self.default_start_s
+        };
+        self.probe_clip(input, start, delay);
+    }
+
+    fn probe_clip(&mut self, input: Input, start_s: f64, delay: Duration) {
+        let (generation, token) = self.clip.begin(input.clone(), start_s);
+        if self
+            .clip_preview
+            .as_ref()
+            .is_some_and(|p| !p.key.starts_with(&preview::clip_key_prefix(&input)))
+        {
+            self.clip_preview = None;
+        }
+        let tx = self.tx.clone();
+        let strict = self.strict;
+        self.dirty = true;
+        tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = token.cancelled() => return,
+                }
+            }
+            let report = job::probe_input(input, start_s, strict, token.clone()).await;
+            if !token.is_cancelled() {
+                let _ = tx.send(Msg::ProbeDone {
+                    generation,
+                    report: Box::new(report),
+                });
+            }
+        });
+    }
+
+    fn shift_start(&mut self, delta: f64) {
+        let Some(input) = self.clip.input.clone() else {
+            return;
+        };
+        let start = self.clip.shifted_start(delta);
+        if start != self.clip.start_s {
+            self.probe_clip(input, start, Duration::from_millis(100));
+        }
+    }
+
+    fn load_clip_preview(&mut self) {
+        if self.picker.is_none() {
+            return;
+        }
+        let (Some(input), Some(report)) = (self.clip.input.clone(), self.clip.report()) else {
+            return;
+        };
+        let Input::File(path) = input.clone() else {
+            return;
+        };
+        let key = preview::clip_key(&input, self.clip.start_s);
+        if self.clip_preview.as_ref().is_some_and(|p| p.key == key) {
+            return;
+        }
+        if self.frames_dir.is_none() {
+            self.frames_dir = tempfile::Builder::new()
+                .prefix("castbook-preview")
+                .tempdir()
+                .ok();
+        }
+        let Some(dir) = self.frames_dir.as_ref().map(|d| d.path().to_path_buf()) else {
+            return;
+        };
+        let at = self.clip.start_s + report.metadata.window.len_s.min(4.0) / 2.0;
+        let tx = self.tx.clone();
+        let token = self.clip.cancel.clone().unwrap_or_default();
+        tokio::spawn(async move {
+            let image = preview::clip_frame(&path, at, &dir, &token).await;
+            let _ = tx.send(Msg::PreviewReady {
+                key,
+                image: image.map(Box::new),
+            });
+        });
+    }
+
+    fn load_char_preview(&mut self) {
+        if self.picker.is_none() {
+            return;
+        }
+        let Some(c) = self.library.selected_character() else {
+            self.char_preview = None;
+            return;
+        };
+        let key = format!("char:{}", c.id);
+        if self.char_preview.as_ref().is_some_and(|p| p.key == key) {
+            return;
+        }
+        self.char_preview = None;
+        let Some(frame) = c.keyframes.get(c.keyframes.len() / 2) else {
+            return;
+        };
+        let path = self.lib.character_dir(&c.id).join(frame);
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let image = preview::load_image(&path);
+            let _ = tx.send(Msg::PreviewReady {
+                key,
+                image: image.map(Box::new),
+            });
+        });
+    }
+
+    fn on_preview(&mut self, key: String, image: Option<Box<image::DynamicImage>>) {
+        let (Some(picker), Some(image)) = (&self.picker, image) else {
+            return;
+        };
+        let wanted_clip = self
+            .clip
+            .input
+            .as_ref()
+            .map(|i| preview::clip_key(i, self.clip.start_s));
+        let wanted_char = self
+            .library
+            .selected_character()
+            .map(|c| format!("char:{}", c.id));
+        let protocol = picker.new_resize_protocol(*image);
+        if Some(&key) == wanted_clip.as_ref() {
+            self.clip_preview = Some(Preview { key, protocol });
+            self.dirty = true;
+        } else if Some(&key) == wanted_char.as_ref() {
+            self.char_preview = Some(Preview { key, protocol });
+            self.dirty = true;
+        }
+    }
+
+    // ---- create ----
+
+    fn ask_name(&mut self) {
+        let Some(input) = &self.clip.input else {
+            self.set_status(StatusKind::Error, "select a clip first (Files pane, Enter)");
+            return;
+        };
+        if matches!(input, Input::Url(_)) {
+            // The job fetches and checks it.
+            self.open_prompt(PromptKind::Name, "");
+            return;
+        }
+        match &self.clip.probe {
+            Some(crate::tui::clip::ProbeState::Done(r)) if r.valid => {
+                self.open_prompt(PromptKind::Name, "")
+            }
+            Some(crate::tui::clip::ProbeState::Done(r)) => {
+                let why = r
+                    .checks
+                    .iter()
+                    .find(|c| !c.ok)
+                    .map(|c| c.message.clone())
+                    .unwrap_or_default();
+                self.set_status(
+                    StatusKind::Error,
+                    format!("this clip cannot be used: {}", escape_display(&why)),
+                );
+            }
+            Some(crate::tui::clip::ProbeState::Failed(e)) => {
+                self.set_status(StatusKind::Error, escape_display(&e.message));
+            }
+            _ => self.set_status(
+                StatusKind::Info,
+                "still checking the clip: try again in a moment",
+            ),
+        }
+    }
+
+    fn open_prompt(&mut self, kind: PromptKind, value: &str) {
+        self.prompt = Some(Prompt {
+            kind,
+            input: TextInput::new(value.to_string()),
+            error: None,
+        });
+        self.validate_prompt();
+        self.dirty = true;
+    }
+
+    /// The name rules (and uniqueness against the library as loaded), as the text is typed.
+    fn validate_prompt(&mut self) {
+        let Some(p) = &self.prompt else { return };
+        let except = match &p.kind {
+            PromptKind::Name => None,
+            PromptKind::Rename(id) => Some(id.as_str()),
+            _ => return,
+        };
+        let error = match normalize_name(p.input.value()) {
+            Err(e) => Some(e.message),
+            Ok(name) => {
+                let key = name_key(&name);
+                self.library
+                    .characters
+                    .iter()
+                    .find(|c| name_key(&c.name) == key && Some(c.id.as_str()) != except)
+                    .map(|c| {
+                        format!(
+                            "the name {} is taken by {} ({})",
+                            escape_display(&name),
+                            c.id,
+                            escape_display(&c.name)
+                        )
+                    })
+            }
+        };
+        if let Some(p) = &mut self.prompt {
+            p.error = error;
+        }
+    }
+
+    fn submit_prompt(&mut self) {
+        let Some(p) = self.prompt.take() else { return };
+        if p.error.is_some() {
+            self.prompt = Some(p);
+            return;
+        }
+        let value = p.input.value().to_string();
+        match p.kind {
+            PromptKind::Path => self.open_typed(value.trim()),
+            PromptKind::Name => self.queue_create(value),
+            PromptKind::Rename(id) => self.apply_edit(&id, move |c| {
+                c.name = normalize_name(&value)?;
+                Ok(())
+            }),
+            PromptKind::Notes(id) => self.apply_edit(&id, move |c| {
+                c.notes = value.trim().to_string();
+                Ok(())
+            }),
+            PromptKind::Tags(id) => self.apply_edit(&id, move |c| {
+                let tags: Vec<String> = value.split(',').map(str::to_string).collect();
+                c.tags = job::clean_tags(&tags);
+                Ok(())
+            }),
+            PromptKind::Export => self.export(value.trim()),
+        }
+    }
+
+    fn open_typed(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let input = Input::parse(text);
+        match input {
+            Input::Url(_) => {
+                self.select_clip(input, Duration::ZERO);
+                self.focus = Focus::Clip;
+            }
+            Input::File(path) => {
+                let path = expand_tilde(&path, self.home.as_deref());
+                if path.is_dir() {
+                    self.files.open(&path, None);
+                    self.focus = Focus::Files;
+                } else if path.exists() {
+                    if let Some(dir) = path.parent() {
+                        self.files.open(dir, Some(&path));
+                    }
+                    self.select_clip(Input::File(path), Duration::ZERO);
+                    self.focus = Focus::Clip;
+                } else {
+                    self.set_status(
+                        StatusKind::Error,
+                        format!("{} does not exist", self.display_path(&path)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Queue a create job for the clip pane's clip with `name`.
+    pub fn queue_create(&mut self, name: String) {
+        let Some(input) = self.clip.input.clone() else {
+            return;
+        };
+        let opts = CreateOptions {
+            name: name.trim().to_string(),
+            start_s: self.clip.start_s,
+            strict: self.strict,
+            ..Default::default()
+        };
+        let source = self.clip.label.clone();
+        self.jobs.add(opts.name.clone(), source, input, opts);
+        self.start_next_job();
+        self.dirty = true;
+    }
+
+    fn start_next_job(&mut self) {
+        let lib = self.lib.clone();
+        let tx = self.tx.clone();
+        let Some(job) = self.jobs.next_to_start() else {
+            return;
+        };
+        job.state = JobState::Running;
+        job.started = Some(Instant::now());
+        let (id, input, opts, cancel) = (
+            job.id,
+            job.input.clone(),
+            job.opts.clone(),
+            job.cancel.clone(),
+        );
+        tokio::spawn(async move {
+            let (etx, mut erx) = unbounded_channel();
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(event) = erx.recv().await {
+                        let _ = tx.send(Msg::Job { id, event });
+                    }
+                })
+            };
+            let result = job::create(lib, input, opts, Reporter::new(etx), cancel).await;
+            let _ = forward.await;
+            let _ = tx.send(Msg::JobDone {
+                id,
+                result: Box::new(result),
+            });
+        });
+    }
+
+    fn on_job_done(&mut self, id: u64, result: crate::Result<job::Created>) {
+        self.dirty = true;
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        job.finished = job.started.map(|s| s.elapsed());
+        match result {
+            Ok(created) => {
+                let c = created.character;
+                job.state = JobState::Done {
+                    id: c.id.clone(),
+                    existed: created.existed,
+                };
+                let mut chars = std::mem::take(&mut self.library.characters);
+                let corrupt = std::mem::take(&mut self.library.corrupt);
+                if !chars.iter().any(|x| x.id == c.id) {
+                    chars.push(c.clone());
+                }
+                self.library.set_characters(chars, corrupt);
+                self.library.query.reset();
+                self.library.select_id(&c.id);
+                self.load_char_preview();
+                let usage = usage_lines(&escape_display(&c.name), &c.id);
+                let what = if created.existed {
+                    "already in the library"
+                } else {
+                    "created"
+                };
+                self.set_status(
+                    StatusKind::Ok,
+                    format!(
+                        "{} {what}: {}  ·  {}",
+                        escape_display(&c.name),
+                        c.id,
+                        usage[2].trim_start_matches("json:").trim()
+                    ),
+                );
+            }
+            Err(e) if e.is_cancelled() => {
+                job.state = JobState::Cancelled;
+                self.set_status(StatusKind::Info, "job cancelled: nothing was saved");
+            }
+            Err(e) => {
+                let msg = escape_display(&e.message);
+                job.state = JobState::Failed(msg.clone());
+                self.set_status(StatusKind::Error, msg);
+            }
+        }
+        self.start_next_job();
+    }
+
+    // ---- library ----
+
+    fn search_changed(&mut self) {
+        let req = self.library.query_changed();
+        self.spawn_search(req);
+        self.load_char_preview();
+        self.dirty = true;
+    }
+
+    fn spawn_search(&self, req: Option<SearchRequest>) {
+        let Some(req) = req else { return };
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let (generation, query, hits) = req.run();
+            let _ = tx.send(Msg::SearchDone {
+                generation,
+                query,
+                hits,
+            });
+        });
+    }
+
+    fn copy_selected(&mut self) {
+        let Some(c) = self.library.selected_character() else {
+            self.set_status(StatusKind::Error, "no character selected to copy");
+            return;
+        };
+        let id = c.id.clone();
+        self.output.extend_from_slice(&clipboard::osc52(&id));
+        let local = self.local_clipboard && clipboard::copy_local(&id);
+        self.set_status(
+            StatusKind::Ok,
+            format!(
+                "copied {id}{}",
+                if local {
+                    ""
+                } else {
+                    " (via the terminal, OSC 52)"
+                }
+            ),
+        );
+    }
+
+    fn edit(&mut self, f: impl FnOnce(String, &Character) -> (PromptKind, String)) {
+        let Some(c) = self.library.selected_character() else {
+            return;
+        };
+        let (kind, value) = f(c.id.clone(), c);
+        self.open_prompt(kind, &value);
+    }
+
+    fn apply_edit(&mut self, id: &str, edit: impl FnOnce(&mut Character) -> crate::Result<()>) {
+        match self.lib.update(id, edit) {
+            Ok(updated) => {
+                let mut chars = std::mem::take(&mut self.library.characters);
+                let corrupt = std::mem::take(&mut self.library.corrupt);
+                if let Some(c) = chars.iter_mut().find(|c| c.id == updated.id) {
+                    *c = updated.clone();
+                }
+                let query = self.library.query.value().to_string();
+                self.library.set_characters(chars, corrupt);
+                self.library.query = TextInput::new(query);
+                let req = self.library.query_changed();
+                self.spawn_search(req);
+                self.library.select_id(&updated.id);
+                self.set_status(StatusKind::Ok, format!("saved {}", updated.id));
+            }
+            Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        match self.lib.remove(id) {
+            Ok(trash) => {
+                let mut chars = std::mem::take(&mut self.library.characters);
+                let corrupt = std::mem::take(&mut self.library.corrupt);
+                chars.retain(|c| c.id != id);
+                self.library.set_characters(chars, corrupt);
+                self.library.query.reset();
+                self.load_char_preview();
+                let shown = self.display_path(&trash);
+                self.set_status(StatusKind::Ok, format!("{id} moved to {shown}"));
+            }
+            Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+        }
+    }
+
+    fn export(&mut self, path: &str) {
+        let path = expand_tilde(Path::new(path), self.home.as_deref());
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let result = std::fs::File::create(&path)
+            .map_err(|e| crate::Error::io("creating", &path, &e))
+            .and_then(|f| {
+                let w = std::io::BufWriter::new(f);
+                if json {
+                    crate::library::export::write_json(w, &self.library.characters)
+                } else {
+                    crate::library::export::write_csv(w, &self.library.characters)
+                }
+            });
+        match result {
+            Ok(()) => {
+                let shown = self.display_path(&path);
+                self.set_status(
+                    StatusKind::Ok,
+                    format!(
+                        "exported {} characters to {shown}",
+                        self.library.characters.len()
+                    ),
+                );
+                self.files.reload();
+            }
+            Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+        }
+    }
+}
+
+fn expand_tilde(p: &Path, home: Option<&Path>) -> PathBuf {
+    match (p.strip_prefix("~"), home) {
+        (Ok(rest), Some(h)) => h.join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The editing request a key stands for in a text field.
+pub fn text_request(ev: &KeyEvent) -> Option<InputRequest> {
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = ev.modifiers.contains(KeyModifiers::ALT);
+    Some(match ev.code {
+        KeyCode::Char('a') if ctrl => InputRequest::GoToStart,
+        KeyCode::Char('e') if ctrl => InputRequest::GoToEnd,
+        KeyCode::Char('u') if ctrl => InputRequest::DeleteLine,
+        KeyCode::Char('w') if ctrl => InputRequest::DeletePrevWord,
+        KeyCode::Char('k') if ctrl => InputRequest::DeleteTillEnd,
+        KeyCode::Char(c) if !ctrl && !alt => InputRequest::InsertChar(c),
+        KeyCode::Backspace if ctrl || alt => InputRequest::DeletePrevWord,
+        KeyCode::Backspace => InputRequest::DeletePrevChar,
+        KeyCode::Delete => InputRequest::DeleteNextChar,
+        KeyCode::Left if ctrl => InputRequest::GoToPrevWord,
+        KeyCode::Right if ctrl => InputRequest::GoToNextWord,
+        KeyCode::Left => InputRequest::GoToPrevChar,
+        KeyCode::Right => InputRequest::GoToNextChar,
+        KeyCode::Home => InputRequest::GoToStart,
+        KeyCode::End => InputRequest::GoToEnd,
+        _ => return None,
+    })
+}

@@ -1,0 +1,104 @@
+//! The clip pane's state: the selected clip (a file or a URL), the start of its 4-second
+//! window, and its probe (every rule's verdict and the metadata), run in the background.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::job::{Input, ProbeReport};
+
+/// Length of the used window (SPEC section 1).
+pub const WINDOW_S: f64 = 4.0;
+/// How far one key press moves the window start.
+pub const START_STEP_S: f64 = 0.5;
+
+#[derive(Debug)]
+pub enum ProbeState {
+    Running,
+    Done(Box<ProbeReport>),
+    Failed(crate::Error),
+}
+
+#[derive(Debug, Default)]
+pub struct ClipPane {
+    pub input: Option<Input>,
+    /// The file name or URL, for the title (shown escaped).
+    pub label: String,
+    pub start_s: f64,
+    pub probe: Option<ProbeState>,
+    pub generation: u64,
+    pub cancel: Option<CancellationToken>,
+    /// The clip's duration, kept while the same clip is probed again at another start.
+    pub duration: Option<f64>,
+}
+
+impl ClipPane {
+    /// Select a new clip (or the same one at a new start): the previous probe is cancelled;
+    /// returns the generation and token for the new one.
+    pub fn begin(&mut self, input: Input, start_s: f64) -> (u64, CancellationToken) {
+        if let Some(c) = self.cancel.take() {
+            c.cancel();
+        }
+        self.label = match &input {
+            Input::File(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
+            Input::Url(u) => u.clone(),
+        };
+        if self.input.as_ref() != Some(&input) {
+            self.duration = None;
+        }
+        self.input = Some(input);
+        self.start_s = start_s;
+        self.probe = Some(ProbeState::Running);
+        self.generation += 1;
+        let token = CancellationToken::new();
+        self.cancel = Some(token.clone());
+        (self.generation, token)
+    }
+
+    pub fn report(&self) -> Option<&ProbeReport> {
+        match &self.probe {
+            Some(ProbeState::Done(r)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Record a finished probe.
+    pub fn finish(&mut self, result: crate::Result<ProbeReport>) {
+        self.cancel = None;
+        self.probe = Some(match result {
+            Ok(r) => {
+                self.duration = Some(r.metadata.duration_s);
+                ProbeState::Done(Box::new(r))
+            }
+            Err(e) => ProbeState::Failed(e),
+        });
+    }
+
+    /// Duration of the whole clip, when known.
+    pub fn duration_s(&self) -> Option<f64> {
+        self.duration
+    }
+
+    /// The window start moved by `delta`, clamped to the clip (start 0 .. duration - 1 s).
+    pub fn shifted_start(&self, delta: f64) -> f64 {
+        let max = self.duration_s().map_or(0.0, |d| (d - 1.0).max(0.0));
+        let start = ((self.start_s + delta) * 10.0).round() / 10.0;
+        start.clamp(0.0, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_is_clamped_to_the_clip() {
+        let mut c = ClipPane::default();
+        c.begin(Input::File("/x/a.mp4".into()), 0.0);
+        assert_eq!(c.label, "a.mp4");
+        // Unknown duration: the start stays at 0.
+        assert_eq!(c.shifted_start(START_STEP_S), 0.0);
+        assert_eq!(c.shifted_start(-START_STEP_S), 0.0);
+    }
+}

@@ -1,0 +1,897 @@
+//! Drawing: reads the app state and renders one frame. The only mutation is scroll offsets
+//! and preview images fitted to their area.
+
+use std::time::{Instant, SystemTime};
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui_image::StatefulImage;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::library::record::usage_lines;
+use crate::tui::app::{App, Focus, StatusKind};
+use crate::tui::clip::{ProbeState, WINDOW_S};
+use crate::tui::files::{EntryKind, age};
+use crate::tui::jobs::{Job, JobState};
+use crate::tui::keys::Scope;
+use crate::tui::theme::Theme;
+use crate::util::{escape_display, human_size};
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+const MAX_JOB_LINES: usize = 3;
+
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let area = frame.area();
+    let theme = app.theme.clone();
+    frame.render_widget(Block::default().style(theme.base()), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = vec![
+            Line::from(Span::styled(
+                "castbook: the terminal is too small",
+                theme.title(),
+            )),
+            Line::from(format!(
+                "{}x{} now; it needs at least {MIN_WIDTH}x{MIN_HEIGHT}: enlarge the window",
+                area.width, area.height
+            )),
+        ];
+        let y = area.height.saturating_sub(2) / 2;
+        let rect = Rect::new(area.x, area.y + y, area.width, 2.min(area.height));
+        frame.render_widget(
+            Paragraph::new(text)
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            rect,
+        );
+        return;
+    }
+    let job_lines = app.jobs.list.len().min(MAX_JOB_LINES) as u16;
+    let status_lines = u16::from(app.status.is_some());
+    let [main, jobs, status, hints] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(job_lines),
+        Constraint::Length(status_lines),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
+    let [files, clip] =
+        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(top);
+    let [list, details] =
+        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(bottom);
+
+    draw_files(frame, app, &theme, files);
+    draw_clip(frame, app, &theme, clip);
+    draw_library(frame, app, &theme, list);
+    draw_details(frame, app, &theme, details);
+    draw_jobs(frame, app, &theme, jobs);
+    if let Some(s) = &app.status {
+        let style = match s.kind {
+            StatusKind::Info => theme.base(),
+            StatusKind::Ok => theme.fg(theme.ok_fg),
+            StatusKind::Error => theme.fg(theme.error_fg),
+        };
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(format!(" {}", s.text), style))),
+            status,
+        );
+    }
+    draw_hints(frame, app, &theme, hints);
+    if app.prompt.is_some() {
+        draw_prompt(frame, app, &theme, area);
+    }
+    if let Some((id, name)) = &app.confirm {
+        let lines = vec![
+            Line::from(format!("Remove {} ({id})?", escape_display(name))),
+            Line::from(Span::styled(
+                "It moves to the library's trash folder.",
+                theme.dim(),
+            )),
+            Line::from(vec![
+                Span::styled("y", theme.key()),
+                Span::raw(" remove   "),
+                Span::styled("any other key", theme.key()),
+                Span::raw(" keep it"),
+            ]),
+        ];
+        popup(frame, &theme, area, "Remove", lines, 60);
+    }
+    if app.help {
+        draw_help(frame, app, &theme, area);
+    }
+}
+
+fn pane_block<'a>(theme: &Theme, title: Vec<Span<'a>>, focused: bool) -> Block<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    spans.extend(title);
+    spans.push(Span::raw(" "));
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(theme.border(focused))
+        .title(Line::from(spans))
+}
+
+/// `s` cut to `width` columns, with `…` when cut.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// `s` cut from the left to `width` columns (for paths: the end matters).
+fn fit_left(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    let mut chars: Vec<char> = Vec::new();
+    let mut w = 0;
+    for c in s.chars().rev() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        chars.push(c);
+        w += cw;
+    }
+    chars.push('…');
+    chars.into_iter().rev().collect()
+}
+
+fn keep_visible(selected: usize, offset: &mut usize, height: usize) {
+    if height == 0 {
+        return;
+    }
+    if selected < *offset {
+        *offset = selected;
+    } else if selected >= *offset + height {
+        *offset = selected + 1 - height;
+    }
+}
+
+fn draw_files(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let focused = app.focus == Focus::Files;
+    let dir = app.display_path(&app.files.dir);
+    let title_room = (area.width as usize).saturating_sub(12);
+    let block = pane_block(
+        theme,
+        vec![
+            Span::styled("Files", theme.title()),
+            Span::raw("  "),
+            Span::raw(fit_left(&dir, title_room)),
+        ],
+        focused,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if let Some(err) = &app.files.error {
+        frame.render_widget(
+            Paragraph::new(Span::styled(err.clone(), theme.fg(theme.error_fg)))
+                .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    let height = inner.height as usize;
+    keep_visible(app.files.selected, &mut app.files.offset, height);
+    let now = SystemTime::now();
+    let width = inner.width as usize;
+    let lines: Vec<Line> = app
+        .files
+        .entries
+        .iter()
+        .enumerate()
+        .skip(app.files.offset)
+        .take(height)
+        .map(|(i, e)| {
+            let selected = i == app.files.selected;
+            let mut name = escape_display(&e.name);
+            if matches!(e.kind, EntryKind::Dir) {
+                name.push('/');
+            }
+            let right = match e.kind {
+                EntryKind::Parent | EntryKind::Dir => String::new(),
+                _ => format!("{:>7} {:>4}", human_size(e.size), age(e.modified, now)),
+            };
+            let name_room = width.saturating_sub(1 + right.width() + 1);
+            let name = fit(&name, name_room);
+            let pad = width.saturating_sub(1 + name.width() + right.width());
+            let style = match e.kind {
+                EntryKind::Parent | EntryKind::Dir => theme.fg(theme.dir_fg),
+                EntryKind::Video => theme.fg(theme.video_fg).add_modifier(Modifier::BOLD),
+                EntryKind::Other => theme.dim(),
+            };
+            row_line(
+                theme,
+                selected,
+                focused,
+                vec![
+                    Span::styled(name, style),
+                    Span::raw(" ".repeat(pad)),
+                    Span::styled(right, theme.dim()),
+                ],
+            )
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A list row with its selection marker; the selection colour when the pane is focused.
+fn row_line<'a>(theme: &Theme, selected: bool, focused: bool, spans: Vec<Span<'a>>) -> Line<'a> {
+    let mut all = vec![Span::raw(if selected { "▶" } else { " " })];
+    all.extend(spans);
+    let line = Line::from(all);
+    if selected && focused {
+        line.style(theme.selection())
+    } else if selected {
+        line.style(Style::default().add_modifier(Modifier::BOLD))
+    } else {
+        line
+    }
+}
+
+fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let focused = app.focus == Focus::Clip;
+    let mut title = vec![Span::styled("Clip", theme.title())];
+    if app.clip.input.is_some() {
+        let room = (area.width as usize).saturating_sub(22);
+        title.push(Span::raw("  "));
+        title.push(Span::raw(fit(&escape_display(&app.clip.label), room)));
+        match &app.clip.probe {
+            Some(ProbeState::Done(r)) if r.valid => {
+                title.push(Span::styled("  ✓ valid", theme.fg(theme.ok_fg)))
+            }
+            Some(ProbeState::Done(_)) | Some(ProbeState::Failed(_)) => {
+                title.push(Span::styled("  ✗ rejected", theme.fg(theme.error_fg)))
+            }
+            _ => title.push(Span::styled("  checking…", theme.dim())),
+        }
+    }
+    let block = pane_block(theme, title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines: Vec<Line> = Vec::new();
+    let key = |a| app.keys.keys_label(a);
+    match &app.clip.probe {
+        None => {
+            lines.push(Line::from(Span::styled("No clip selected.", theme.dim())));
+            lines.push(Line::from(vec![
+                Span::raw("Pick one in Files ("),
+                Span::styled(key(crate::tui::action::Action::Open), theme.key()),
+                Span::raw("), or "),
+                Span::styled(key(crate::tui::action::Action::TypePath), theme.key()),
+                Span::raw(" to type a path or URL."),
+            ]));
+        }
+        Some(ProbeState::Running) => {
+            lines.push(Line::from(Span::styled("checking the clip…", theme.dim())))
+        }
+        Some(ProbeState::Failed(e)) => {
+            lines.push(Line::from(Span::styled(
+                escape_display(&e.message),
+                theme.fg(theme.error_fg),
+            )));
+        }
+        Some(ProbeState::Done(r)) => {
+            let m = &r.metadata;
+            let mut meta = Vec::new();
+            if let Some(v) = &m.video {
+                meta.push(format!("{}x{}", v.width, v.height));
+                let fps = format!("{:.3}", v.avg_fps);
+                meta.push(format!(
+                    "{} fps",
+                    fps.trim_end_matches('0').trim_end_matches('.')
+                ));
+            }
+            meta.push(format!("{:.1} s", m.duration_s));
+            if let Some(v) = &m.video {
+                meta.push(escape_display(&v.codec));
+            }
+            if let Some(a) = &m.audio {
+                meta.push(escape_display(&a.codec));
+            }
+            meta.push(human_size(m.size_bytes));
+            meta.push(m.container.label().to_string());
+            lines.push(Line::from(meta.join("  ")));
+            for c in &r.checks {
+                let (mark, style) = if c.ok {
+                    ("✓", theme.fg(theme.ok_fg))
+                } else {
+                    ("✗", theme.fg(theme.error_fg))
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{mark} {:<10} ", c.rule.as_str()), style),
+                    Span::raw(escape_display(&c.message)),
+                ]));
+            }
+            for w in &r.warnings {
+                lines.push(Line::from(Span::styled(
+                    format!("! {}", escape_display(&w.message)),
+                    theme.fg(theme.warning_fg),
+                )));
+            }
+        }
+    }
+    if inner.height == 0 {
+        return;
+    }
+    // The bottom row is the window timeline once the duration is known.
+    let (text_area, timeline) = if app.clip.duration_s().is_some() && inner.height > 2 {
+        let [t, l] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+        (t, Some(l))
+    } else {
+        (inner, None)
+    };
+    let (text_area, image_area) =
+        split_for_image(text_area, lines.len() as u16, app.clip_preview.is_some());
+    // Explanations wrap; a report is one row per item (so a preview below never overlaps).
+    let para = Paragraph::new(lines);
+    let para = if app.clip.report().is_some() {
+        para
+    } else {
+        para.wrap(Wrap { trim: false })
+    };
+    frame.render_widget(para, text_area);
+    if let (Some(img_area), Some(p)) = (image_area, app.clip_preview.as_mut()) {
+        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
+    }
+    if let (Some(area), Some(d)) = (timeline, app.clip.duration_s()) {
+        let start = app.clip.start_s;
+        let label = format!(
+            " {:.1}–{:.1} s of {:.1} s  {}/{}",
+            start,
+            (start + WINDOW_S).min(d),
+            d,
+            app.keys
+                .keys_label(crate::tui::action::Action::StartEarlier)
+                .split('/')
+                .next()
+                .unwrap_or(""),
+            app.keys
+                .keys_label(crate::tui::action::Action::StartLater)
+                .split('/')
+                .next()
+                .unwrap_or("")
+        );
+        let bar_w = (area.width as usize)
+            .saturating_sub(label.width() + 9)
+            .max(4);
+        let mut spans = vec![
+            Span::styled("window ", theme.dim()),
+            Span::styled("├", theme.dim()),
+        ];
+        let (a, b) = window_cells(start, d, bar_w);
+        spans.push(Span::styled("─".repeat(a), theme.dim()));
+        spans.push(Span::styled("█".repeat(b - a), theme.fg(theme.accent_fg)));
+        spans.push(Span::styled("─".repeat(bar_w - b), theme.dim()));
+        spans.push(Span::styled("┤", theme.dim()));
+        spans.push(Span::raw(label));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+}
+
+/// The cells [a, b) of a `width`-cell bar the 4-s window covers (at least one cell).
+pub fn window_cells(start: f64, duration: f64, width: usize) -> (usize, usize) {
+    if duration <= 0.0 || width == 0 {
+        return (0, width);
+    }
+    let end = (start + WINDOW_S).min(duration);
+    let a = ((start / duration) * width as f64).floor() as usize;
+    let b = ((end / duration) * width as f64).ceil() as usize;
+    let a = a.min(width.saturating_sub(1));
+    (a, b.clamp(a + 1, width))
+}
+
+/// Put an image beside the text when the pane is wide, or under it when there is room.
+fn split_for_image(area: Rect, text_lines: u16, has_image: bool) -> (Rect, Option<Rect>) {
+    if !has_image {
+        return (area, None);
+    }
+    if area.width >= 60 {
+        let [t, i] = Layout::horizontal([Constraint::Fill(2), Constraint::Fill(1)]).areas(area);
+        return (t, Some(i));
+    }
+    if area.height >= text_lines + 4 {
+        let [t, i] =
+            Layout::vertical([Constraint::Length(text_lines), Constraint::Fill(1)]).areas(area);
+        return (t, Some(i));
+    }
+    (area, None)
+}
+
+fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let focused = app.focus == Focus::Library;
+    let lib = &app.library;
+    let count = if lib.query_text().is_empty() {
+        format!("{}", lib.characters.len())
+    } else {
+        format!("{}/{}", lib.hits.len(), lib.characters.len())
+    };
+    let mut title = vec![
+        Span::styled("Library", theme.title()),
+        Span::raw(format!(" {count}")),
+    ];
+    let query = lib.query.value();
+    if lib.typing || !query.is_empty() {
+        let room = (area.width as usize).saturating_sub(20);
+        title.push(Span::raw("  "));
+        title.push(Span::styled(
+            format!("/{}", fit_left(&escape_display(query), room)),
+            theme.fg(theme.accent_fg),
+        ));
+        if lib.searching() {
+            title.push(Span::styled(" …", theme.dim()));
+        }
+    }
+    let block = pane_block(theme, title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if lib.typing && focused {
+        // The cursor sits after the query in the title.
+        let x = area.x
+            + 2
+            + "Library ".width() as u16
+            + count.width() as u16
+            + 3
+            + lib.query.visual_cursor() as u16;
+        if x < area.right() {
+            frame.set_cursor_position(Position::new(x, area.y));
+        }
+    }
+    let height = inner.height as usize;
+    if lib.characters.is_empty() {
+        let c = app.keys.keys_label(crate::tui::action::Action::Create);
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(Span::styled("No characters yet.", theme.dim())),
+                Line::from(vec![
+                    Span::raw("Select a clip and press "),
+                    Span::styled(c, theme.key()),
+                    Span::raw("."),
+                ]),
+            ])
+            .wrap(Wrap { trim: true }),
+            inner,
+        );
+        return;
+    }
+    if lib.hits.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                format!("nothing matches {}", escape_display(query)),
+                theme.dim(),
+            )),
+            inner,
+        );
+        return;
+    }
+    let selected = app.library.selected;
+    keep_visible(selected, &mut app.library.offset, height);
+    let lib = &app.library;
+    let width = inner.width as usize;
+    let id_w = 17;
+    let show_id = width >= 26;
+    let name_room = if show_id {
+        width.saturating_sub(1 + id_w + 1)
+    } else {
+        width.saturating_sub(1)
+    };
+    let q = lib.hits_query.as_str();
+    let lines: Vec<Line> = lib
+        .hits
+        .iter()
+        .enumerate()
+        .skip(lib.offset)
+        .take(height)
+        .map(|(i, h)| {
+            let c = &lib.characters[h.index];
+            let idx = lib.searcher.name_indices(h.index, q);
+            let mut spans = highlight(&escape_display(&c.name), &c.name, &idx, name_room, theme);
+            let used: usize = spans.iter().map(|s| s.content.width()).sum();
+            if show_id {
+                spans.push(Span::raw(" ".repeat(width.saturating_sub(1 + used + id_w))));
+                spans.push(Span::styled(c.id.clone(), theme.dim()));
+            }
+            row_line(theme, i == selected, focused, spans)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The name as spans, the matched characters highlighted, cut to `room` columns. `indices`
+/// are char indices into `raw`; an escaped name (control characters) is shown plain.
+fn highlight<'a>(
+    shown: &str,
+    raw: &str,
+    indices: &[usize],
+    room: usize,
+    theme: &Theme,
+) -> Vec<Span<'a>> {
+    let escaped = shown != raw;
+    let shown = fit(shown, room);
+    if indices.is_empty() || escaped {
+        return vec![Span::raw(shown)];
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    let mut run = String::new();
+    let mut run_hit = false;
+    for (i, c) in shown.chars().enumerate() {
+        let hit = indices.contains(&i) && raw.chars().nth(i) == Some(c);
+        if hit != run_hit && !run.is_empty() {
+            spans.push(if run_hit {
+                Span::styled(std::mem::take(&mut run), theme.matched())
+            } else {
+                Span::raw(std::mem::take(&mut run))
+            });
+        }
+        run_hit = hit;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(if run_hit {
+            Span::styled(run, theme.matched())
+        } else {
+            Span::raw(run)
+        });
+    }
+    spans
+}
+
+fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let c = app.library.selected_character().cloned();
+    let title = match &c {
+        Some(c) => vec![Span::styled(
+            fit(
+                &escape_display(&c.name),
+                (area.width as usize).saturating_sub(4),
+            ),
+            theme.title(),
+        )],
+        None => vec![Span::styled("Character", theme.title())],
+    };
+    let block = pane_block(theme, title, false);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(c) = c else { return };
+    let label = |s: &'static str| Span::styled(format!("{s:<10}"), theme.dim());
+    let mut lines = vec![
+        Line::from(vec![
+            label("ID"),
+            Span::styled(
+                c.id.clone(),
+                theme.fg(theme.accent_fg).add_modifier(Modifier::BOLD),
+            ),
+        ]),
+        Line::from(vec![
+            label("created"),
+            Span::raw(
+                c.created_at
+                    .replace('T', " ")
+                    .trim_end_matches('Z')
+                    .to_string(),
+            ),
+        ]),
+        Line::from(vec![
+            label("source"),
+            Span::raw(escape_display(c.source.display())),
+        ]),
+        Line::from(vec![
+            label("clip"),
+            Span::raw(format!(
+                "{}x{}  {} fps  {:.1} s  {}  {}  from {:.1} s",
+                c.clip.width,
+                c.clip.height,
+                c.clip.fps,
+                c.clip.duration_s,
+                human_size(c.clip.size_bytes),
+                c.path_taken.as_str(),
+                c.start_s
+            )),
+        ]),
+        Line::from(vec![
+            label("providers"),
+            Span::raw(if c.provider_ids.is_empty() {
+                "local only".to_string()
+            } else {
+                c.provider_ids
+                    .iter()
+                    .map(|(p, id)| format!("{}: {}", escape_display(p), escape_display(id)))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            }),
+        ]),
+        Line::from(vec![
+            label("tags"),
+            Span::raw(escape_display(&c.tags.join(", "))),
+        ]),
+        Line::from(vec![label("notes"), Span::raw(escape_display(&c.notes))]),
+    ];
+    let usage = usage_lines(&escape_display(&c.name), c.id_for(None));
+    lines.push(Line::from(vec![
+        label("prompt"),
+        Span::raw(usage[1].trim_start_matches("prompt:").trim().to_string()),
+    ]));
+    lines.push(Line::from(vec![
+        label("json"),
+        Span::raw(usage[2].trim_start_matches("json:").trim().to_string()),
+    ]));
+    lines.push(Line::from(vec![
+        label("keyframes"),
+        Span::raw(format!("{}", c.keyframes.len())),
+    ]));
+    for w in &c.warnings {
+        lines.push(Line::from(Span::styled(
+            format!("! {}", escape_display(&w.message)),
+            theme.fg(theme.warning_fg),
+        )));
+    }
+    let (text_area, image_area) =
+        split_for_image(inner, lines.len() as u16, app.char_preview.is_some());
+    frame.render_widget(Paragraph::new(lines), text_area);
+    if let (Some(img_area), Some(p)) = (image_area, app.char_preview.as_mut()) {
+        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
+    }
+}
+
+fn draw_jobs(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let n = app.jobs.list.len();
+    let h = area.height as usize;
+    let sel = app.jobs.selected.min(n.saturating_sub(1));
+    let first = if sel + 1 > h {
+        sel + 1 - h
+    } else {
+        n.saturating_sub(h).min(sel)
+    };
+    let now = Instant::now();
+    let focused = app.focus == Focus::Jobs;
+    let lines: Vec<Line> = app
+        .jobs
+        .list
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(h)
+        .map(|(i, j)| {
+            row_line(
+                theme,
+                i == sel && focused,
+                focused,
+                job_spans(j, theme, now, area.width as usize),
+            )
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span<'a>> {
+    let name = fit(&escape_display(&j.name), 16);
+    let secs = j.elapsed(now).as_secs();
+    let elapsed = if secs >= 60 {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    } else {
+        format!("{secs} s")
+    };
+    let bar_w = 14;
+    let filled = ((j.fraction() * bar_w as f32).round() as usize).min(bar_w);
+    let tail = match &j.state {
+        JobState::Done { id, .. } => Span::styled(id.clone(), theme.fg(theme.ok_fg)),
+        JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
+        JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
+        JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),
+        JobState::Running => Span::styled(
+            j.progress
+                .as_ref()
+                .map(|p| escape_display(&p.message))
+                .unwrap_or_default(),
+            theme.dim(),
+        ),
+    };
+    let state_style = match j.state {
+        JobState::Done { .. } => theme.fg(theme.ok_fg),
+        JobState::Failed(_) => theme.fg(theme.error_fg),
+        _ => theme.base(),
+    };
+    let head = format!("{name:<16} ");
+    let spans = vec![
+        Span::raw(head),
+        Span::styled(format!("{:<10}", j.stage_label()), state_style),
+        Span::styled("▕", theme.dim()),
+        Span::styled("█".repeat(filled), theme.fg(theme.progress_fg)),
+        Span::styled("▁".repeat(bar_w - filled), theme.dim()),
+        Span::styled("▏", theme.dim()),
+        Span::raw(format!("{:>4.0}% {elapsed:>5}  ", j.fraction() * 100.0)),
+    ];
+    let used: usize = spans.iter().map(|s| s.content.width()).sum::<usize>() + 1;
+    let mut spans = spans;
+    spans.push(Span::styled(
+        fit(&tail.content, width.saturating_sub(used)),
+        tail.style,
+    ));
+    spans
+}
+
+fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let pairs: Vec<(String, String)> = if app.prompt.is_some() {
+        vec![
+            ("Enter".into(), "confirm".into()),
+            ("Esc".into(), "cancel".into()),
+        ]
+    } else if app.library.typing {
+        vec![
+            ("type".into(), "to search".into()),
+            ("↑↓".into(), "move".into()),
+            ("Enter".into(), "done".into()),
+            ("Esc".into(), "clear".into()),
+        ]
+    } else {
+        let scope = if app.focus == Focus::Jobs && app.jobs.list.is_empty() {
+            Scope::Global
+        } else {
+            app.focus.scope()
+        };
+        let mut h: Vec<(String, String)> = app
+            .keys
+            .hints(scope)
+            .into_iter()
+            .map(|(k, t)| (k, t.to_string()))
+            .collect();
+        if scope != Scope::Jobs && app.jobs.active() > 0 {
+            // Cancelling is offered wherever the jobs are visible.
+            let pos = h.len().saturating_sub(2);
+            for (k, t) in app.keys.hints(Scope::Jobs).into_iter().take(1) {
+                h.insert(pos, (k, t.to_string()));
+            }
+        }
+        h
+    };
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (k, t) in pairs {
+        let w = k.width() + t.width() + 3;
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(k, theme.key()));
+        spans.push(Span::raw(format!(" {t} ")));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.status()),
+        area,
+    );
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width.saturating_sub(2));
+    let h = height.min(area.height.saturating_sub(2));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn popup(
+    frame: &mut Frame,
+    theme: &Theme,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line>,
+    width: u16,
+) -> Rect {
+    let rect = centered(area, width, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(true))
+        .title(Line::from(Span::styled(
+            format!(" {title} "),
+            theme.title(),
+        )))
+        .style(theme.base());
+    let inner = block.inner(rect);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    inner
+}
+
+fn draw_prompt(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let Some(p) = &app.prompt else { return };
+    let width = 70.min(area.width.saturating_sub(4));
+    let field_w = width.saturating_sub(4) as usize;
+    let scroll = p.input.visual_scroll(field_w);
+    let shown: String = escape_display(p.input.value())
+        .chars()
+        .skip(scroll)
+        .collect();
+    let under = match &p.error {
+        Some(e) => Line::from(Span::styled(fit(e, field_w), theme.fg(theme.error_fg))),
+        None => Line::from(Span::styled("Enter confirm · Esc cancel", theme.dim())),
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled("› ", theme.key()),
+            Span::raw(fit(&shown, field_w)),
+        ]),
+        under,
+    ];
+    let inner = popup(frame, theme, area, p.kind.title(), lines, width);
+    let x = inner.x + 2 + (p.input.visual_cursor().saturating_sub(scroll)) as u16;
+    if x < inner.right() {
+        frame.set_cursor_position(Position::new(x, inner.y));
+    }
+}
+
+fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let entries: Vec<(String, &'static str)> = app
+        .keys
+        .bindings
+        .iter()
+        .filter(|b| !b.keys.is_empty())
+        .map(|b| {
+            let keys = b
+                .keys
+                .iter()
+                .map(|k| k.label())
+                .collect::<Vec<_>>()
+                .join("/");
+            (keys, b.help)
+        })
+        .collect();
+    let keys_w = entries.iter().map(|(k, _)| k.width()).max().unwrap_or(4);
+    // Two columns, so the whole map fits at 80x24.
+    let width = area.width.saturating_sub(2).min(100);
+    let col_w = (width.saturating_sub(2) / 2) as usize;
+    let rows = entries.len().div_ceil(2);
+    let cell = |i: usize| -> Vec<Span<'static>> {
+        match entries.get(i) {
+            Some((k, h)) => vec![
+                Span::styled(format!(" {k:<keys_w$} "), theme.key()),
+                Span::raw(format!(
+                    "{:<w$}",
+                    fit(h, col_w.saturating_sub(keys_w + 2)),
+                    w = col_w.saturating_sub(keys_w + 2)
+                )),
+            ],
+            None => vec![],
+        }
+    };
+    let mut lines: Vec<Line> = (0..rows)
+        .map(|r| {
+            let mut spans = cell(r);
+            spans.extend(cell(r + rows));
+            Line::from(spans)
+        })
+        .collect();
+    lines.push(Line::from(Span::styled(
+        " any key closes this help; [keys] in config.toml rebinds",
+        theme.dim(),
+    )));
+    popup(frame, theme, area, "Keys", lines, width);
+}

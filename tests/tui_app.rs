@@ -1,0 +1,649 @@
+//! The terminal app driven headless through its messages: snapshots of each pane in its main
+//! states (TestBackend + insta), creating and cancelling jobs, searching, copying, editing,
+//! and the draw-only-on-change event loop.
+
+#[path = "server/mod.rs"]
+mod server;
+#[path = "tui_support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use castbook::library::Library;
+use castbook::pipeline::job::{Created, Progress, Stage};
+use castbook::tui::action::{Action, Msg};
+use castbook::tui::app::{Focus, StatusKind};
+use castbook::tui::clip::ProbeState;
+use castbook::tui::jobs::JobState;
+use crossterm::event::KeyCode;
+use futures::StreamExt;
+use support::*;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn probed(app: &castbook::tui::app::App) -> bool {
+    matches!(
+        app.clip.probe,
+        Some(ProbeState::Done(_)) | Some(ProbeState::Failed(_))
+    )
+}
+
+#[tokio::test]
+async fn snapshot_empty_library() {
+    let mut h = Harness::new(|clips, _| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        std::fs::write(clips.join("notes.txt"), "x").unwrap();
+        set_age(&clips.join("notes.txt"));
+        std::fs::create_dir(clips.join("takes")).unwrap();
+    });
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[tokio::test]
+async fn snapshot_library_with_active_search() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "wolf_3123", &["hero"], "walks through a park"),
+                fake_character(2, "wolfgang", &[], ""),
+                fake_character(3, "Captain Nova", &["pilot"], ""),
+                fake_character(4, "Mona", &["wolf pack"], ""),
+            ],
+        )
+    });
+    h.action(Action::Search);
+    h.type_text("wol");
+    assert_eq!(h.app.focus, Focus::Library);
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[tokio::test]
+async fn snapshot_valid_clip() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    assert!(h.app.clip.report().unwrap().valid);
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[tokio::test]
+async fn snapshot_rejected_clip_and_create_refused() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    assert!(!h.app.clip.report().unwrap().valid);
+    h.action(Action::Create);
+    assert!(
+        h.app.prompt.is_none(),
+        "no name is asked for a rejected clip"
+    );
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert!(status.text.contains("640x360"), "{}", status.text);
+    insta::assert_snapshot!(h.render(80, 24));
+}
+
+#[tokio::test]
+async fn snapshot_running_and_finished_jobs() {
+    let mut h = Harness::new(|clips, _| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+    });
+    // A running job, as its progress events leave it.
+    let id = h.app.jobs.add(
+        "Hero".into(),
+        "hero.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/hero.mp4".into()),
+        Default::default(),
+    );
+    {
+        let job = h.app.jobs.get_mut(id).unwrap();
+        job.state = JobState::Running;
+        job.started = Some(Instant::now());
+    }
+    h.app.update(Msg::Job {
+        id,
+        event: castbook::pipeline::job::JobEvent::Progress(Progress {
+            stage: Stage::Prepare,
+            fraction: 0.5,
+            message: "preparing".into(),
+        }),
+    });
+    let running = h.render(80, 24);
+    assert!(running.contains("prepare"), "{running}");
+    insta::assert_snapshot!("running_job", running);
+
+    // It finishes: the character appears, selected, and the status says how to use it.
+    let c = fake_character(7, "Hero", &[], "");
+    h.app.update(Msg::JobDone {
+        id,
+        result: Box::new(Ok(Created {
+            character: c.clone(),
+            existed: false,
+        })),
+    });
+    assert_eq!(h.app.library.selected_character().unwrap().id, c.id);
+    let finished = h.render(80, 24);
+    assert!(finished.contains(&c.id));
+    insta::assert_snapshot!("finished_job", finished);
+}
+
+#[tokio::test]
+async fn snapshot_help_overlay_and_too_small() {
+    let mut h = Harness::new(|_, _| {});
+    h.action(Action::Help);
+    let help = h.render(80, 24);
+    // Built from the key map: every action with keys is listed.
+    for b in &h.app.keys.bindings {
+        assert!(help.contains(b.help), "help lists {:?}", b.help);
+    }
+    insta::assert_snapshot!("help_overlay", help);
+    h.key(KeyCode::Esc);
+    assert!(!h.app.help);
+    let small = h.render(79, 24);
+    assert!(small.contains("too small"));
+    insta::assert_snapshot!("too_small", small);
+    assert!(!h.render(80, 24).contains("too small"));
+}
+
+#[tokio::test]
+async fn create_a_character_and_find_it_in_the_library() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+            write_characters(lib, &[fake_character(1, "Taken Name", &[], "")]);
+        },
+        "clips",
+        false,
+    );
+    // Select the clip in the files pane: it is probed.
+    let idx = h
+        .app
+        .files
+        .entries
+        .iter()
+        .position(|e| e.name == "hero.mp4")
+        .unwrap();
+    for _ in 0..idx {
+        h.action(Action::Down);
+    }
+    h.action(Action::Open);
+    assert_eq!(h.app.focus, Focus::Clip);
+    h.pump_until(LONG, "the probe", probed).await;
+    h.action(Action::Create);
+    assert!(h.app.prompt.is_some());
+    // The name is validated as it is typed, uniqueness included.
+    h.type_text("taken name");
+    let err = h.app.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(err.contains("taken"), "{err}");
+    h.key(KeyCode::Enter);
+    assert!(h.app.prompt.is_some(), "a taken name is not accepted");
+    for _ in 0.."taken name".len() {
+        h.key(KeyCode::Backspace);
+    }
+    h.type_text("char_x");
+    assert!(h.app.prompt.as_ref().unwrap().error.is_some());
+    for _ in 0..6 {
+        h.key(KeyCode::Backspace);
+    }
+    h.type_text("Hero Cat");
+    assert!(h.app.prompt.as_ref().unwrap().error.is_none());
+    h.key(KeyCode::Enter);
+    assert!(h.app.prompt.is_none());
+    assert_eq!(h.app.jobs.list.len(), 1);
+    h.pump_until(LONG, "the job", |a| !a.jobs.list[0].is_active())
+        .await;
+    let JobState::Done { id, .. } = h.app.jobs.list[0].state.clone() else {
+        panic!("job failed: {:?}", h.app.jobs.list[0].state);
+    };
+    let selected = h.app.library.selected_character().unwrap();
+    assert_eq!(
+        (selected.id.as_str(), selected.name.as_str()),
+        (id.as_str(), "Hero Cat")
+    );
+    let status = h.app.status.clone().unwrap().text;
+    assert!(
+        status.contains(&id) && status.contains("\"characters\""),
+        "{status}"
+    );
+    // It is on disk too.
+    let lib = Library::open(h.home().join("lib")).unwrap();
+    assert!(lib.list().unwrap().characters.iter().any(|c| c.id == id));
+    let screen = h.render(100, 30);
+    assert!(screen.contains(&id));
+}
+
+#[tokio::test]
+async fn cancelling_a_job_saves_nothing() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            // 1080p needs an encode: long enough to cancel in the middle.
+            gen_clip(clips, "big.mp4", 1920, 1080, 8.0);
+        },
+        "clips/big.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.queue_create("Big".into());
+    // A second job waits in the queue meanwhile.
+    h.app.queue_create("Big Two".into());
+    assert_eq!(h.app.jobs.list[1].state, JobState::Queued);
+    h.pump_until(LONG, "the prepare stage", |a| {
+        a.jobs.list[0]
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.stage == Stage::Prepare)
+    })
+    .await;
+    h.app.focus = Focus::Jobs;
+    h.app.jobs.selected = 0;
+    h.key(KeyCode::Char('x'));
+    h.pump_until(LONG, "the cancellation", |a| {
+        a.jobs.list[0].state == JobState::Cancelled
+    })
+    .await;
+    // The queued one starts next; cancel it too.
+    assert_eq!(h.app.jobs.list[1].state, JobState::Running);
+    h.app.jobs.selected = 1;
+    h.key(KeyCode::Char('x'));
+    h.pump_until(LONG, "the second cancellation", |a| {
+        !a.jobs.list[1].is_active()
+    })
+    .await;
+    assert_eq!(h.app.jobs.list[1].state, JobState::Cancelled);
+    let lib_dir = h.home().join("lib");
+    let lib = Library::open(&lib_dir).unwrap();
+    assert!(lib.list().unwrap().characters.is_empty());
+    assert!(h.app.library.characters.is_empty());
+    let leftovers: Vec<_> = std::fs::read_dir(lib.work_root())
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "work folders left: {leftovers:?}");
+}
+
+#[tokio::test]
+async fn search_narrows_and_highlights() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "wolf_3123", &[], ""),
+                fake_character(2, "wolfgang", &[], ""),
+                fake_character(3, "Walter", &[], ""),
+                fake_character(4, "Mona", &["wolf pack"], ""),
+                fake_character(5, "Nova", &[], "a wild one"),
+            ],
+        )
+    });
+    h.action(Action::Search);
+    h.type_text("w");
+    let one: Vec<usize> = h.app.library.hits.iter().map(|x| x.index).collect();
+    h.type_text("o");
+    let two: Vec<usize> = h.app.library.hits.iter().map(|x| x.index).collect();
+    h.type_text("lfg");
+    let names: Vec<&str> = h
+        .app
+        .library
+        .hits
+        .iter()
+        .map(|x| h.app.library.characters[x.index].name.as_str())
+        .collect();
+    assert_eq!(names, ["wolfgang"]);
+    assert!(
+        two.len() < one.len() && two.iter().all(|i| one.contains(i)),
+        "{one:?} -> {two:?}"
+    );
+    // An ID typed from its start is found, although "ch" matched no name.
+    h.key(KeyCode::Esc);
+    h.action(Action::Search);
+    let id = fake_id(5);
+    h.type_text(&id[..9]);
+    let found: Vec<&str> = h
+        .app
+        .library
+        .hits
+        .iter()
+        .map(|x| h.app.library.characters[x.index].id.as_str())
+        .collect();
+    assert!(found.contains(&id.as_str()), "{found:?}");
+    // Esc clears the search and shows everything again.
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.library.hits.len(), 5);
+    assert!(!h.app.library.typing);
+}
+
+#[tokio::test]
+async fn search_over_a_large_library_runs_in_the_background() {
+    let mut h = Harness::new(|_, _| {});
+    let chars: Vec<_> = (0..5_000)
+        .map(|i| fake_character(i, &format!("extra {i}"), &[], ""))
+        .chain([fake_character(9_999, "Zebulon", &[], "")])
+        .collect();
+    h.app.library.set_characters(chars, vec![]);
+    h.action(Action::Search);
+    h.type_text("zeb");
+    // Typing never waits: the answer comes as a message.
+    h.pump_until(LONG, "the search", |a| {
+        a.library.hits_query == "zeb" && !a.library.searching()
+    })
+    .await;
+    let lib = &h.app.library;
+    // Best first: the name match, then any ID that happens to contain z..e..b.
+    assert_eq!(lib.characters[lib.hits[0].index].name, "Zebulon");
+    assert!(lib.hits.len() < 100, "{}", lib.hits.len());
+}
+
+#[tokio::test]
+async fn copy_sends_the_exact_osc52_sequence() {
+    let mut h = Harness::new(|_, lib| write_characters(lib, &[fake_character(1, "Hero", &[], "")]));
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('y'));
+    let id = fake_id(1);
+    assert_eq!(h.app.output, castbook::tui::clipboard::osc52(&id));
+    assert!(h.app.status.clone().unwrap().text.contains(&id));
+}
+
+#[tokio::test]
+async fn edit_and_remove_from_the_library_pane() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Hero", &[], ""),
+                fake_character(2, "Other", &[], ""),
+            ],
+        )
+    });
+    h.app.focus = Focus::Library;
+    let id = fake_id(1);
+    assert!(h.app.library.select_id(&id));
+    h.key(KeyCode::Char('t'));
+    h.type_text("lead, Lead, night");
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('e'));
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    h.type_text("Other");
+    assert!(
+        h.app.prompt.as_ref().unwrap().error.is_some(),
+        "name taken by the other"
+    );
+    h.key(KeyCode::Backspace);
+    h.key(KeyCode::Enter);
+    let lib = Library::open(h.home().join("lib")).unwrap();
+    let rec = lib.get(&id).unwrap().unwrap();
+    assert_eq!(rec.tags, ["lead", "night"]);
+    assert_eq!(rec.name, "Othe");
+    // Remove asks first; anything but y keeps it.
+    h.key(KeyCode::Char('d'));
+    assert!(h.app.confirm.is_some());
+    h.key(KeyCode::Char('n'));
+    assert!(lib.get(&id).unwrap().is_some());
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('y'));
+    assert!(lib.get(&id).unwrap().is_none());
+    assert_eq!(h.app.library.characters.len(), 1);
+    assert!(std::fs::read_dir(lib.trash_root()).unwrap().count() == 1);
+}
+
+#[tokio::test]
+async fn export_writes_csv() {
+    let mut h =
+        Harness::new(|_, lib| write_characters(lib, &[fake_character(1, "=Hero", &["a"], "")]));
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('E'));
+    h.key(KeyCode::Enter);
+    let csv = std::fs::read_to_string(h.home().join("clips/castbook-export.csv")).unwrap();
+    assert!(
+        csv.starts_with("id,name,tags,notes,created_at,providers"),
+        "{csv}"
+    );
+    assert!(csv.contains("'=Hero"), "{csv}");
+}
+
+#[tokio::test]
+async fn control_characters_in_file_names_are_escaped() {
+    let mut h = Harness::new(|clips, _| {
+        std::fs::write(clips.join("evil\u{1b}[31m.mp4"), b"x").unwrap();
+    });
+    let screen = h.render(120, 30);
+    assert!(!screen.contains('\u{1b}'));
+    assert!(screen.contains("evil\\u{1b}[31m.mp4"), "{screen}");
+}
+
+#[tokio::test]
+async fn previews_show_as_half_blocks() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        },
+        "clips/hero.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the preview", |a| a.clip_preview.is_some())
+        .await;
+    let screen = h.render(200, 60);
+    assert!(screen.contains('▀') || screen.contains('▄'), "{screen}");
+}
+
+#[tokio::test]
+async fn idle_app_draws_nothing() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut h = Harness::new(|clips, lib| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 1.0);
+        write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+    });
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut host = castbook::tui::NoHost;
+    let mut events = futures::stream::pending::<std::io::Result<crossterm::event::Event>>();
+    let mut out: Vec<u8> = Vec::new();
+    let run = castbook::tui::run_loop(
+        &mut terminal,
+        &mut h.app,
+        &mut h.rx,
+        &mut events,
+        &mut out,
+        &mut host,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), run)
+            .await
+            .is_err(),
+        "still running"
+    );
+    assert_eq!(h.app.draws, 1, "only the first frame");
+    assert!(out.is_empty());
+
+    // A message that changes something draws once more; then idle again.
+    h.app.update(Msg::Action(Action::Help));
+    let mut events = futures::stream::pending::<std::io::Result<crossterm::event::Event>>();
+    let run = castbook::tui::run_loop(
+        &mut terminal,
+        &mut h.app,
+        &mut h.rx,
+        &mut events,
+        &mut out,
+        &mut host,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), run)
+            .await
+            .is_err()
+    );
+    assert_eq!(h.app.draws, 2);
+}
+
+#[tokio::test]
+async fn quit_cancels_jobs_and_the_loop_returns() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut h = Harness::new(|_, _| {});
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut host = castbook::tui::NoHost;
+    let key = |c| {
+        Ok(crossterm::event::Event::Key(
+            crossterm::event::KeyEvent::new(KeyCode::Char(c), crossterm::event::KeyModifiers::NONE),
+        ))
+    };
+    let mut events =
+        futures::stream::iter(vec![key('?'), key('x'), key('q')]).chain(futures::stream::pending());
+    let mut out = Vec::new();
+    let run = castbook::tui::run_loop(
+        &mut terminal,
+        &mut h.app,
+        &mut h.rx,
+        &mut events,
+        &mut out,
+        &mut host,
+    );
+    tokio::time::timeout(Duration::from_secs(5), run)
+        .await
+        .expect("quits")
+        .unwrap();
+    assert!(h.app.quit);
+}
+
+#[tokio::test]
+async fn window_start_moves_and_the_clip_is_probed_again() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.focus = Focus::Clip;
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.clip.start_s, 1.0);
+    h.pump_until(LONG, "the new probe", probed).await;
+    assert_eq!(h.app.clip.report().unwrap().metadata.window.start_s, 1.0);
+    assert!(h.render(80, 24).contains("1.0–5.0 s of 6.0 s"));
+    // Never past the point where less than a second is left, never below 0.
+    for _ in 0..20 {
+        h.key(KeyCode::Right);
+    }
+    assert_eq!(h.app.clip.start_s, 5.0);
+    for _ in 0..20 {
+        h.key(KeyCode::Left);
+    }
+    assert_eq!(h.app.clip.start_s, 0.0);
+}
+
+#[tokio::test]
+async fn a_typed_url_is_downloaded_and_probed() {
+    let clip = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bigbuckbunny.mp4"),
+    )
+    .expect("run scripts/fixtures.sh first");
+    let server =
+        server::Server::start(move |_, _| server::Reply::status(200, "video/mp4", clip.clone()));
+    let url = server.url("/hero.mp4");
+    let mut h = Harness::new(|_, _| {});
+    h.key(KeyCode::Char('o'));
+    assert!(h.app.prompt.is_some());
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    h.app.update(Msg::Paste(url.clone()));
+    h.key(KeyCode::Enter);
+    assert_eq!(h.app.focus, Focus::Clip);
+    h.pump_until(LONG, "the probe", probed).await;
+    let Some(ProbeState::Done(report)) = &h.app.clip.probe else {
+        panic!("{:?}", h.app.clip.probe)
+    };
+    assert!(report.valid, "{:?}", report.checks);
+    let screen = h.render(80, 24);
+    assert!(screen.contains("127.0.0.1"), "{screen}");
+}
+
+#[tokio::test]
+async fn an_unreachable_url_shows_the_fetch_error() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hero.mp4");
+    let mut h = Harness::new(|_, _| {});
+    h.key(KeyCode::Char('o'));
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('u'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    h.app.update(Msg::Paste(url.clone()));
+    h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the probe", probed).await;
+    let Some(ProbeState::Failed(e)) = &h.app.clip.probe else {
+        panic!("{:?}", h.app.clip.probe)
+    };
+    assert_eq!(e.code, "fetch", "{}", e.message);
+    assert!(e.message.contains(&url), "{}", e.message);
+}
+
+#[tokio::test]
+async fn matched_characters_are_highlighted() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::style::Modifier;
+    let mut h =
+        Harness::new(|_, lib| write_characters(lib, &[fake_character(1, "wolfgang", &[], "")]));
+    h.action(Action::Search);
+    h.type_text("wg");
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| castbook::tui::ui::draw(f, &mut h.app))
+        .unwrap();
+    let buf = terminal.backend().buffer().clone();
+    // Find the row of the list that shows the name.
+    let y = (0..24)
+        .find(|&y| {
+            (0..30)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .contains("wolfgang")
+        })
+        .unwrap();
+    let x0 = (0..30).find(|&x| buf[(x, y)].symbol() == "w").unwrap();
+    let styled: Vec<bool> = (0..8)
+        .map(|i| buf[(x0 + i, y)].modifier.contains(Modifier::UNDERLINED))
+        .collect();
+    // "wg" matches w and g of wolfgang.
+    assert_eq!(
+        styled,
+        [true, false, false, false, true, false, false, false]
+    );
+}
+
+#[tokio::test]
+async fn quit_with_unfinished_jobs_asks_twice_and_cancels_them() {
+    let mut h = Harness::new(|_, _| {});
+    h.app.jobs.add(
+        "Queued".into(),
+        "x.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/x.mp4".into()),
+        Default::default(),
+    );
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app.quit);
+    assert!(h.app.status.clone().unwrap().text.contains("press q again"));
+    h.key(KeyCode::Char('q'));
+    assert!(h.app.quit);
+    assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
+}
