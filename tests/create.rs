@@ -622,3 +622,37 @@ fn quality_hints_are_warnings_not_rejections() {
         );
     }
 }
+
+#[test]
+fn high_frame_rate_is_capped_at_60() {
+    let env = Env::new();
+    let clip = testsrc("120fps.mp4", "1280x720", 120, 2.0, false);
+    let rec = env.create(&clip, "fast", &[]);
+    assert_eq!(rec["path_taken"], "encode");
+    let p = check_prepared(&env.lib(), &rec, 1280, 720);
+    assert_eq!(video_stream(&p)["avg_frame_rate"], "60/1");
+    assert_eq!(rec["clip"]["fps"], 60.0);
+}
+
+#[test]
+fn odd_dimensions_come_out_even() {
+    let env = Env::new();
+    let clip = make_clip(
+        "odd.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1281x721:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv444p",
+        ],
+    );
+    let rec = env.create(&clip, "odd", &[]);
+    assert_eq!(rec["path_taken"], "encode");
+    check_prepared(&env.lib(), &rec, 1280, 720);
+}
