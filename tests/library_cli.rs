@@ -348,3 +348,65 @@ fn version_and_usage_errors() {
     let u = env.run(&["create", "x.mp4"]);
     assert_eq!(u.status.code(), Some(2), "missing --name is a usage error");
 }
+
+#[test]
+fn two_processes_on_one_library_lose_nothing() {
+    let env = Env::new();
+    let a = fixture("bigbuckbunny.mp4");
+    let b = testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true);
+    let c = testsrc("1080p-6s.mp4", "1920x1080", 30, 6.0, true);
+    env.create(&a, "first", &[]); // the library exists
+    // Different names at once: both are saved.
+    let p1 = env
+        .cmd()
+        .arg("create")
+        .arg(&b)
+        .args(["--name", "left"])
+        .output();
+    let p2 = env
+        .cmd()
+        .arg("create")
+        .arg(&c)
+        .args(["--name", "right"])
+        .spawn()
+        .unwrap();
+    let (o1, o2) = (p1.unwrap(), p2.wait_with_output().unwrap());
+    assert!(o1.status.success() && o2.status.success());
+    assert_eq!(env.characters().len(), 3);
+    // The same name at once: exactly one wins, the other is told the name is taken.
+    let s1 = env
+        .cmd()
+        .arg("create")
+        .arg(&b)
+        .args(["--name", "Same", "--start", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s2 = env
+        .cmd()
+        .arg("create")
+        .arg(&c)
+        .args(["--name", "same", "--start", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (r1, r2) = (
+        s1.wait_with_output().unwrap(),
+        s2.wait_with_output().unwrap(),
+    );
+    let codes = [r1.status.code(), r2.status.code()];
+    assert!(
+        codes.contains(&Some(0)) && codes.contains(&Some(3)),
+        "{codes:?}"
+    );
+    let loser = if r1.status.code() == Some(3) {
+        &r1
+    } else {
+        &r2
+    };
+    assert!(stderr(loser).contains("is taken"), "{}", stderr(loser));
+    assert_eq!(env.characters().len(), 4);
+    assert!(env.work_leftovers().is_empty());
+}
