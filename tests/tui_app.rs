@@ -613,3 +613,55 @@ async fn quit_with_unfinished_jobs_asks_twice_and_cancels_them() {
     assert!(h.app.quit);
     assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
 }
+
+#[tokio::test]
+async fn resize_redraws_and_focus_events_do_not() {
+    use crossterm::event::Event;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut h = Harness::new(|_, _| {});
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut host = castbook::tui::NoHost;
+    let mut events = futures::stream::iter(vec![
+        Ok(Event::FocusGained),
+        Ok(Event::FocusLost),
+        Ok(Event::Resize(80, 24)),
+    ])
+    .chain(futures::stream::pending());
+    let mut out = Vec::new();
+    let run = castbook::tui::run_loop(
+        &mut terminal,
+        &mut h.app,
+        &mut h.rx,
+        &mut events,
+        &mut out,
+        &mut host,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), run)
+            .await
+            .is_err()
+    );
+    assert_eq!(h.app.draws, 2, "the first frame and the resize");
+}
+
+#[tokio::test]
+async fn ctrl_c_quits_from_a_text_field_and_cancels_jobs() {
+    let mut h = Harness::new(|_, _| {});
+    h.app.jobs.add(
+        "Queued".into(),
+        "x.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/x.mp4".into()),
+        Default::default(),
+    );
+    h.key(KeyCode::Char('o'));
+    assert!(h.app.prompt.is_some());
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app.quit, "q is text in a field");
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('c'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    assert!(h.app.quit);
+    assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
+}
