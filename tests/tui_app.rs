@@ -214,6 +214,7 @@ async fn create_a_character_and_find_it_in_the_library() {
         status.contains(&id) && status.contains("\"characters\""),
         "{status}"
     );
+    assert!(status.contains("prompt: \"Hero Cat walks"), "{status}");
     // It is on disk too.
     let lib = Library::open(h.home().join("lib")).unwrap();
     assert!(lib.list().unwrap().characters.iter().any(|c| c.id == id));
