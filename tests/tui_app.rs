@@ -666,3 +666,33 @@ async fn ctrl_c_quits_from_a_text_field_and_cancels_jobs() {
     assert!(h.app.quit);
     assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
 }
+
+#[tokio::test]
+async fn rebound_keys_show_in_help_and_status_bar_and_work() {
+    let table: toml::Table = toml::from_str("create = \"N\"\nhelp = \"f2\"").unwrap();
+    let keys = castbook::tui::keys::KeyMap::from_config(&table).unwrap();
+    let mut h = Harness::with_keys(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        },
+        "clips/hero.mp4",
+        false,
+        keys,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.focus = Focus::Clip;
+    let screen = h.render(80, 24);
+    let bar = screen.lines().last().unwrap();
+    assert!(bar.contains("N create") && bar.contains("F2 help"), "{bar}");
+    h.key(KeyCode::Char('?'));
+    assert!(!h.app.help, "? is no longer bound");
+    h.key(KeyCode::F(2));
+    assert!(h.app.help);
+    let help = h.render(80, 24);
+    assert!(help.contains("N      create a character"), "{help}");
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none());
+    h.key(KeyCode::Char('N'));
+    assert!(h.app.prompt.is_some());
+}
