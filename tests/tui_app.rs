@@ -216,6 +216,7 @@ async fn create_a_character_and_find_it_in_the_library() {
         status.contains(&id) && status.contains("\"characters\""),
         "{status}"
     );
+    assert!(status.contains("prompt: \"Hero Cat walks"), "{status}");
     // It is on disk too.
     let lib = Library::open(h.home().join("lib")).unwrap();
     assert!(lib.list().unwrap().characters.iter().any(|c| c.id == id));
@@ -646,4 +647,86 @@ async fn quit_with_unfinished_jobs_asks_twice_and_cancels_them() {
     h.key(KeyCode::Char('q'));
     assert!(h.app.quit);
     assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
+}
+
+#[tokio::test]
+async fn resize_redraws_and_focus_events_do_not() {
+    use crossterm::event::Event;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut h = Harness::new(|_, _| {});
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut host = castbook::tui::NoHost;
+    let mut events = futures::stream::iter(vec![
+        Ok(Event::FocusGained),
+        Ok(Event::FocusLost),
+        Ok(Event::Resize(80, 24)),
+    ])
+    .chain(futures::stream::pending());
+    let mut out = Vec::new();
+    let run = castbook::tui::run_loop(
+        &mut terminal,
+        &mut h.app,
+        &mut h.rx,
+        &mut events,
+        &mut out,
+        &mut host,
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), run)
+            .await
+            .is_err()
+    );
+    assert_eq!(h.app.draws, 2, "the first frame and the resize");
+}
+
+#[tokio::test]
+async fn ctrl_c_quits_from_a_text_field_and_cancels_jobs() {
+    let mut h = Harness::new(|_, _| {});
+    h.app.jobs.add(
+        "Queued".into(),
+        "x.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/x.mp4".into()),
+        Default::default(),
+    );
+    h.key(KeyCode::Char('o'));
+    assert!(h.app.prompt.is_some());
+    h.key(KeyCode::Char('q'));
+    assert!(!h.app.quit, "q is text in a field");
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('c'),
+        crossterm::event::KeyModifiers::CONTROL,
+    )));
+    assert!(h.app.quit);
+    assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
+}
+
+#[tokio::test]
+async fn rebound_keys_show_in_help_and_status_bar_and_work() {
+    let table: toml::Table = toml::from_str("create = \"N\"\nhelp = \"f2\"").unwrap();
+    let keys = castbook::tui::keys::KeyMap::from_config(&table).unwrap();
+    let mut h = Harness::with_keys(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        },
+        "clips/hero.mp4",
+        false,
+        keys,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.focus = Focus::Clip;
+    let screen = h.render(80, 24);
+    let bar = screen.lines().last().unwrap();
+    assert!(bar.contains("N create") && bar.contains("F2 help"), "{bar}");
+    h.key(KeyCode::Char('?'));
+    assert!(!h.app.help, "? is no longer bound");
+    h.key(KeyCode::F(2));
+    assert!(h.app.help);
+    let help = h.render(80, 24);
+    assert!(help.contains("N      create a character"), "{help}");
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none());
+    h.key(KeyCode::Char('N'));
+    assert!(h.app.prompt.is_some());
 }

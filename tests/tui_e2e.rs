@@ -214,6 +214,18 @@ fn start_app(tmux: &Tmux, root: &Path) -> std::path::PathBuf {
     lib
 }
 
+/// The pid of the child of `parent` whose command is `name` (from /proc).
+fn child_named(parent: &str, name: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid ...
+        let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let ppid = rest.split_whitespace().nth(1)?;
+        (comm == name && ppid == parent).then_some(pid)
+    })
+}
+
 fn terminal_is_cooked(tmux: &Tmux) {
     let alt = tmux.run(&["display", "-p", "-t", "e2e", "#{alternate_on}"]);
     assert_eq!(
@@ -248,11 +260,9 @@ fn ctrl_z_suspends_and_sigterm_restores_the_terminal() {
     // SIGTERM: the app quits and gives the terminal back.
     let shell = tmux.run(&["display", "-p", "-t", "e2e", "#{pane_pid}"]);
     let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
-    let kill = Command::new("pkill")
-        .args(["-TERM", "-P", &shell, "-x", "castbook"])
-        .status()
-        .unwrap();
-    assert!(kill.success(), "castbook was running under the shell");
+    let app = child_named(&shell, "castbook").expect("castbook runs under the shell");
+    // SAFETY: sending a signal to a process this test started.
+    assert_eq!(unsafe { libc::kill(app, libc::SIGTERM) }, 0);
     tmux.wait_for("the shell after SIGTERM", |s| {
         s.contains("ready$") && !s.contains("this help")
     });

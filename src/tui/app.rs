@@ -905,10 +905,11 @@ impl App {
                 self.set_status(
                     StatusKind::Ok,
                     format!(
-                        "{} {what}: {}  ·  {}",
+                        "{} {what}: {}  ·  {}  ·  {}",
                         escape_display(&c.name),
                         c.id,
-                        usage[2].trim_start_matches("json:").trim()
+                        usage[2].trim_start_matches("json:").trim(),
+                        usage[1]
                     ),
                 );
             }

@@ -698,7 +698,14 @@ fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span
     let bar_w = 14;
     let filled = ((j.fraction() * bar_w as f32).round() as usize).min(bar_w);
     let tail = match &j.state {
-        JobState::Done { id, .. } => Span::styled(id.clone(), theme.fg(theme.ok_fg)),
+        JobState::Done { id, .. } => match j.warnings.first() {
+            // Conversions and quality hints, so they are not missed.
+            Some(w) => Span::styled(
+                format!("{id}  ! {}", escape_display(&w.message)),
+                theme.fg(theme.warning_fg),
+            ),
+            None => Span::styled(id.clone(), theme.fg(theme.ok_fg)),
+        },
         JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
         JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
         JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),

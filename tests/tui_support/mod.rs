@@ -123,6 +123,15 @@ impl Harness {
     }
 
     pub fn with_start(setup: impl FnOnce(&Path, &Path), start: &str, previews: bool) -> Harness {
+        Self::with_keys(setup, start, previews, KeyMap::default())
+    }
+
+    pub fn with_keys(
+        setup: impl FnOnce(&Path, &Path),
+        start: &str,
+        previews: bool,
+        keys: KeyMap,
+    ) -> Harness {
         let root = tempfile::tempdir().unwrap();
         let home = std::fs::canonicalize(root.path()).unwrap();
         let clips = home.join("clips");
@@ -132,7 +141,7 @@ impl Harness {
         setup(&clips, &lib);
         let (app, rx) = App::new(AppOptions {
             library: Library::open(&lib).unwrap(),
-            keys: KeyMap::default(),
+            keys,
             theme: Theme::load("default", None, ColorMode::None).unwrap(),
             start_path: home.join(start),
             picker: previews.then(ratatui_image::picker::Picker::halfblocks),
