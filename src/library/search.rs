@@ -11,6 +11,8 @@ use crate::library::record::Character;
 pub struct SearchEntry {
     pub name: String,
     pub id: String,
+    name_mask: u64,
+    id_mask: u64,
     tags_lc: Vec<String>,
     notes_lc: String,
 }
@@ -20,6 +22,8 @@ impl SearchEntry {
         SearchEntry {
             name: c.name.clone(),
             id: c.id.clone(),
+            name_mask: char_mask(&c.name),
+            id_mask: char_mask(&c.id),
             tags_lc: c.tags.iter().map(|t| t.to_lowercase()).collect(),
             notes_lc: c.notes.to_lowercase(),
         }
@@ -63,10 +67,18 @@ impl Searcher {
 
     /// Score one entry, or None when it does not match.
     pub fn score(&self, index: usize, query: &str, query_lc: &str) -> Option<i64> {
+        self.score_masked(index, query, query_lc, char_mask(query))
+    }
+
+    fn score_masked(&self, index: usize, query: &str, query_lc: &str, qmask: u64) -> Option<i64> {
         let e = &self.entries[index];
         let mut best: Option<i64> = None;
         let mut take = |s: i64| best = Some(best.map_or(s, |b| b.max(s)));
-        if let Some(s) = self.matcher.fuzzy_match(&e.name, query) {
+        // A fuzzy match needs every character of the query in the haystack: a haystack
+        // missing one of them is skipped without running the matcher.
+        if qmask & !e.name_mask == 0
+            && let Some(s) = self.matcher.fuzzy_match(&e.name, query)
+        {
             // Names rank above IDs, exact and prefix matches above scattered ones.
             let name_lc = e.name.to_lowercase();
             let bonus = if name_lc == query_lc {
@@ -79,6 +91,7 @@ impl Searcher {
             take(s * 2 + bonus);
         }
         if query.len() >= 3
+            && qmask & !e.id_mask == 0
             && let Some(s) = self.matcher.fuzzy_match(&e.id, query)
         {
             take(s + if e.id == query_lc { 2000 } else { 0 });
@@ -136,6 +149,22 @@ impl Searcher {
     }
 }
 
+/// Which characters a string holds, case-folded: one bit per ASCII letter and digit, one bit
+/// for anything else (spaces excepted). A query can only match a haystack whose mask covers
+/// the query's.
+fn char_mask(s: &str) -> u64 {
+    let mut m = 0u64;
+    for c in s.chars().flat_map(char::to_lowercase) {
+        m |= match c {
+            'a'..='z' => 1 << (c as u32 - 'a' as u32),
+            '0'..='9' => 1 << (26 + c as u32 - '0' as u32),
+            ' ' => 0,
+            _ => 1 << 63,
+        };
+    }
+    m
+}
+
 /// Convenience: search a slice of characters, best first.
 pub fn search<'a>(chars: &'a [Character], query: &str) -> Vec<&'a Character> {
     let s = Searcher::from_characters(chars);
@@ -143,4 +172,70 @@ pub fn search<'a>(chars: &'a [Character], query: &str) -> Vec<&'a Character> {
         .into_iter()
         .map(|h| &chars[h.index])
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, id: &str) -> SearchEntry {
+        SearchEntry {
+            name: name.into(),
+            id: id.into(),
+            name_mask: char_mask(name),
+            id_mask: char_mask(id),
+            tags_lc: vec![],
+            notes_lc: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_mask_never_hides_a_match() {
+        let names = [
+            "Wolfgang",
+            "wolf_3123",
+            "Captain Nova",
+            "José Ñandú",
+            "ÆON",
+            "r2-d2",
+            "char-lie",
+            "日本の猫",
+        ];
+        let entries: Vec<SearchEntry> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| entry(n, &format!("char_abcdefgh{:04}", 2345 + i)))
+            .collect();
+        let s = Searcher::new(entries);
+        let plain = SkimMatcherV2::default().ignore_case();
+        let queries = [
+            "w", "wo", "wlf", "WOLF", "3123", "nova", "cn", "josé", "ñ", "æ", "r2", "d-2", "猫",
+            "lie", "x", "gang ", "q",
+        ];
+        for q in queries {
+            for (i, n) in names.iter().enumerate() {
+                let direct = plain.fuzzy_match(n, q.trim()).is_some();
+                let masked = s.score(i, q.trim(), &q.trim().to_lowercase()).is_some();
+                assert!(
+                    !direct || masked,
+                    "{q:?} matches {n:?} but the search missed it"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn best_first_and_narrowing_agree() {
+        let entries = vec![
+            entry("wolf", "char_aaaaaaaaaaaa"),
+            entry("wolfgang", "char_bbbbbbbbbbbb"),
+            entry("owl", "char_cccccccccccc"),
+        ];
+        let s = Searcher::new(entries);
+        let w = s.search("w", None);
+        assert_eq!(w.len(), 3);
+        let wo = s.search("wo", Some(&w));
+        assert_eq!(wo, s.search("wo", None));
+        assert_eq!(wo[0].index, 0, "the exact prefix ranks first");
+    }
 }
