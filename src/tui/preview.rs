@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use image::DynamicImage;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::ffmpeg::{ffmpeg_bin, safe_input};
+use crate::pipeline::ffmpeg::{ffmpeg_bin, file_url, safe_input};
 use crate::pipeline::job::Input;
 
 /// Largest preview side kept in memory; the terminal shows far fewer pixels.
@@ -65,7 +65,7 @@ pub async fn clip_frame(
         "-c:v",
         "png",
     ])
-    .arg(&out)
+    .arg(file_url(&out))
     .stdin(std::process::Stdio::null())
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null())
