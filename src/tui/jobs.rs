@@ -214,3 +214,68 @@ impl Jobs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::provider::Registry;
+
+    fn job_at(kind: JobKind, stage: Stage, fraction: f32) -> Job {
+        let mut jobs = Jobs::default();
+        let id = jobs.add_job("Hero".into(), "hero.mp4".into(), kind);
+        let mut job = jobs.list.remove(0);
+        assert_eq!(job.id, id);
+        job.state = JobState::Running;
+        job.progress = Some(Progress {
+            stage,
+            fraction,
+            message: String::new(),
+        });
+        job
+    }
+
+    #[test]
+    fn the_register_stage_fills_the_bar_of_a_register_job_and_the_end_of_a_create() {
+        let cfg =
+            Config::parse("[providers.mine]\nkind = \"command\"\ncommand = [\"up\"]\n").unwrap();
+        let provider = Registry::from_config(&cfg)
+            .unwrap()
+            .get("mine")
+            .unwrap()
+            .clone();
+        let character = Box::new(
+            serde_json::from_value::<Character>(serde_json::json!({
+                "schema": 1, "id": "char_aaaaaaaaaaaa", "name": "Hero",
+                "created_at": "2026-11-01T10:00:00Z",
+                "source": {"size_bytes": 1, "blake3": "0"},
+                "start_s": 0.0, "path_taken": "copy",
+                "clip": {"path": "clip.mp4", "width": 1280, "height": 720, "duration_s": 4.0,
+                         "fps": 25.0, "size_bytes": 1, "has_audio": false},
+                "keyframes": [], "signature": {}
+            }))
+            .unwrap(),
+        );
+        let register = JobKind::Register {
+            character,
+            provider: provider.clone(),
+        };
+        let j = job_at(register, Stage::Register, 0.5);
+        assert_eq!(j.fraction(), 0.5);
+        assert_eq!(j.stage_label(), "register");
+        assert_eq!(j.provider(), Some("mine"));
+
+        let create = |register| JobKind::Create {
+            input: Input::File("/clips/hero.mp4".into()),
+            opts: CreateOptions::default(),
+            register,
+        };
+        let plain = job_at(create(None), Stage::Save, 1.0);
+        assert_eq!(plain.fraction(), 1.0);
+        assert_eq!(plain.provider(), None);
+        let then_register = job_at(create(Some(provider.clone())), Stage::Save, 1.0);
+        assert!((then_register.fraction() - 0.9).abs() < 1e-6);
+        let uploading = job_at(create(Some(provider)), Stage::Register, 0.5);
+        assert!((uploading.fraction() - 0.95).abs() < 1e-6);
+    }
+}
