@@ -868,6 +868,9 @@ async fn register_uploads_and_records_the_remote_id_once() {
     );
     let screen = h.render(120, 30);
     assert!(screen.contains("sora: sora_char_1"), "{screen}");
+    let small = h.render(80, 24);
+    let bar = small.lines().last().unwrap();
+    assert!(bar.contains("R register"), "{bar}");
 
     // Again: nothing is sent.
     h.key(KeyCode::Char('R'));
