@@ -108,6 +108,8 @@ fn app_with(n: usize, dir: &std::path::Path) -> (App, UnboundedReceiver<Msg>) {
         default_start_s: 0.0,
         strict: false,
         local_clipboard: false,
+        providers: Default::default(),
+        default_provider: None,
     });
     app.library.set_characters(library(n), vec![]);
     (app, rx)

@@ -40,6 +40,8 @@ pub struct Defaults {
     pub strict: Option<bool>,
     /// Folder the files pane opens in.
     pub folder: Option<PathBuf>,
+    /// Provider the terminal app registers with (`R`, and every new character).
+    pub provider: Option<String>,
 }
 
 /// `[fetch]`: limits of URL downloads.

@@ -753,3 +753,389 @@ async fn rebound_keys_show_in_help_and_status_bar_and_work() {
     h.key(KeyCode::Char('N'));
     assert!(h.app.prompt.is_some());
 }
+
+// ---- registering with providers ----
+
+/// An executable shell script in `dir`.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn command_provider(name: &str, script: &std::path::Path) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"command\"\ncommand = [\"{}\", \"{{clip}}\", \"{{name}}\", \"{{id}}\"]\n",
+        script.display()
+    )
+}
+
+/// A saved character with a clip file, as `castbook create` leaves it.
+fn saved_characters(lib: &std::path::Path, names: &[&str]) {
+    let chars: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| fake_character(i + 1, n, &[], ""))
+        .collect();
+    write_characters(lib, &chars);
+    for c in &chars {
+        std::fs::write(lib.join(&c.id).join("clip.mp4"), b"not really a video").unwrap();
+    }
+}
+
+fn on_disk(h: &Harness, id: &str) -> castbook::library::Character {
+    Library::open(h.home().join("lib"))
+        .unwrap()
+        .get(id)
+        .unwrap()
+        .unwrap()
+}
+
+fn sora_reply() -> server::Reply {
+    server::Reply::json(
+        200,
+        &serde_json::json!({"id": "sora_char_1", "name": "x", "created_at": 1_760_000_000}),
+    )
+}
+
+fn sora_config(server: &server::Server, extra: &str) -> String {
+    format!(
+        "[providers.sora]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = \"sk-test\"\ntimeout_s = 10\n{extra}",
+        server.url("/v1")
+    )
+}
+
+#[tokio::test]
+async fn register_uploads_and_records_the_remote_id_once() {
+    let server = server::Server::start(|_, _| sora_reply());
+    let mut h = Harness::with_config(
+        |_, lib| saved_characters(lib, &["Alpha", "Hero"]),
+        "clips",
+        &sora_config(&server, ""),
+    );
+    h.app.focus = Focus::Library;
+    let id = fake_id(2);
+    assert!(h.app.library.select_id(&id));
+    h.key(KeyCode::Char('R'));
+    assert_eq!(h.app.jobs.list.len(), 1, "{:?}", h.app.status);
+    // The job bar shows the register stage while it runs.
+    h.pump_until(LONG, "the register stage", |a| {
+        a.jobs.list[0]
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.stage == Stage::Register)
+    })
+    .await;
+    let screen = h.render(100, 30);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("Hero") && l.contains("register  ▕")),
+        "{screen}"
+    );
+    h.pump_until(LONG, "the job", |a| !a.jobs.list[0].is_active())
+        .await;
+    assert!(
+        matches!(&h.app.jobs.list[0].state, JobState::Done { id: done, .. } if *done == id),
+        "{:?}",
+        h.app.jobs.list[0].state
+    );
+    assert_eq!(h.app.jobs.list[0].fraction(), 1.0);
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
+        ("POST", "/v1/videos/characters")
+    );
+    // On disk, in the pane (still selected), in the status line and the job list.
+    assert_eq!(on_disk(&h, &id).provider_ids["sora"], "sora_char_1");
+    let selected = h.app.library.selected_character().unwrap();
+    assert_eq!(selected.id, id);
+    assert_eq!(selected.provider_ids["sora"], "sora_char_1");
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Ok);
+    assert!(
+        status
+            .text
+            .contains("Hero registered with sora: sora_char_1")
+            && status
+                .text
+                .contains(r#"{"characters":[{"id":"sora_char_1"}]}"#),
+        "{}",
+        status.text
+    );
+    let screen = h.render(120, 30);
+    assert!(screen.contains("sora: sora_char_1"), "{screen}");
+    let small = h.render(80, 24);
+    let bar = small.lines().last().unwrap();
+    assert!(bar.contains("R register"), "{bar}");
+
+    // Again: nothing is sent.
+    h.key(KeyCode::Char('R'));
+    assert_eq!(h.app.jobs.list.len(), 1);
+    let status = h.app.status.clone().unwrap();
+    assert!(
+        status
+            .text
+            .contains("already registered with sora as sora_char_1"),
+        "{}",
+        status.text
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_provider_fails_the_job_and_leaves_the_record_alone() {
+    let bin = tempfile::tempdir().unwrap();
+    let failing = script(bin.path(), "up.sh", "echo 'quota exceeded' >&2\nexit 1");
+    let mut h = Harness::with_config(
+        |_, lib| saved_characters(lib, &["Hero"]),
+        "clips",
+        &command_provider("mine", &failing),
+    );
+    let id = fake_id(1);
+    let before = std::fs::read(h.home().join("lib").join(&id).join("character.json")).unwrap();
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('R'));
+    h.pump_until(LONG, "the job", |a| !a.jobs.list[0].is_active())
+        .await;
+    let JobState::Failed(msg) = h.app.jobs.list[0].state.clone() else {
+        panic!("{:?}", h.app.jobs.list[0].state)
+    };
+    assert!(
+        msg.contains("exit code 1") && msg.contains("quota exceeded"),
+        "{msg}"
+    );
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert!(
+        status.text.contains("registering with mine failed") && status.text.contains("press R"),
+        "{}",
+        status.text
+    );
+    let after = std::fs::read(h.home().join("lib").join(&id).join("character.json")).unwrap();
+    assert_eq!(before, after, "the record is unchanged");
+    assert!(h.app.library.characters[0].provider_ids.is_empty());
+}
+
+#[tokio::test]
+async fn a_server_error_fails_the_job_without_retries() {
+    let server = server::Server::start(|_, _| {
+        server::Reply::json(500, &serde_json::json!({"error": {"message": "boom"}}))
+    });
+    let mut h = Harness::with_config(
+        |_, lib| saved_characters(lib, &["Hero"]),
+        "clips",
+        &sora_config(&server, "max_retries = 0\n"),
+    );
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('R'));
+    h.pump_until(LONG, "the job", |a| !a.jobs.list[0].is_active())
+        .await;
+    let JobState::Failed(msg) = h.app.jobs.list[0].state.clone() else {
+        panic!("{:?}", h.app.jobs.list[0].state)
+    };
+    assert!(msg.contains("500"), "{msg}");
+    assert_eq!(server.requests().len(), 1);
+    assert!(on_disk(&h, &fake_id(1)).provider_ids.is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_without_a_key_is_refused_before_any_job() {
+    let config = "[providers.sora]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+                  api_key_env = \"CASTBOOK_TEST_KEY_NOBODY_SETS\"\n";
+    let mut h = Harness::with_config(|_, lib| saved_characters(lib, &["Hero"]), "clips", config);
+    h.key(KeyCode::Char('R'));
+    assert!(h.app.jobs.list.is_empty());
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert!(
+        status.text.contains("CASTBOOK_TEST_KEY_NOBODY_SETS"),
+        "{}",
+        status.text
+    );
+}
+
+#[tokio::test]
+async fn without_providers_r_says_how_to_add_one() {
+    let mut h = Harness::new(|_, lib| saved_characters(lib, &["Hero"]));
+    h.key(KeyCode::Char('R'));
+    assert!(h.app.jobs.list.is_empty());
+    assert!(h.app.prompt.is_none());
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert!(
+        status
+            .text
+            .starts_with("no providers are configured: add a [providers.NAME] table to ")
+            && status.text.ends_with("config.toml"),
+        "{}",
+        status.text
+    );
+}
+
+#[tokio::test]
+async fn with_several_providers_the_typed_name_is_checked() {
+    let bin = tempfile::tempdir().unwrap();
+    let alpha = script(bin.path(), "alpha.sh", "echo '{\"id\":\"alpha-1\"}'");
+    let beta = script(bin.path(), "beta.sh", "echo '{\"id\":\"beta-7\"}'");
+    let config = format!(
+        "{}{}",
+        command_provider("alpha", &alpha),
+        command_provider("beta", &beta)
+    );
+    let mut h = Harness::with_config(|_, lib| saved_characters(lib, &["Hero"]), "clips", &config);
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('R'));
+    let prompt = h.app.prompt.as_ref().expect("asks which provider");
+    assert!(matches!(
+        prompt.kind,
+        castbook::tui::app::PromptKind::Provider(_)
+    ));
+    let hint = prompt.error.clone().unwrap();
+    assert!(hint.contains("alpha, beta"), "{hint}");
+    h.type_text("bet");
+    let err = h.app.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(
+        err.contains("no provider called bet") && err.contains("alpha, beta"),
+        "{err}"
+    );
+    h.key(KeyCode::Enter);
+    assert!(h.app.prompt.is_some(), "an unknown name is not accepted");
+    assert!(h.app.jobs.list.is_empty());
+    h.type_text("a");
+    assert!(h.app.prompt.as_ref().unwrap().error.is_none());
+    h.key(KeyCode::Enter);
+    assert!(h.app.prompt.is_none());
+    h.pump_until(LONG, "the job", |a| {
+        a.jobs.list.first().is_some_and(|j| !j.is_active())
+    })
+    .await;
+    let c = on_disk(&h, &fake_id(1));
+    assert_eq!(
+        c.provider_ids.into_iter().collect::<Vec<_>>(),
+        [("beta".to_string(), "beta-7".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_registration_records_nothing() {
+    let bin = tempfile::tempdir().unwrap();
+    let slow = script(bin.path(), "slow.sh", "sleep 30\necho '{\"id\":\"late\"}'");
+    let mut h = Harness::with_config(
+        |_, lib| saved_characters(lib, &["Hero"]),
+        "clips",
+        &command_provider("mine", &slow),
+    );
+    h.key(KeyCode::Char('R'));
+    h.pump_until(LONG, "the register stage", |a| {
+        a.jobs.list[0].progress.is_some()
+    })
+    .await;
+    h.app.focus = Focus::Jobs;
+    h.key(KeyCode::Char('x'));
+    h.pump_until(Duration::from_secs(10), "the cancellation", |a| {
+        !a.jobs.list[0].is_active()
+    })
+    .await;
+    assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
+    assert!(on_disk(&h, &fake_id(1)).provider_ids.is_empty());
+}
+
+#[tokio::test]
+async fn create_with_a_default_provider_registers_in_the_same_job() {
+    let bin = tempfile::tempdir().unwrap();
+    let args = bin.path().join("args.txt");
+    let up = script(
+        bin.path(),
+        "up.sh",
+        &format!(
+            "echo \"$@\" > '{}'\necho '{{\"id\":\"remote-42\"}}'",
+            args.display()
+        ),
+    );
+    let config = format!(
+        "{}[defaults]\nprovider = \"mine\"\n",
+        command_provider("mine", &up)
+    );
+    let mut h = Harness::with_config(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        },
+        "clips/hero.mp4",
+        &config,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.queue_create("Hero".into());
+    assert_eq!(h.app.jobs.list.len(), 1);
+    h.pump_until(LONG, "the job", |a| !a.jobs.list[0].is_active())
+        .await;
+    let job = &h.app.jobs.list[0];
+    let JobState::Done { id, .. } = job.state.clone() else {
+        panic!("{:?}", job.state)
+    };
+    // The same job went on to the register stage after the save.
+    assert_eq!(job.progress.as_ref().unwrap().stage, Stage::Register);
+    assert_eq!(
+        job.registered,
+        Some(("mine".to_string(), "remote-42".to_string()))
+    );
+    let c = on_disk(&h, &id);
+    assert_eq!(c.provider_ids["mine"], "remote-42");
+    let clip = Library::open(h.home().join("lib"))
+        .unwrap()
+        .character_dir(&id)
+        .join("clip.mp4");
+    assert_eq!(
+        std::fs::read_to_string(&args).unwrap().trim(),
+        format!("{} Hero {id}", clip.display())
+    );
+    let selected = h.app.library.selected_character().unwrap();
+    assert_eq!(selected.id, id);
+    assert_eq!(selected.provider_ids["mine"], "remote-42");
+    let status = h.app.status.clone().unwrap().text;
+    assert!(
+        status.contains("registered with mine: remote-42")
+            && status.contains(r#"{"characters":[{"id":"remote-42"}]}"#),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn create_keeps_the_character_when_its_registration_fails() {
+    let bin = tempfile::tempdir().unwrap();
+    let failing = script(bin.path(), "up.sh", "echo 'no upload today' >&2\nexit 1");
+    let config = format!(
+        "{}[defaults]\nprovider = \"mine\"\n",
+        command_provider("mine", &failing)
+    );
+    let mut h = Harness::with_config(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        },
+        "clips/hero.mp4",
+        &config,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    h.app.queue_create("Hero".into());
+    h.pump_until(LONG, "the job", |a| !a.jobs.list[0].is_active())
+        .await;
+    let JobState::Failed(msg) = h.app.jobs.list[0].state.clone() else {
+        panic!("{:?}", h.app.jobs.list[0].state)
+    };
+    let lib = Library::open(h.home().join("lib")).unwrap();
+    let saved = lib.list().unwrap().characters;
+    assert_eq!(saved.len(), 1, "the character is saved");
+    let id = &saved[0].id;
+    assert!(saved[0].provider_ids.is_empty());
+    assert!(
+        msg.contains(&format!("saved as {id}"))
+            && msg.contains("no upload today")
+            && msg.contains("press R to retry"),
+        "{msg}"
+    );
+    assert_eq!(&h.app.library.selected_character().unwrap().id, id);
+    assert_eq!(h.app.status.clone().unwrap().kind, StatusKind::Error);
+}

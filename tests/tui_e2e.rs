@@ -295,6 +295,21 @@ fn errors_before_the_terminal_is_taken_are_plain() {
         String::from_utf8_lossy(&out.stderr).contains("line 1"),
         "{out:?}"
     );
+    // A broken provider table, or a default provider that is not configured.
+    let out = run(&[], "[providers.sora]\nkind = \"ftp\"\n");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[providers.sora]") && err.contains("kind = \"openai\""),
+        "{err}"
+    );
+    let out = run(&[], "[defaults]\nprovider = \"sora\"\n");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("[defaults] provider") && err.contains("no provider called \"sora\""),
+        "{err}"
+    );
     // Fine config, but no terminal: a clear message instead of a broken screen.
     let out = run(&["--theme", "light"], "");
     assert_eq!(out.status.code(), Some(1));

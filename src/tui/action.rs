@@ -4,8 +4,10 @@
 use crossterm::event::KeyEvent;
 use image::DynamicImage;
 
+use crate::library::Character;
 use crate::library::search::Hit;
 use crate::pipeline::job::{Created, JobEvent, ProbeReport};
+use crate::provider::Registration;
 
 macro_rules! actions {
     ($($variant:ident = $name:literal),* $(,)?) => {
@@ -46,6 +48,7 @@ actions! {
     EditNotes = "edit_notes",
     EditTags = "edit_tags",
     Remove = "remove",
+    Register = "register",
     Export = "export",
     CancelJob = "cancel_job",
     Help = "help",
@@ -88,5 +91,12 @@ pub enum Msg {
     JobDone {
         id: u64,
         result: Box<crate::Result<Created>>,
+    },
+    /// A job registered a character with a provider (or failed to). `created` is set when
+    /// the job created the character first: it is saved whatever `result` says.
+    RegisterDone {
+        id: u64,
+        created: Option<Box<Created>>,
+        result: Box<crate::Result<(Character, Registration)>>,
     },
 }

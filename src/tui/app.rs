@@ -15,11 +15,12 @@ use crate::library::name::{name_key, normalize_name};
 use crate::library::record::usage_lines;
 use crate::library::{Character, Library};
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
+use crate::provider::{self, AnyProvider, Provider, Registration, Registry};
 use crate::tui::action::{Action, Msg};
 use crate::tui::clip::{ClipPane, START_STEP_S};
 use crate::tui::clipboard;
 use crate::tui::files::{EntryKind, FilesPane};
-use crate::tui::jobs::{JobState, Jobs};
+use crate::tui::jobs::{JobKind, JobState, Jobs};
 use crate::tui::keys::{Key, KeyMap, Scope};
 use crate::tui::library::{LibraryPane, SearchRequest};
 use crate::tui::preview;
@@ -57,6 +58,8 @@ pub enum PromptKind {
     Notes(String),
     Tags(String),
     Export,
+    /// The provider to register the character with this ID with.
+    Provider(String),
 }
 
 impl PromptKind {
@@ -68,6 +71,7 @@ impl PromptKind {
             PromptKind::Notes(_) => "Notes",
             PromptKind::Tags(_) => "Tags (comma separated)",
             PromptKind::Export => "Export to (.csv or .json)",
+            PromptKind::Provider(_) => "Register with provider",
         }
     }
 }
@@ -108,6 +112,10 @@ pub struct AppOptions {
     pub strict: bool,
     /// Hand copied text to a local clipboard tool too.
     pub local_clipboard: bool,
+    /// The configured providers (`[providers.NAME]`).
+    pub providers: Registry,
+    /// `[defaults] provider`: what `R` registers with, and new characters are registered with.
+    pub default_provider: Option<String>,
 }
 
 /// A loaded preview image, keyed by what it shows.
@@ -145,6 +153,8 @@ pub struct App {
     default_start_s: f64,
     strict: bool,
     local_clipboard: bool,
+    providers: Registry,
+    default_provider: Option<String>,
     quit_armed: bool,
     frames_dir: Option<tempfile::TempDir>,
     tx: UnboundedSender<Msg>,
@@ -179,6 +189,8 @@ impl App {
             default_start_s: opts.default_start_s,
             strict: opts.strict,
             local_clipboard: opts.local_clipboard,
+            providers: opts.providers,
+            default_provider: opts.default_provider,
             quit_armed: false,
             frames_dir: None,
             tx,
@@ -292,6 +304,11 @@ impl App {
                 }
             }
             Msg::JobDone { id, result } => self.on_job_done(id, *result),
+            Msg::RegisterDone {
+                id,
+                created,
+                result,
+            } => self.on_register_done(id, created.map(|c| *c), *result),
         }
     }
 
@@ -440,15 +457,26 @@ impl App {
                     self.confirm = Some((c.id.clone(), c.name.clone()));
                 }
             }
+            Action::Register => self.register_selected(),
             Action::Export => {
                 let path = self.files.dir.join("castbook-export.csv");
                 self.open_prompt(PromptKind::Export, &path.display().to_string());
             }
             Action::CancelJob => {
+                let registering = self.jobs.list.get(self.jobs.selected).is_some_and(|j| {
+                    matches!(j.kind, JobKind::Register { .. })
+                        || j.progress
+                            .as_ref()
+                            .is_some_and(|p| p.stage == job::Stage::Register)
+                });
                 if self.jobs.cancel(self.jobs.selected) {
                     self.set_status(
                         StatusKind::Info,
-                        "cancelling the job: nothing will be saved",
+                        if registering {
+                            "cancelling the registration: nothing will be recorded"
+                        } else {
+                            "cancelling the job: nothing will be saved"
+                        },
                     );
                     self.start_next_job();
                 }
@@ -741,6 +769,13 @@ impl App {
         let except = match &p.kind {
             PromptKind::Name => None,
             PromptKind::Rename(id) => Some(id.as_str()),
+            PromptKind::Provider(_) => {
+                let error = self.provider_error(p.input.value().trim());
+                if let Some(p) = &mut self.prompt {
+                    p.error = error;
+                }
+                return;
+            }
             _ => return,
         };
         let error = match normalize_name(p.input.value()) {
@@ -790,6 +825,7 @@ impl App {
                 Ok(())
             }),
             PromptKind::Export => self.export(value.trim()),
+            PromptKind::Provider(id) => self.register(&id, value.trim()),
         }
     }
 
@@ -829,6 +865,17 @@ impl App {
         let Some(input) = self.clip.input.clone() else {
             return;
         };
+        // A missing key is found before any work is done, as in `castbook create --provider`.
+        let register = match self.default_provider.clone() {
+            Some(name) => match self.callable_provider(&name) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.set_status(StatusKind::Error, e);
+                    return;
+                }
+            },
+            None => None,
+        };
         let opts = CreateOptions {
             name: name.trim().to_string(),
             start_s: self.clip.start_s,
@@ -836,7 +883,12 @@ impl App {
             ..Default::default()
         };
         let source = self.clip.label.clone();
-        self.jobs.add(opts.name.clone(), source, input, opts);
+        let kind = JobKind::Create {
+            input,
+            opts: opts.clone(),
+            register,
+        };
+        self.jobs.add_job(opts.name, source, kind);
         self.start_next_job();
         self.dirty = true;
     }
@@ -849,12 +901,7 @@ impl App {
         };
         job.state = JobState::Running;
         job.started = Some(Instant::now());
-        let (id, input, opts, cancel) = (
-            job.id,
-            job.input.clone(),
-            job.opts.clone(),
-            job.cancel.clone(),
-        );
+        let (id, kind, cancel) = (job.id, job.kind.clone(), job.cancel.clone());
         tokio::spawn(async move {
             let (etx, mut erx) = unbounded_channel();
             let forward = {
@@ -865,12 +912,10 @@ impl App {
                     }
                 })
             };
-            let result = job::create(lib, input, opts, Reporter::new(etx), cancel).await;
+            // The job's end drops the event sender, so the forwarding task ends too.
+            let msg = run_job(id, lib, kind, etx, cancel).await;
             let _ = forward.await;
-            let _ = tx.send(Msg::JobDone {
-                id,
-                result: Box::new(result),
-            });
+            let _ = tx.send(msg);
         });
     }
 
@@ -887,15 +932,7 @@ impl App {
                     id: c.id.clone(),
                     existed: created.existed,
                 };
-                let mut chars = std::mem::take(&mut self.library.characters);
-                let corrupt = std::mem::take(&mut self.library.corrupt);
-                if !chars.iter().any(|x| x.id == c.id) {
-                    chars.push(c.clone());
-                }
-                self.library.set_characters(chars, corrupt);
-                self.library.query.reset();
-                self.library.select_id(&c.id);
-                self.load_char_preview();
+                self.show_created(&c);
                 let usage = usage_lines(&escape_display(&c.name), &c.id);
                 let what = if created.existed {
                     "already in the library"
@@ -924,6 +961,230 @@ impl App {
             }
         }
         self.start_next_job();
+    }
+
+    /// Put a newly created character into the library pane and select it.
+    fn show_created(&mut self, c: &Character) {
+        let mut chars = std::mem::take(&mut self.library.characters);
+        let corrupt = std::mem::take(&mut self.library.corrupt);
+        if !chars.iter().any(|x| x.id == c.id) {
+            chars.push(c.clone());
+        }
+        self.library.set_characters(chars, corrupt);
+        self.library.query.reset();
+        self.library.select_id(&c.id);
+        self.load_char_preview();
+    }
+
+    // ---- providers ----
+
+    /// `R`: register the selected character with the provider of `[defaults] provider`, the
+    /// only configured one, or one typed in a prompt.
+    fn register_selected(&mut self) {
+        let Some(c) = self.library.selected_character() else {
+            self.set_status(StatusKind::Error, "no character selected to register");
+            return;
+        };
+        let id = c.id.clone();
+        if let Some(name) = self.default_provider.clone() {
+            return self.register(&id, &name);
+        }
+        let names: Vec<String> = self.providers.names().map(str::to_string).collect();
+        match names.as_slice() {
+            [] => {
+                let file = crate::config::config_path()
+                    .map(|p| self.display_path(&p))
+                    .unwrap_or_else(|| "config.toml".into());
+                self.set_status(
+                    StatusKind::Error,
+                    format!("no providers are configured: add a [providers.NAME] table to {file}"),
+                );
+            }
+            [only] => self.register(&id, only),
+            _ => self.open_prompt(PromptKind::Provider(id), ""),
+        }
+    }
+
+    /// What is wrong with a typed provider name, if anything.
+    fn provider_error(&self, name: &str) -> Option<String> {
+        if self.providers.names().any(|n| n == name) {
+            return None;
+        }
+        let known = self
+            .providers
+            .names()
+            .map(escape_display)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(if name.is_empty() {
+            format!("type a provider: {known}")
+        } else {
+            format!(
+                "no provider called {}: configured: {known}",
+                escape_display(name)
+            )
+        })
+    }
+
+    /// The provider called `name`, checked to be callable (a key is set, ...).
+    fn callable_provider(&self, name: &str) -> Result<AnyProvider, String> {
+        let p = self.providers.get(name).map_err(|e| e.message)?;
+        p.check().map_err(|e| escape_display(&e.message))?;
+        Ok(p.clone())
+    }
+
+    /// Queue a register job for the character `id` with the provider `name`, unless it is
+    /// registered with it already or the provider cannot be called.
+    fn register(&mut self, id: &str, name: &str) {
+        let Some(c) = self.library.characters.iter().find(|c| c.id == id).cloned() else {
+            self.set_status(
+                StatusKind::Error,
+                format!("{id} is no longer in the library"),
+            );
+            return;
+        };
+        if let Some(remote) = c.provider_ids.get(name) {
+            self.set_status(
+                StatusKind::Info,
+                format!(
+                    "{} is already registered with {} as {}: nothing was sent",
+                    escape_display(&c.name),
+                    escape_display(name),
+                    escape_display(remote)
+                ),
+            );
+            return;
+        }
+        if self
+            .jobs
+            .list
+            .iter()
+            .any(|j| j.is_active() && is_register_of(&j.kind, id, name))
+        {
+            self.set_status(
+                StatusKind::Info,
+                format!(
+                    "{} is being registered with {} already",
+                    escape_display(&c.name),
+                    escape_display(name)
+                ),
+            );
+            return;
+        }
+        let provider = match self.callable_provider(name) {
+            Ok(p) => p,
+            Err(e) => {
+                self.set_status(StatusKind::Error, e);
+                return;
+            }
+        };
+        let kind = JobKind::Register {
+            character: Box::new(c.clone()),
+            provider,
+        };
+        self.jobs.add_job(c.name.clone(), name.to_string(), kind);
+        self.start_next_job();
+        self.dirty = true;
+    }
+
+    fn on_register_done(
+        &mut self,
+        id: u64,
+        created: Option<job::Created>,
+        result: crate::Result<(Character, Registration)>,
+    ) {
+        self.dirty = true;
+        let retry = self.keys.keys_label(Action::Register);
+        let Some(job) = self.jobs.get_mut(id) else {
+            return;
+        };
+        job.finished = job.started.map(|s| s.elapsed());
+        let provider_name = job.provider().unwrap_or_default().to_string();
+        let prov = escape_display(&provider_name);
+        let existed = created.as_ref().is_some_and(|c| c.existed);
+        match result {
+            Ok((c, reg)) => {
+                job.state = JobState::Done {
+                    id: c.id.clone(),
+                    existed,
+                };
+                job.registered = Some((provider_name.clone(), reg.remote_id.clone()));
+                if created.is_some() {
+                    self.show_created(&c);
+                }
+                self.replace_character(&c);
+                let remote = escape_display(&reg.remote_id);
+                let usage = usage_lines(&c.name, &reg.remote_id);
+                let what = if created.is_some() && !existed {
+                    format!("created as {} and registered", c.id)
+                } else {
+                    "registered".to_string()
+                };
+                self.set_status(
+                    StatusKind::Ok,
+                    format!(
+                        "{} {what} with {prov}: {remote}  ·  {}",
+                        escape_display(&c.name),
+                        escape_display(usage[2].trim_start_matches("json:").trim()),
+                    ),
+                );
+            }
+            Err(e) => {
+                let cancelled = e.is_cancelled();
+                let why = if cancelled {
+                    "cancelled".to_string()
+                } else {
+                    format!("failed: {}", escape_display(&e.message))
+                };
+                match created {
+                    Some(created) => {
+                        let c = created.character;
+                        let msg = format!(
+                            "saved as {}, but registering with {prov} {why}: press {retry} to retry",
+                            c.id
+                        );
+                        job.state = JobState::Failed(msg.clone());
+                        self.show_created(&c);
+                        self.set_status(StatusKind::Error, msg);
+                    }
+                    None if cancelled => {
+                        job.state = JobState::Cancelled;
+                        self.set_status(
+                            StatusKind::Info,
+                            format!("registering with {prov} cancelled: nothing was recorded"),
+                        );
+                    }
+                    None => {
+                        let msg = escape_display(&e.message);
+                        job.state = JobState::Failed(msg.clone());
+                        self.set_status(
+                            StatusKind::Error,
+                            format!("registering with {prov} {why}: press {retry} to retry"),
+                        );
+                    }
+                }
+            }
+        }
+        self.start_next_job();
+    }
+
+    /// Show an updated record in the library pane, keeping the search and the selection.
+    fn replace_character(&mut self, updated: &Character) {
+        let selected = self.library.selected_character().map(|c| c.id.clone());
+        let mut chars = std::mem::take(&mut self.library.characters);
+        let corrupt = std::mem::take(&mut self.library.corrupt);
+        match chars.iter_mut().find(|c| c.id == updated.id) {
+            Some(c) => *c = updated.clone(),
+            None => chars.push(updated.clone()),
+        }
+        let query = self.library.query.value().to_string();
+        self.library.set_characters(chars, corrupt);
+        self.library.query = TextInput::new(query);
+        let req = self.library.query_changed();
+        self.spawn_search(req);
+        if let Some(id) = selected {
+            self.library.select_id(&id);
+        }
     }
 
     // ---- library ----
@@ -1043,6 +1304,76 @@ impl App {
             Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
         }
     }
+}
+
+/// Run a job to its end; the message that reports how it ended.
+async fn run_job(
+    id: u64,
+    lib: Library,
+    kind: JobKind,
+    etx: UnboundedSender<job::JobEvent>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Msg {
+    match kind {
+        JobKind::Create {
+            input,
+            opts,
+            register,
+        } => {
+            let result = job::create(
+                lib.clone(),
+                input,
+                opts,
+                Reporter::new(etx.clone()),
+                cancel.clone(),
+            )
+            .await;
+            match (result, register) {
+                (Ok(created), Some(p))
+                    if !created.character.provider_ids.contains_key(p.name()) =>
+                {
+                    let mut reporter = Reporter::new(etx);
+                    let result = provider::register_character(
+                        &lib,
+                        &p,
+                        &created.character,
+                        &mut reporter,
+                        &cancel,
+                    )
+                    .await;
+                    Msg::RegisterDone {
+                        id,
+                        created: Some(Box::new(created)),
+                        result: Box::new(result),
+                    }
+                }
+                (result, _) => Msg::JobDone {
+                    id,
+                    result: Box::new(result),
+                },
+            }
+        }
+        JobKind::Register {
+            character,
+            provider,
+        } => {
+            let mut reporter = Reporter::new(etx);
+            let result =
+                provider::register_character(&lib, &provider, &character, &mut reporter, &cancel)
+                    .await;
+            Msg::RegisterDone {
+                id,
+                created: None,
+                result: Box::new(result),
+            }
+        }
+    }
+}
+
+/// Whether a job kind registers the character `id` with the provider `name`.
+fn is_register_of(kind: &JobKind, id: &str, name: &str) -> bool {
+    matches!(kind, JobKind::Register { character, provider }
+        if character.id == id && provider.name() == name)
 }
 
 fn expand_tilde(p: &Path, home: Option<&Path>) -> PathBuf {

@@ -1,12 +1,15 @@
-//! Create jobs: queued, running one at a time (ffmpeg already uses every core), finished,
-//! failed or cancelled. Each has a cancellation token, its stage and progress, elapsed time.
+//! Jobs: creating a character from a clip (and registering it with a provider right after the
+//! save, when one is set), or registering a saved character. Queued, running one at a time
+//! (ffmpeg already uses every core), finished, failed or cancelled. Each has a cancellation
+//! token, its stage and progress, elapsed time.
 
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::library::Warning;
+use crate::library::{Character, Warning};
 use crate::pipeline::job::{CreateOptions, Input, Progress, Stage};
+use crate::provider::{AnyProvider, Provider};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobState {
@@ -17,15 +20,32 @@ pub enum JobState {
     Cancelled,
 }
 
+/// What a job does.
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    /// Create a character from a clip, then register it with `register` if set.
+    Create {
+        input: Input,
+        opts: CreateOptions,
+        register: Option<AnyProvider>,
+    },
+    /// Register a saved character with a provider.
+    Register {
+        character: Box<Character>,
+        provider: AnyProvider,
+    },
+}
+
 #[derive(Debug)]
 pub struct Job {
     pub id: u64,
     pub name: String,
-    /// The clip or URL, for display.
+    /// The clip or URL (or the provider of a register job), for display.
     pub source: String,
-    pub input: Input,
-    pub opts: CreateOptions,
+    pub kind: JobKind,
     pub state: JobState,
+    /// The provider's ID once the character is registered: (provider, remote ID).
+    pub registered: Option<(String, String)>,
     pub progress: Option<Progress>,
     pub started: Option<Instant>,
     pub finished: Option<Duration>,
@@ -46,6 +66,14 @@ impl Job {
             _ => {}
         }
         let Some(p) = &self.progress else { return 0.0 };
+        // Registering gets the whole bar in a register job, the last tenth after a create.
+        let (create_share, register_from) = match &self.kind {
+            JobKind::Register { .. } => (1.0, 0.0),
+            JobKind::Create {
+                register: Some(_), ..
+            } => (0.9, 0.9),
+            JobKind::Create { register: None, .. } => (1.0, 1.0),
+        };
         let (from, to) = match p.stage {
             Stage::Fetch => (0.0, 0.05),
             Stage::Probe => (0.05, 0.1),
@@ -54,9 +82,20 @@ impl Job {
             Stage::Keyframes => (0.85, 0.87),
             Stage::Signature => (0.87, 0.95),
             Stage::Save => (0.95, 1.0),
-            Stage::Register => (1.0, 1.0),
+            Stage::Register => (register_from, 1.0),
         };
-        from + (to - from) * p.fraction
+        if p.stage == Stage::Register {
+            return from + (to - from) * p.fraction;
+        }
+        (from + (to - from) * p.fraction) * create_share
+    }
+
+    /// The provider this job registers with, if any.
+    pub fn provider(&self) -> Option<&str> {
+        match &self.kind {
+            JobKind::Create { register, .. } => register.as_ref().map(|p| p.name()),
+            JobKind::Register { provider, .. } => Some(provider.name()),
+        }
     }
 
     pub fn elapsed(&self, now: Instant) -> Duration {
@@ -91,15 +130,26 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// Queue a create job (no provider).
     pub fn add(&mut self, name: String, source: String, input: Input, opts: CreateOptions) -> u64 {
+        let kind = JobKind::Create {
+            input,
+            opts,
+            register: None,
+        };
+        self.add_job(name, source, kind)
+    }
+
+    /// Queue a job of any kind.
+    pub fn add_job(&mut self, name: String, source: String, kind: JobKind) -> u64 {
         self.next_id += 1;
         self.list.push(Job {
             id: self.next_id,
             name,
             source,
-            input,
-            opts,
+            kind,
             state: JobState::Queued,
+            registered: None,
             progress: None,
             started: None,
             finished: None,
@@ -162,5 +212,70 @@ impl Jobs {
         for i in 0..self.list.len() {
             self.cancel(i);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::provider::Registry;
+
+    fn job_at(kind: JobKind, stage: Stage, fraction: f32) -> Job {
+        let mut jobs = Jobs::default();
+        let id = jobs.add_job("Hero".into(), "hero.mp4".into(), kind);
+        let mut job = jobs.list.remove(0);
+        assert_eq!(job.id, id);
+        job.state = JobState::Running;
+        job.progress = Some(Progress {
+            stage,
+            fraction,
+            message: String::new(),
+        });
+        job
+    }
+
+    #[test]
+    fn the_register_stage_fills_the_bar_of_a_register_job_and_the_end_of_a_create() {
+        let cfg =
+            Config::parse("[providers.mine]\nkind = \"command\"\ncommand = [\"up\"]\n").unwrap();
+        let provider = Registry::from_config(&cfg)
+            .unwrap()
+            .get("mine")
+            .unwrap()
+            .clone();
+        let character = Box::new(
+            serde_json::from_value::<Character>(serde_json::json!({
+                "schema": 1, "id": "char_aaaaaaaaaaaa", "name": "Hero",
+                "created_at": "2026-11-01T10:00:00Z",
+                "source": {"size_bytes": 1, "blake3": "0"},
+                "start_s": 0.0, "path_taken": "copy",
+                "clip": {"path": "clip.mp4", "width": 1280, "height": 720, "duration_s": 4.0,
+                         "fps": 25.0, "size_bytes": 1, "has_audio": false},
+                "keyframes": [], "signature": {}
+            }))
+            .unwrap(),
+        );
+        let register = JobKind::Register {
+            character,
+            provider: provider.clone(),
+        };
+        let j = job_at(register, Stage::Register, 0.5);
+        assert_eq!(j.fraction(), 0.5);
+        assert_eq!(j.stage_label(), "register");
+        assert_eq!(j.provider(), Some("mine"));
+
+        let create = |register| JobKind::Create {
+            input: Input::File("/clips/hero.mp4".into()),
+            opts: CreateOptions::default(),
+            register,
+        };
+        let plain = job_at(create(None), Stage::Save, 1.0);
+        assert_eq!(plain.fraction(), 1.0);
+        assert_eq!(plain.provider(), None);
+        let then_register = job_at(create(Some(provider.clone())), Stage::Save, 1.0);
+        assert!((then_register.fraction() - 0.9).abs() < 1e-6);
+        let uploading = job_at(create(Some(provider)), Stage::Register, 0.5);
+        assert!((uploading.fraction() - 0.95).abs() < 1e-6);
     }
 }

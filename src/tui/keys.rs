@@ -324,6 +324,13 @@ impl Default for KeyMap {
                     "remove (to the trash)",
                 ),
                 b(
+                    Action::Register,
+                    vec![c('R')],
+                    Scope::Library,
+                    Some("register"),
+                    "register with a provider",
+                ),
+                b(
                     Action::Export,
                     vec![c('E')],
                     Scope::Library,

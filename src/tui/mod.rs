@@ -80,6 +80,15 @@ fn prepare(opts: Options) -> crate::Result<AppOptions> {
         ColorMode::from_env(),
     )
     .map_err(|m| Error::input("theme", m))?;
+    let providers = crate::provider::Registry::from_config(&cfg)?;
+    if let Some(name) = &cfg.defaults.provider {
+        providers.get(name).map_err(|e| {
+            Error::input(
+                "config",
+                format!("{cfg_name}: [defaults] provider: {}", e.message),
+            )
+        })?;
+    }
     let library = crate::cli::open_library(opts.library, &cfg)?;
     let home = directories::BaseDirs::new().map(|b| b.home_dir().to_path_buf());
     let given =
@@ -128,6 +137,8 @@ fn prepare(opts: Options) -> crate::Result<AppOptions> {
         default_start_s: cfg.defaults.start.unwrap_or(0.0).max(0.0),
         strict: cfg.defaults.strict.unwrap_or(false),
         local_clipboard: true,
+        providers,
+        default_provider: cfg.defaults.provider.clone(),
     })
 }
 

@@ -15,7 +15,7 @@ use crate::library::record::usage_lines;
 use crate::tui::app::{App, Focus, StatusKind};
 use crate::tui::clip::{ProbeState, WINDOW_S};
 use crate::tui::files::{EntryKind, age};
-use crate::tui::jobs::{Job, JobState};
+use crate::tui::jobs::{Job, JobKind, JobState};
 use crate::tui::keys::Scope;
 use crate::tui::theme::Theme;
 use crate::util::{escape_display, human_size};
@@ -697,16 +697,27 @@ fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span
     };
     let bar_w = 14;
     let filled = ((j.fraction() * bar_w as f32).round() as usize).min(bar_w);
+    let done_id = |id: &str| match &j.registered {
+        Some((provider, remote)) => format!(
+            "{id}  {}: {}",
+            escape_display(provider),
+            escape_display(remote)
+        ),
+        None => id.to_string(),
+    };
     let tail = match &j.state {
         JobState::Done { id, .. } => match j.warnings.first() {
             // Conversions and quality hints, so they are not missed.
             Some(w) => Span::styled(
-                format!("{id}  ! {}", escape_display(&w.message)),
+                format!("{}  ! {}", done_id(id), escape_display(&w.message)),
                 theme.fg(theme.warning_fg),
             ),
-            None => Span::styled(id.clone(), theme.fg(theme.ok_fg)),
+            None => Span::styled(done_id(id), theme.fg(theme.ok_fg)),
         },
         JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
+        JobState::Cancelled if matches!(j.kind, JobKind::Register { .. }) => {
+            Span::styled("not registered".to_string(), theme.dim())
+        }
         JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
         JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),
         JobState::Running => Span::styled(

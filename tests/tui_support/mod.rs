@@ -132,6 +132,23 @@ impl Harness {
         previews: bool,
         keys: KeyMap,
     ) -> Harness {
+        Self::build(setup, start, previews, keys, "")
+    }
+
+    /// An app with the `[providers.NAME]` tables and `[defaults] provider` of `config`.
+    pub fn with_config(setup: impl FnOnce(&Path, &Path), start: &str, config: &str) -> Harness {
+        Self::build(setup, start, false, KeyMap::default(), config)
+    }
+
+    fn build(
+        setup: impl FnOnce(&Path, &Path),
+        start: &str,
+        previews: bool,
+        keys: KeyMap,
+        config: &str,
+    ) -> Harness {
+        let cfg = castbook::config::Config::parse(config).expect("test config parses");
+        let providers = castbook::provider::Registry::from_config(&cfg).expect("providers");
         let root = tempfile::tempdir().unwrap();
         let home = std::fs::canonicalize(root.path()).unwrap();
         let clips = home.join("clips");
@@ -149,6 +166,8 @@ impl Harness {
             default_start_s: 0.0,
             strict: false,
             local_clipboard: false,
+            providers,
+            default_provider: cfg.defaults.provider.clone(),
         });
         Harness { app, rx, root }
     }
