@@ -166,6 +166,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_examples_parse() {
+        let readme = include_str!("../README.md");
+        let blocks: Vec<&str> = readme
+            .split("```toml\n")
+            .skip(1)
+            .map(|b| b.split("```").next().unwrap())
+            .collect();
+        assert!(blocks.len() >= 2, "the README has its config examples");
+        for b in blocks {
+            if let Err(e) = Config::parse(b) {
+                panic!("README example does not parse: {e}\n{b}");
+            }
+        }
+    }
+
+    #[test]
     fn empty_config_is_default() {
         let c = Config::parse("").unwrap();
         assert!(c.library.is_none());
