@@ -347,6 +347,28 @@ fn version_and_usage_errors() {
     assert!(stdout(&v).starts_with("castbook "), "{}", stdout(&v));
     let u = env.run(&["create", "x.mp4"]);
     assert_eq!(u.status.code(), Some(2), "missing --name is a usage error");
+    let e = env.run(&["edit", "someone"]);
+    assert_eq!(
+        e.status.code(),
+        Some(2),
+        "edit without a change is a usage error"
+    );
+    let x = env.run(&[
+        "export",
+        "--output",
+        "/nonexistent-folder/cast.csv",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(x.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_slice(&x.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "output");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
 }
 
 #[test]

@@ -96,18 +96,19 @@ pub enum Command {
         json: bool,
     },
     /// Change a character's name, notes or tags
+    #[command(group(clap::ArgGroup::new("change").required(true).multiple(true)))]
     Edit {
         /// An ID, or an exact name
         character: String,
-        #[arg(long)]
+        #[arg(long, group = "change")]
         name: Option<String>,
-        #[arg(long)]
+        #[arg(long, group = "change")]
         notes: Option<String>,
         /// Add a tag (repeat for more)
-        #[arg(long = "tag", value_name = "TAG")]
+        #[arg(long = "tag", value_name = "TAG", group = "change")]
         tags: Vec<String>,
         /// Remove a tag (repeat for more)
-        #[arg(long = "untag", value_name = "TAG")]
+        #[arg(long = "untag", value_name = "TAG", group = "change")]
         untags: Vec<String>,
         #[arg(long)]
         json: bool,

@@ -185,13 +185,6 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
         } => {
             let lib = open_library(library, &cfg)?;
             let c = lib.resolve(&character)?;
-            if name.is_none() && notes.is_none() && tags.is_empty() && untags.is_empty() {
-                return Err(Error::new(
-                    crate::ErrorKind::Other,
-                    "nothing_to_edit",
-                    "nothing to change: pass --name, --notes, --tag or --untag",
-                ));
-            }
             let new_name = name
                 .as_deref()
                 .map(crate::library::name::normalize_name)
@@ -248,6 +241,16 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                         .filter(|p| !p.as_os_str().is_empty())
                         .map(PathBuf::from)
                         .unwrap_or_else(|| PathBuf::from("."));
+                    if !dir.is_dir() {
+                        return Err(Error::input(
+                            "output",
+                            format!(
+                                "cannot write {}: the folder {} does not exist; create it or choose another --output",
+                                path.display(),
+                                dir.display()
+                            ),
+                        ));
+                    }
                     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
                         .map_err(|e| Error::io("writing the export in", &dir, &e))?;
                     write(tmp.as_file_mut())?;
