@@ -86,7 +86,7 @@ fn library(n: usize) -> Vec<Character> {
                     extra: Default::default(),
                 },
                 keyframes: vec![],
-                signature: serde_json::Value::Null,
+                signature: serde_json::Value::Null.into(),
                 warnings: vec![],
                 notes: notes.join(" "),
                 tags: vec![rng.pick(WORDS).into(), rng.pick(WORDS).into()],

@@ -156,11 +156,16 @@ fn unknown_fields_survive_an_edit() {
     let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     v["future_field"] = serde_json::json!({"x": 1});
     v["clip"]["future_clip_field"] = serde_json::json!(true);
+    v["signature"] = serde_json::json!({"version": 2, "embedding": [0.5, -1.25]});
     std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
     assert!(env.run(&["edit", "keep", "--notes", "n"]).status.success());
     let after: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(after["future_field"], serde_json::json!({"x": 1}));
     assert_eq!(after["clip"]["future_clip_field"], true);
+    assert_eq!(
+        after["signature"],
+        serde_json::json!({"version": 2, "embedding": [0.5, -1.25]})
+    );
     assert_eq!(after["notes"], "n");
 }
 

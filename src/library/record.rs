@@ -19,7 +19,7 @@ pub struct Character {
     pub path_taken: PathTaken,
     pub clip: ClipRecord,
     pub keyframes: Vec<String>,
-    pub signature: Value,
+    pub signature: RawJson,
     #[serde(default)]
     pub warnings: Vec<Warning>,
     #[serde(default)]
@@ -30,6 +30,46 @@ pub struct Character {
     pub provider_ids: BTreeMap<String, String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A JSON value kept as its compact text: written back exactly as read (a newer signature
+/// version survives an edit), in a fraction of the memory a parsed value takes, which matters
+/// with thousands of characters loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawJson(String);
+
+impl RawJson {
+    /// Serialise `value` compactly.
+    pub fn of<T: Serialize>(value: &T) -> serde_json::Result<RawJson> {
+        serde_json::to_string(value).map(RawJson)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Parse the text as a `T`.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl From<Value> for RawJson {
+    fn from(v: Value) -> RawJson {
+        RawJson(v.to_string())
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<RawJson, D::Error> {
+        Value::deserialize(d).map(RawJson::from)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

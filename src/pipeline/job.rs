@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::library::id::{SourceDigest, start_ms};
 use crate::library::name::normalize_name;
-use crate::library::record::{Character, ClipRecord, SCHEMA, Source, Warning};
+use crate::library::record::{Character, ClipRecord, RawJson, SCHEMA, Source, Warning};
 use crate::library::store::{Committed, Library};
 use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
@@ -395,7 +395,7 @@ pub fn create_file(
             extra: Default::default(),
         },
         keyframes,
-        signature: serde_json::to_value(&sig).expect("signature serialises"),
+        signature: RawJson::of(&sig).expect("signature serialises"),
         warnings,
         notes: opts.notes.clone(),
         tags: clean_tags(&opts.tags),

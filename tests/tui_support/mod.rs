@@ -87,7 +87,7 @@ pub fn fake_character(n: usize, name: &str, tags: &[&str], notes: &str) -> Chara
             extra: Default::default(),
         },
         keyframes: vec![],
-        signature: serde_json::json!({"version": 1}),
+        signature: serde_json::json!({"version": 1}).into(),
         warnings: vec![],
         notes: notes.to_string(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
