@@ -9,4 +9,4 @@ pub mod search;
 pub mod store;
 
 pub use record::{Character, ClipRecord, PathTaken, Source, Warning};
-pub use store::{Committed, Corrupt, Library, Listing, WorkDir};
+pub use store::{Committed, Corrupt, Library, Listing, NameSnapshot, WorkDir};

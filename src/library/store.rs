@@ -315,14 +315,46 @@ impl Library {
         Ok(())
     }
 
+    /// The characters' IDs and names now, to check a name against and to re-check it cheaply
+    /// at commit time.
+    pub fn names(&self) -> Result<NameSnapshot> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            id: String,
+            name: String,
+        }
+        // A second of margin: records changed while this reads are read again at commit.
+        let since = SystemTime::now() - std::time::Duration::from_secs(1);
+        let names = self
+            .read_all::<Head>()?
+            .into_iter()
+            .map(|h| (h.id, h.name))
+            .collect();
+        Ok(NameSnapshot { since, names })
+    }
+
     /// Make the character built in `work` appear in the library: under the lock, re-check the
     /// ID and the name, write the record, rename the folder in, fsync the library folder.
-    pub fn commit(&self, mut work: WorkDir, record: &Character) -> Result<Committed> {
+    pub fn commit(&self, work: WorkDir, record: &Character) -> Result<Committed> {
+        self.commit_checked(work, record, None)
+    }
+
+    /// `commit`, re-checking the name against `seen` (taken before the work began): only the
+    /// records added or changed since are read again, not the whole library.
+    pub fn commit_checked(
+        &self,
+        mut work: WorkDir,
+        record: &Character,
+        seen: Option<&NameSnapshot>,
+    ) -> Result<Committed> {
         let _lock = self.lock()?;
         if let Some(existing) = self.get(&record.id)? {
             return Ok(Committed::Existing(existing));
         }
-        self.check_name_free(&record.name, None)?;
+        match seen {
+            Some(seen) => self.recheck_name(&record.name, seen)?,
+            None => self.check_name_free(&record.name, None)?,
+        }
         let record_path = work.path.join(RECORD_FILE);
         write_json_synced(&record_path, record)?;
         sync_dir(&work.path);
@@ -389,6 +421,84 @@ impl Library {
         sync_dir(&self.root);
         sync_dir(&self.trash_root());
         Ok(dest)
+    }
+}
+
+/// IDs and names of the library at one moment.
+#[derive(Debug, Clone)]
+pub struct NameSnapshot {
+    since: SystemTime,
+    names: std::collections::HashMap<String, String>,
+}
+
+impl NameSnapshot {
+    /// The character holding `name` (NFC + lowercase compare), if any.
+    pub fn owner(&self, name: &str) -> Option<(&str, &str)> {
+        let key = name_key(name);
+        self.names
+            .iter()
+            .find(|(_, n)| name_key(n) == key)
+            .map(|(id, n)| (id.as_str(), n.as_str()))
+    }
+
+    /// Error when `name` is taken.
+    pub fn check_free(&self, name: &str) -> Result<()> {
+        match self.owner(name) {
+            Some((id, other)) => Err(name_taken(name, id, other)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Library {
+    /// Check `name` against `seen` updated with every record added or changed since it was
+    /// taken (a record's inode change time moves with any rewrite or rename onto it).
+    fn recheck_name(&self, name: &str, seen: &NameSnapshot) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        #[derive(serde::Deserialize)]
+        struct Head {
+            id: String,
+            name: String,
+        }
+        let key = name_key(name);
+        let entries = fs::read_dir(&self.root)
+            .map_err(|e| Error::io("reading the library", &self.root, &e))?;
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(id) = file_name.to_str().filter(|n| is_id(n)) else {
+                continue;
+            };
+            let path = entry.path().join(RECORD_FILE);
+            let changed = match (seen.names.get(id), fs::metadata(&path)) {
+                (None, _) => true,
+                (Some(_), Ok(m)) => {
+                    let ctime = SystemTime::UNIX_EPOCH
+                        + std::time::Duration::new(
+                            m.ctime().max(0) as u64,
+                            m.ctime_nsec().clamp(0, 999_999_999) as u32,
+                        );
+                    ctime >= seen.since
+                }
+                (Some(_), Err(_)) => false,
+            };
+            let current = if changed {
+                match fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Head>(&b).ok())
+                {
+                    Some(h) => Some((h.id, h.name)),
+                    None => continue,
+                }
+            } else {
+                seen.names.get(id).map(|n| (id.to_string(), n.clone()))
+            };
+            if let Some((other_id, other_name)) = current
+                && name_key(&other_name) == key
+            {
+                return Err(name_taken(name, &other_id, &other_name));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::library::id::{SourceDigest, start_ms};
 use crate::library::name::normalize_name;
 use crate::library::record::{Character, ClipRecord, RawJson, SCHEMA, Source, Warning};
-use crate::library::store::{Committed, Library};
+use crate::library::store::{Committed, Library, NameSnapshot};
 use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
@@ -263,13 +263,15 @@ pub fn create_file(
         let hashing = s.spawn(|| SourceDigest::of_file(&path));
         // Read the other characters' signatures (for the look-alike warning) meanwhile.
         let others = s.spawn(|| lib.read_all::<SignatureHead>().unwrap_or_default());
+        let names = s.spawn(|| lib.names());
         let info = probe::probe_with(&path, start_s, cancel, top.as_ref());
         let digest = hashing.join().expect("hash thread")?;
         let id = digest.character_id(start_ms(start_s), &name);
         if let Some(existing) = lib.get(&id)? {
             return Ok(Step::Existing(Box::new(existing)));
         }
-        lib.check_name_free(&name, None)?;
+        let names = names.join().expect("library thread")?;
+        names.check_free(&name)?;
         let info = info?;
         reporter.progress(Stage::Probe, 1.0, "probed");
 
@@ -305,13 +307,14 @@ pub fn create_file(
         };
         Ok(Step::Prepared {
             others: others.join().expect("library thread"),
+            names,
             id,
             digest: Box::new(digest),
             warnings: verdict.warnings,
             prepared: Box::new(prepared),
         })
     })?;
-    let (others, id, digest, mut warnings, prepared) = match outcome {
+    let (others, names, id, digest, mut warnings, prepared) = match outcome {
         Step::Existing(existing) => {
             reporter.progress(Stage::Save, 1.0, "already in the library");
             return Ok(Created {
@@ -321,11 +324,12 @@ pub fn create_file(
         }
         Step::Prepared {
             others,
+            names,
             id,
             digest,
             warnings,
             prepared,
-        } => (others, id, digest, warnings, prepared),
+        } => (others, names, id, digest, warnings, prepared),
     };
     if let Some(w) = start_note {
         warnings.insert(0, w);
@@ -405,7 +409,7 @@ pub fn create_file(
     if cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
-    let committed = lib.commit(work, &record)?;
+    let committed = lib.commit_checked(work, &record, Some(&names))?;
     reporter.progress(Stage::Save, 1.0, "saved");
     Ok(Created {
         existed: matches!(committed, Committed::Existing(_)),
@@ -460,6 +464,7 @@ enum Step {
     Existing(Box<Character>),
     Prepared {
         others: Vec<SignatureHead>,
+        names: NameSnapshot,
         id: String,
         digest: Box<SourceDigest>,
         warnings: Vec<Warning>,
