@@ -437,3 +437,54 @@ fn two_processes_on_one_library_lose_nothing() {
     assert_eq!(env.characters().len(), 4);
     assert!(env.work_leftovers().is_empty());
 }
+
+#[test]
+fn similar_ranks_by_signature_for_a_character_or_a_clip() {
+    let env = Env::new();
+    let bunny = fixture("bigbuckbunny.mp4");
+    let a = env.create(&bunny, "Bunny", &[]);
+    let b = env.create(&bunny, "Bunny late", &["--start", "1"]);
+    let t = env.create(
+        &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
+        "Test pattern",
+        &[],
+    );
+
+    let rows = json(&env.run(&["similar", "Bunny", "--json"]));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "the character itself is not listed");
+    assert_eq!(rows[0]["id"], b["id"]);
+    assert_eq!(rows[1]["id"], t["id"]);
+    let (s0, s1) = (
+        rows[0]["similarity"].as_f64().unwrap(),
+        rows[1]["similarity"].as_f64().unwrap(),
+    );
+    assert!(s0 >= 0.9 && s1 < s0, "{s0} {s1}");
+
+    // A clip that is not a character yet: its own window is the closest.
+    let out = env
+        .cmd()
+        .arg("similar")
+        .arg(&bunny)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let rows = json(&out);
+    assert_eq!(rows[0]["id"], a["id"], "{rows}");
+    assert!(rows[0]["similarity"].as_f64().unwrap() >= 0.95, "{rows}");
+
+    let one = json(&env.run(&["similar", "Test pattern", "--limit", "1", "--json"]));
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    let human = env.run(&["similar", "Bunny"]);
+    assert!(
+        stdout(&human)
+            .lines()
+            .next()
+            .unwrap()
+            .contains(b["id"].as_str().unwrap())
+    );
+
+    let missing = env.run(&["similar", "nobody", "--json"]);
+    assert_eq!(missing.status.code(), Some(3));
+    assert_eq!(json_err(&missing)["code"], "not_found");
+}

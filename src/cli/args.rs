@@ -128,6 +128,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The characters that look most alike, by signature
+    Similar {
+        /// An ID, an exact name, or a clip file
+        target: String,
+        /// Start of the clip's 4-second window, in seconds (for a clip)
+        #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+        start: f64,
+        /// How many to show
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,7 +160,8 @@ impl Command {
             | Command::Search { json, .. }
             | Command::Show { json, .. }
             | Command::Edit { json, .. }
-            | Command::Remove { json, .. } => *json,
+            | Command::Remove { json, .. }
+            | Command::Similar { json, .. } => *json,
             Command::Export { format, .. } => *format == ExportFormat::Json,
         }
     }

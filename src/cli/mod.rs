@@ -261,6 +261,75 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Similar {
+            target,
+            start,
+            limit,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let (sig, own_id) = match lib.resolve(&target) {
+                Ok(c) => {
+                    let sig: crate::pipeline::signature::Signature = c.signature.parse().map_err(|e| {
+                        Error::processing(
+                            "signature",
+                            format!("{} has a signature this castbook cannot read ({e}): a newer version made it", c.id),
+                        )
+                    })?;
+                    (sig, Some(c.id))
+                }
+                Err(e) if e.code == "not_found" && std::path::Path::new(&target).is_file() => {
+                    let cancel = CancellationToken::new();
+                    let path = PathBuf::from(&target);
+                    let fut = tokio::task::spawn_blocking({
+                        let cancel = cancel.clone();
+                        move || crate::pipeline::signature::of_clip(&path, start, &cancel)
+                    });
+                    let joined = async {
+                        fut.await.map_err(|e| {
+                            Error::other("internal", format!("the scan stopped: {e}"))
+                        })?
+                    };
+                    (with_ctrl_c(joined, &cancel).await?, None)
+                }
+                Err(mut e) => {
+                    e.message.push_str(" (or pass a clip file)");
+                    return Err(e);
+                }
+            };
+            let others = lib.read_all::<job::SignatureHead>()?;
+            let mut ranked: Vec<(f64, &job::SignatureHead)> = others
+                .iter()
+                .filter(|c| Some(&c.id) != own_id.as_ref())
+                .map(|c| {
+                    (
+                        crate::pipeline::signature::similarity(&sig, &c.signature),
+                        c,
+                    )
+                })
+                .collect();
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+            ranked.truncate(limit);
+            if json {
+                let rows: Vec<_> = ranked
+                    .iter()
+                    .map(|(s, c)| serde_json::json!({"id": c.id, "name": c.name, "similarity": (s * 1000.0).round() / 1000.0}))
+                    .collect();
+                output::print_json(&rows);
+            } else if ranked.is_empty() {
+                eprintln!("no other characters to compare with");
+            } else {
+                for (s, c) in &ranked {
+                    println!(
+                        "{:>3.0} %  {}  {}",
+                        s * 100.0,
+                        c.id,
+                        escape_display(&c.name)
+                    );
+                }
+            }
+            Ok(0)
+        }
         Command::Remove { character, json } => {
             let lib = open_library(library, &cfg)?;
             let c = lib.resolve(&character)?;

@@ -120,6 +120,91 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     (0.6 * inter + 0.4 * hash_sim).clamp(0.0, 1.0)
 }
 
+/// The signature of a clip's window (`start_s`, 4 s) without preparing anything: the same
+/// small frames the prepare graph makes, decoded in one ffmpeg run.
+pub fn of_clip(
+    path: &std::path::Path,
+    start_s: f64,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> crate::Result<Signature> {
+    use crate::pipeline::{ffmpeg, probe, validate};
+    let info = probe::probe(path, start_s, cancel)?;
+    let verdict = validate::validate(
+        &info,
+        &validate::Options { strict: false },
+        &validate::Decode::Pending,
+    );
+    if let Some(err) = verdict
+        .checks
+        .iter()
+        .find(|c| !c.ok && c.rule == validate::Rule::Decodable)
+    {
+        return Err(crate::Error::input("decodable", err.message.clone()));
+    }
+    let v = info.video.as_ref().expect("a decodable clip has video");
+    let long = crate::pipeline::prepare::SIG_LONG as f64;
+    let k = long / v.width.max(v.height).max(1) as f64;
+    let even = |x: f64| ((x / 2.0).round() as u32 * 2).max(2);
+    let (w, h) = (even(v.width as f64 * k), even(v.height as f64 * k));
+    let mut a: Vec<std::ffi::OsString> = vec![
+        "-hide_banner".into(),
+        "-nostdin".into(),
+        "-v".into(),
+        "error".into(),
+    ];
+    if start_s > 0.0 {
+        a.extend(["-ss".into(), format!("{start_s:.3}").into()]);
+    }
+    a.extend([
+        "-t".into(),
+        format!("{:.3}", info.window.len_s.max(0.04)).into(),
+    ]);
+    a.extend(ffmpeg::safe_input(path));
+    a.extend(
+        [
+            "-map".to_string(),
+            format!("0:{}", v.index),
+            "-vf".into(),
+            format!(
+                "fps={},scale={w}:{h}:flags=area,format=rgb24",
+                crate::pipeline::prepare::SIG_FPS
+            ),
+            "-f".into(),
+            "rawvideo".into(),
+            "pipe:1".into(),
+        ]
+        .map(Into::into),
+    );
+    let frames = std::sync::Mutex::new(Vec::new());
+    let done = ffmpeg::run(
+        ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
+        "ffmpeg",
+        cancel,
+        ffmpeg::StdoutSink::Frames(
+            (w * h * 3) as usize,
+            Box::new(|f| frames.lock().expect("frames").push(f)),
+        ),
+        |_| {},
+    )?;
+    let frames = frames.into_inner().expect("frames");
+    if !done.status.success() || frames.is_empty() {
+        return Err(crate::Error::input(
+            "decodable",
+            format!(
+                "{} does not decode cleanly ({}): it is corrupt; export it again",
+                crate::util::escape_display(&path.display().to_string()),
+                crate::util::escape_display(&ffmpeg::last_error_line(&done.stderr))
+            ),
+        ));
+    }
+    Ok(compute(&SigFrames {
+        width: w,
+        height: h,
+        fps: crate::pipeline::prepare::SIG_FPS,
+        frames,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
