@@ -297,18 +297,9 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                     return Err(e);
                 }
             };
-            let others = lib.read_all::<job::SignatureHead>()?;
-            let mut ranked: Vec<(f64, &job::SignatureHead)> = others
-                .iter()
-                .filter(|c| Some(&c.id) != own_id.as_ref())
-                .map(|c| {
-                    (
-                        crate::pipeline::signature::similarity(&sig, &c.signature),
-                        c,
-                    )
-                })
-                .collect();
-            ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+            let names = lib.names()?;
+            let mut ranked =
+                crate::pipeline::signature::ranked(&sig, names.heads(), own_id.as_deref());
             ranked.truncate(limit);
             if json {
                 let rows: Vec<_> = ranked

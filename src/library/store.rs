@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use crate::error::{Error, Result};
 use crate::library::name::{is_id, name_key};
-use crate::library::record::Character;
+use crate::library::record::{Character, RawJson};
 
 pub const RECORD_FILE: &str = "character.json";
 const WORK_DIR: &str = ".work";
@@ -263,16 +263,6 @@ impl Library {
         ))
     }
 
-    /// The character holding `name` (NFC + lowercase compare), if any.
-    pub fn find_name(&self, name: &str) -> Result<Option<Character>> {
-        let key = name_key(name);
-        Ok(self
-            .list()?
-            .characters
-            .into_iter()
-            .find(|c| name_key(&c.name) == key))
-    }
-
     /// Every readable record, each parsed only into `T` (a few fields): far cheaper than
     /// `list` on a large library. Corrupt records are skipped (`list` reports them).
     pub fn read_all<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
@@ -301,13 +291,8 @@ impl Library {
 
     /// Error when `name` is taken by a character other than `except_id`.
     pub fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Head {
-            id: String,
-            name: String,
-        }
         let key = name_key(name);
-        for other in self.read_all::<Head>()? {
+        for other in self.read_all::<NameHead>()? {
             if name_key(&other.name) == key && Some(other.id.as_str()) != except_id {
                 return Err(name_taken(name, &other.id, &other.name));
             }
@@ -318,19 +303,19 @@ impl Library {
     /// The characters' IDs and names now, to check a name against and to re-check it cheaply
     /// at commit time.
     pub fn names(&self) -> Result<NameSnapshot> {
-        #[derive(serde::Deserialize)]
-        struct Head {
-            id: String,
-            name: String,
-        }
         // A second of margin: records changed while this reads are read again at commit.
         let since = SystemTime::now() - std::time::Duration::from_secs(1);
-        let names = self
-            .read_all::<Head>()?
-            .into_iter()
-            .map(|h| (h.id, h.name))
+        let heads = self.read_all::<RecordHead>()?;
+        let by_id = heads
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.id.clone(), i))
             .collect();
-        Ok(NameSnapshot { since, names })
+        Ok(NameSnapshot {
+            since,
+            heads,
+            by_id,
+        })
     }
 
     /// Make the character built in `work` appear in the library: under the lock, re-check the
@@ -424,21 +409,47 @@ impl Library {
     }
 }
 
-/// IDs and names of the library at one moment.
+/// The ID and name of a record: all a name check reads.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct NameHead {
+    id: String,
+    name: String,
+}
+
+/// What name checks and look-alike warnings read of each record.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RecordHead {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub signature: Option<RawJson>,
+}
+
+/// IDs, names and signatures of the library at one moment.
 #[derive(Debug, Clone)]
 pub struct NameSnapshot {
     since: SystemTime,
-    names: std::collections::HashMap<String, String>,
+    heads: Vec<RecordHead>,
+    by_id: std::collections::HashMap<String, usize>,
 }
 
 impl NameSnapshot {
+    /// Every readable record's ID, name and signature.
+    pub fn heads(&self) -> &[RecordHead] {
+        &self.heads
+    }
+
+    fn name_of(&self, id: &str) -> Option<&str> {
+        self.by_id.get(id).map(|&i| self.heads[i].name.as_str())
+    }
+
     /// The character holding `name` (NFC + lowercase compare), if any.
     pub fn owner(&self, name: &str) -> Option<(&str, &str)> {
         let key = name_key(name);
-        self.names
+        self.heads
             .iter()
-            .find(|(_, n)| name_key(n) == key)
-            .map(|(id, n)| (id.as_str(), n.as_str()))
+            .find(|h| name_key(&h.name) == key)
+            .map(|h| (h.id.as_str(), h.name.as_str()))
     }
 
     /// Error when `name` is taken.
@@ -455,11 +466,6 @@ impl Library {
     /// taken (a record's inode change time moves with any rewrite or rename onto it).
     fn recheck_name(&self, name: &str, seen: &NameSnapshot) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
-        #[derive(serde::Deserialize)]
-        struct Head {
-            id: String,
-            name: String,
-        }
         let key = name_key(name);
         let entries = fs::read_dir(&self.root)
             .map_err(|e| Error::io("reading the library", &self.root, &e))?;
@@ -469,7 +475,7 @@ impl Library {
                 continue;
             };
             let path = entry.path().join(RECORD_FILE);
-            let changed = match (seen.names.get(id), fs::metadata(&path)) {
+            let changed = match (seen.name_of(id), fs::metadata(&path)) {
                 (None, _) => true,
                 (Some(_), Ok(m)) => {
                     let ctime = SystemTime::UNIX_EPOCH
@@ -484,13 +490,13 @@ impl Library {
             let current = if changed {
                 match fs::read(&path)
                     .ok()
-                    .and_then(|b| serde_json::from_slice::<Head>(&b).ok())
+                    .and_then(|b| serde_json::from_slice::<NameHead>(&b).ok())
                 {
                     Some(h) => Some((h.id, h.name)),
                     None => continue,
                 }
             } else {
-                seen.names.get(id).map(|n| (id.to_string(), n.clone()))
+                seen.name_of(id).map(|n| (id.to_string(), n.to_string()))
             };
             if let Some((other_id, other_name)) = current
                 && name_key(&other_name) == key

@@ -2,12 +2,10 @@
 //! window that shows one shot, well exposed, sharp and steady, preferring a start on a
 //! keyframe (which lets a compliant clip be stream-copied).
 
-use std::sync::Mutex;
-
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, Result};
-use crate::pipeline::ffmpeg::{self, StdoutSink};
+use crate::error::Result;
+use crate::pipeline::ffmpeg;
 use crate::pipeline::probe::{ClipInfo, WINDOW_S};
 
 /// Frames per second of the scan.
@@ -128,45 +126,15 @@ pub fn scan(info: &ClipInfo, cancel: &CancellationToken) -> Result<Scan> {
     let Some(v) = &info.video else {
         return Ok(Scan::default());
     };
-    let mut a: Vec<std::ffi::OsString> = ["-hide_banner", "-nostdin", "-v", "error", "-t"]
-        .iter()
-        .map(Into::into)
-        .collect();
-    a.push(format!("{SCAN_LIMIT_S}").into());
-    a.extend(ffmpeg::safe_input(&info.path));
-    a.extend(
-        [
-            "-map".to_string(),
-            format!("0:{}", v.index),
-            "-vf".into(),
-            format!("fps={SCAN_FPS},scale={SCAN_W}:{SCAN_H}:flags=area,format=gray"),
-            "-f".into(),
-            "rawvideo".into(),
-            "pipe:1".into(),
-        ]
-        .map(Into::into),
-    );
-    let frames = Mutex::new(Vec::new());
-    let done = ffmpeg::run(
-        ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
-        "ffmpeg",
+    let frames = ffmpeg::decode_frames(
+        &info.path,
+        v.index,
+        0.0,
+        SCAN_LIMIT_S,
+        &format!("fps={SCAN_FPS},scale={SCAN_W}:{SCAN_H}:flags=area,format=gray"),
+        (SCAN_W * SCAN_H) as usize,
         cancel,
-        StdoutSink::Frames(
-            (SCAN_W * SCAN_H) as usize,
-            Box::new(|f| frames.lock().expect("frames").push(f)),
-        ),
-        |_| {},
     )?;
-    if !done.status.success() {
-        return Err(Error::input(
-            "decodable",
-            format!(
-                "the clip does not decode cleanly ({}): it is corrupt; export it again",
-                crate::util::escape_display(&ffmpeg::last_error_line(&done.stderr))
-            ),
-        ));
-    }
-    let frames = frames.into_inner().expect("frames");
     Ok(Scan::from_frames(&frames, SCAN_W as usize, SCAN_H as usize))
 }
 

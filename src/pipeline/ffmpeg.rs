@@ -256,6 +256,64 @@ fn read_until_cr_or_lf(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Resu
     }
 }
 
+/// Decode `len_s` seconds of stream `index` of `path` from `start_s` through the filter
+/// `vf`, which must end in raw frames of `frame_bytes` each (e.g. `...,format=gray`). A clip
+/// that does not decode cleanly is an input error.
+pub fn decode_frames(
+    path: &Path,
+    index: u32,
+    start_s: f64,
+    len_s: f64,
+    vf: &str,
+    frame_bytes: usize,
+    cancel: &CancellationToken,
+) -> Result<Vec<Vec<u8>>> {
+    let mut a: Vec<OsString> = ["-hide_banner", "-nostdin", "-v", "error"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    if start_s > 0.0 {
+        a.extend(["-ss".into(), format!("{start_s:.3}").into()]);
+    }
+    a.extend(["-t".into(), format!("{len_s:.3}").into()]);
+    a.extend(safe_input(path));
+    a.extend(
+        [
+            "-map".to_string(),
+            format!("0:{index}"),
+            "-vf".into(),
+            vf.to_string(),
+            "-f".into(),
+            "rawvideo".into(),
+            "pipe:1".into(),
+        ]
+        .map(OsString::from),
+    );
+    let frames = std::sync::Mutex::new(Vec::new());
+    let done = run(
+        command(&ffmpeg_bin(), a),
+        "ffmpeg",
+        cancel,
+        StdoutSink::Frames(
+            frame_bytes,
+            Box::new(|f| frames.lock().expect("frames").push(f)),
+        ),
+        |_| {},
+    )?;
+    let frames = frames.into_inner().expect("frames");
+    if !done.status.success() || frames.is_empty() {
+        return Err(Error::input(
+            "decodable",
+            format!(
+                "{} does not decode cleanly ({}): it is corrupt; export it again",
+                crate::util::escape_display(&path.display().to_string()),
+                crate::util::escape_display(&last_error_line(&done.stderr))
+            ),
+        ));
+    }
+    Ok(frames)
+}
+
 /// Parse the `time=` of an ffmpeg stats line into seconds.
 pub fn progress_time(line: &str) -> Option<f64> {
     let p = ffmpeg_sidecar::log_parser::try_parse_progress(line)?;

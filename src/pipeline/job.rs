@@ -261,8 +261,8 @@ pub fn create_file(
             })
         });
         let hashing = s.spawn(|| SourceDigest::of_file(&path));
-        // Read the other characters' signatures (for the look-alike warning) meanwhile.
-        let others = s.spawn(|| lib.read_all::<SignatureHead>().unwrap_or_default());
+        // Read the other characters' names and signatures (for the name check and the
+        // look-alike warning) meanwhile.
         let names = s.spawn(|| lib.names());
         let info = probe::probe_with(&path, start_s, cancel, top.as_ref());
         let digest = hashing.join().expect("hash thread")?;
@@ -306,7 +306,6 @@ pub fn create_file(
             }
         };
         Ok(Step::Prepared {
-            others: others.join().expect("library thread"),
             names,
             id,
             digest: Box::new(digest),
@@ -314,7 +313,7 @@ pub fn create_file(
             prepared: Box::new(prepared),
         })
     })?;
-    let (others, names, id, digest, mut warnings, prepared) = match outcome {
+    let (names, id, digest, mut warnings, prepared) = match outcome {
         Step::Existing(existing) => {
             reporter.progress(Stage::Save, 1.0, "already in the library");
             return Ok(Created {
@@ -323,13 +322,12 @@ pub fn create_file(
             });
         }
         Step::Prepared {
-            others,
             names,
             id,
             digest,
             warnings,
             prepared,
-        } => (others, names, id, digest, warnings, prepared),
+        } => (names, id, digest, warnings, prepared),
     };
     if let Some(w) = start_note {
         warnings.insert(0, w);
@@ -347,7 +345,7 @@ pub fn create_file(
         reporter.warning(&w);
         warnings.push(w);
     }
-    if let Some(w) = look_alike(&others, &sig) {
+    if let Some(w) = look_alike(&names, &sig) {
         reporter.warning(&w);
         warnings.push(w);
     }
@@ -463,7 +461,6 @@ fn auto_start(
 enum Step {
     Existing(Box<Character>),
     Prepared {
-        others: Vec<SignatureHead>,
         names: NameSnapshot,
         id: String,
         digest: Box<SourceDigest>,
@@ -484,20 +481,11 @@ pub fn clean_tags(tags: &[String]) -> Vec<String> {
     out
 }
 
-/// What the look-alike check needs of each character.
-#[derive(serde::Deserialize)]
-pub struct SignatureHead {
-    pub id: String,
-    pub name: String,
-    pub signature: signature::Signature,
-}
-
 /// A warning when the new signature is very close to an existing character's.
-fn look_alike(others: &[SignatureHead], sig: &signature::Signature) -> Option<Warning> {
-    let best = others
-        .iter()
-        .map(|c| (signature::similarity(sig, &c.signature), c))
-        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+fn look_alike(others: &NameSnapshot, sig: &signature::Signature) -> Option<Warning> {
+    let best = signature::ranked(sig, others.heads(), None)
+        .into_iter()
+        .next()?;
     (best.0 >= 0.9).then(|| {
         Warning::new(
             "look_alike",

@@ -31,8 +31,6 @@ pub struct Summary {
     pub size_bytes: u64,
     pub video: Option<VideoTrack>,
     pub has_audio: bool,
-    /// `moov` comes before `mdat` (`+faststart`).
-    pub faststart: bool,
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -83,13 +81,11 @@ fn bad(path: &Path, what: &str) -> Error {
     )
 }
 
-/// The top-level layout of a file: its brand, the `moov` body, where `moov` and `mdat` start.
+/// The top-level layout of a file: its size, brand and `moov` body.
 pub struct TopLevel {
     pub size: u64,
     pub major_brand: Option<[u8; 4]>,
     pub moov: Option<Vec<u8>>,
-    pub moov_at: Option<u64>,
-    pub mdat_at: Option<u64>,
 }
 
 /// Walk the top-level boxes of `path`, reading only `ftyp` and `moov`. None when the file does
@@ -104,8 +100,6 @@ pub fn top_level(path: &Path) -> Result<Option<TopLevel>> {
         size,
         major_brand: None,
         moov: None,
-        moov_at: None,
-        mdat_at: None,
     };
     let mut at = 0u64;
     let mut first = true;
@@ -144,7 +138,6 @@ pub fn top_level(path: &Path) -> Result<Option<TopLevel>> {
         match &kind {
             b"ftyp" => top.major_brand = head[8..12].try_into().ok(),
             b"moov" if top.moov.is_none() && len - header < 256 * 1024 * 1024 => {
-                top.moov_at = Some(at);
                 let mut body = vec![0u8; (len - header) as usize];
                 f.seek(SeekFrom::Start(at + header))
                     .map_err(|e| Error::io("reading", path, &e))?;
@@ -152,7 +145,6 @@ pub fn top_level(path: &Path) -> Result<Option<TopLevel>> {
                     top.moov = Some(body);
                 }
             }
-            b"mdat" => top.mdat_at = top.mdat_at.or(Some(at)),
             _ => {}
         }
         at = at.saturating_add(len);
@@ -166,7 +158,6 @@ pub fn inspect(path: &Path) -> Result<Summary> {
     let moov = top.moov.ok_or_else(|| bad(path, "no moov box"))?;
     let mut summary = Summary {
         size_bytes: top.size,
-        faststart: matches!((top.moov_at, top.mdat_at), (Some(m), Some(d)) if m < d),
         ..Default::default()
     };
     for t in tracks(&moov) {

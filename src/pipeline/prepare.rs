@@ -52,8 +52,6 @@ pub struct Prepared {
     pub clip: PathBuf,
     pub keyframes: Vec<PathBuf>,
     pub frames: SigFrames,
-    /// Why the fast path was not taken, when it was not.
-    pub copy_refused: Option<String>,
 }
 
 fn even(x: f64) -> u32 {
@@ -70,6 +68,11 @@ pub fn output_size(v: &VideoInfo) -> (u32, u32) {
 fn fit(v: &VideoInfo, long: u32) -> (u32, u32) {
     let k = long as f64 / v.long_side().max(1) as f64;
     (even(v.width as f64 * k), even(v.height as f64 * k))
+}
+
+/// Size of the small frames the signature and hints are computed from.
+pub fn sig_size(v: &VideoInfo) -> (u32, u32) {
+    fit(v, SIG_LONG)
 }
 
 fn thumb_size(v: &VideoInfo) -> (u32, u32) {
@@ -194,7 +197,7 @@ struct Graph {
 fn graph(info: &ClipInfo, copy: bool) -> (Graph, (u32, u32), f64) {
     let v = info.video.as_ref().expect("video checked before prepare");
     let idx = v.index;
-    let (sw, sh) = fit(v, SIG_LONG);
+    let (sw, sh) = sig_size(v);
     let (tw, th) = thumb_size(v);
     let fps = output_fps(info);
     let frames = if copy {
@@ -503,29 +506,23 @@ pub fn prepare(
     progress: &mut dyn FnMut(f64),
 ) -> Result<Prepared> {
     let clip = work.join("clip.mp4");
-    let mut copy_refused = copy_refusal(info);
-    if copy_refused.is_none() {
+    if copy_refusal(info).is_none() {
         let (keyframes, frames) = run_once(info, work, true, cancel, progress)?;
+        // Keep the copy only when its video ends within one frame of the window and fits.
         let out = mp4::inspect(&clip)?;
         let frame = 1.0 / info.window.fps.max(1.0);
-        let too_long = out
+        let fits = out
             .video
             .as_ref()
-            .is_none_or(|v| v.duration_s > info.window.len_s + frame + 0.001);
-        if !too_long && out.size_bytes <= MAX_CLIP_BYTES {
+            .is_some_and(|v| v.duration_s <= info.window.len_s + frame + 0.001);
+        if fits && out.size_bytes <= MAX_CLIP_BYTES {
             return Ok(Prepared {
                 path_taken: PathTaken::Copy,
                 clip,
                 keyframes,
                 frames,
-                copy_refused: None,
             });
         }
-        copy_refused = Some(if too_long {
-            "the copied video ran past the window".into()
-        } else {
-            "the copy was over 10 MB".into()
-        });
     }
     let (keyframes, frames) = run_once(info, work, false, cancel, progress)?;
     Ok(Prepared {
@@ -533,7 +530,6 @@ pub fn prepare(
         clip,
         keyframes,
         frames,
-        copy_refused,
     })
 }
 

@@ -120,6 +120,25 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     (0.6 * inter + 0.4 * hash_sim).clamp(0.0, 1.0)
 }
 
+/// The characters most like `sig`, best first (records whose signature this version cannot
+/// read are left out; so is `except`, the character itself).
+pub fn ranked<'a>(
+    sig: &Signature,
+    heads: &'a [crate::library::store::RecordHead],
+    except: Option<&str>,
+) -> Vec<(f64, &'a crate::library::store::RecordHead)> {
+    let mut out: Vec<(f64, &crate::library::store::RecordHead)> = heads
+        .iter()
+        .filter(|h| Some(h.id.as_str()) != except)
+        .filter_map(|h| {
+            let other: Signature = h.signature.as_ref()?.parse().ok()?;
+            Some((similarity(sig, &other), h))
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    out
+}
+
 /// The signature of a clip's window (`start_s`, 4 s) without preparing anything: the same
 /// small frames the prepare graph makes, decoded in one ffmpeg run.
 pub fn of_clip(
@@ -127,7 +146,7 @@ pub fn of_clip(
     start_s: f64,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> crate::Result<Signature> {
-    use crate::pipeline::{ffmpeg, probe, validate};
+    use crate::pipeline::{ffmpeg, prepare, probe, validate};
     let info = probe::probe(path, start_s, cancel)?;
     let verdict = validate::validate(
         &info,
@@ -142,65 +161,23 @@ pub fn of_clip(
         return Err(crate::Error::input("decodable", err.message.clone()));
     }
     let v = info.video.as_ref().expect("a decodable clip has video");
-    let long = crate::pipeline::prepare::SIG_LONG as f64;
-    let k = long / v.width.max(v.height).max(1) as f64;
-    let even = |x: f64| ((x / 2.0).round() as u32 * 2).max(2);
-    let (w, h) = (even(v.width as f64 * k), even(v.height as f64 * k));
-    let mut a: Vec<std::ffi::OsString> = vec![
-        "-hide_banner".into(),
-        "-nostdin".into(),
-        "-v".into(),
-        "error".into(),
-    ];
-    if start_s > 0.0 {
-        a.extend(["-ss".into(), format!("{start_s:.3}").into()]);
-    }
-    a.extend([
-        "-t".into(),
-        format!("{:.3}", info.window.len_s.max(0.04)).into(),
-    ]);
-    a.extend(ffmpeg::safe_input(path));
-    a.extend(
-        [
-            "-map".to_string(),
-            format!("0:{}", v.index),
-            "-vf".into(),
-            format!(
-                "fps={},scale={w}:{h}:flags=area,format=rgb24",
-                crate::pipeline::prepare::SIG_FPS
-            ),
-            "-f".into(),
-            "rawvideo".into(),
-            "pipe:1".into(),
-        ]
-        .map(Into::into),
-    );
-    let frames = std::sync::Mutex::new(Vec::new());
-    let done = ffmpeg::run(
-        ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
-        "ffmpeg",
-        cancel,
-        ffmpeg::StdoutSink::Frames(
-            (w * h * 3) as usize,
-            Box::new(|f| frames.lock().expect("frames").push(f)),
+    let (w, h) = prepare::sig_size(v);
+    let frames = ffmpeg::decode_frames(
+        path,
+        v.index,
+        start_s,
+        info.window.len_s.max(0.04),
+        &format!(
+            "fps={},scale={w}:{h}:flags=area,format=rgb24",
+            prepare::SIG_FPS
         ),
-        |_| {},
+        (w * h * 3) as usize,
+        cancel,
     )?;
-    let frames = frames.into_inner().expect("frames");
-    if !done.status.success() || frames.is_empty() {
-        return Err(crate::Error::input(
-            "decodable",
-            format!(
-                "{} does not decode cleanly ({}): it is corrupt; export it again",
-                crate::util::escape_display(&path.display().to_string()),
-                crate::util::escape_display(&ffmpeg::last_error_line(&done.stderr))
-            ),
-        ));
-    }
     Ok(compute(&SigFrames {
         width: w,
         height: h,
-        fps: crate::pipeline::prepare::SIG_FPS,
+        fps: prepare::SIG_FPS,
         frames,
     }))
 }
