@@ -40,6 +40,45 @@ fn create_prints_the_id_first_then_how_to_use_it() {
         "{text}"
     );
     assert!(text.contains("bunny"), "{text}");
+    // stderr is not a terminal here: no progress bar, just the summary line.
+    let err = stderr(&out);
+    assert!(!err.contains('\r') && !err.contains("prepare ["), "{err:?}");
+}
+
+#[test]
+fn progress_is_drawn_when_stderr_is_a_terminal() {
+    let env = Env::new();
+    let clip = testsrc("4k-2s.mp4", "3840x2160", 30, 2.0, false);
+    let socket = format!("castbook-progress-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let cmd = format!(
+        "CASTBOOK_CONFIG=/nonexistent.toml {} --library {} create {} --name bar; sleep 30",
+        env!("CARGO_BIN_EXE_castbook"),
+        env.lib().display(),
+        clip.display()
+    );
+    assert!(
+        tmux(&["new-session", "-d", "-x", "100", "-y", "10", &cmd])
+            .status
+            .success()
+    );
+    let t0 = std::time::Instant::now();
+    let mut seen = String::new();
+    while t0.elapsed() < std::time::Duration::from_secs(60) {
+        seen = stdout(&tmux(&["capture-pane", "-p"]));
+        if seen.contains("prepare [") || seen.contains("char_") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = tmux(&["kill-server"]);
+    assert!(seen.contains("prepare ["), "no progress bar drawn: {seen}");
 }
 
 #[test]
