@@ -208,22 +208,10 @@ fn start_not_on_a_keyframe_is_encoded() {
 fn rotated_phone_clip_comes_out_upright() {
     let env = Env::new();
     // A landscape frame with a white marker in the top-left corner, tagged as rotated.
-    let plain = make_clip(
+    let plain = x264_clip(
         "marker.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=black:size=1280x720:rate=25:duration=2",
-            "-vf",
-            "drawbox=x=0:y=0:w=200:h=200:color=white:t=fill",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "color=c=black:size=1280x720:rate=25:duration=2",
+        &["-vf", "drawbox=x=0:y=0:w=200:h=200:color=white:t=fill"],
     );
     let rotated = make_clip(
         "marker-rot90.mp4",
@@ -278,23 +266,14 @@ fn rotated_phone_clip_comes_out_upright() {
 fn variable_frame_rate_comes_out_constant() {
     let env = Env::new();
     // 30 frames at 30 fps, then frames at 15 fps.
-    let vfr = make_clip(
+    let vfr = x264_clip(
         "vfr.mp4",
+        "testsrc2=size=1280x720:rate=30:duration=4",
         &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=4",
             "-vf",
             "setpts='if(lt(N,30),N,30+(N-30)*2)/30/TB'",
             "-fps_mode",
             "vfr",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
         ],
     );
     let rec = env.create(&vfr, "vfr", &[]);
@@ -338,20 +317,10 @@ fn variable_frame_rate_comes_out_constant() {
 #[test]
 fn ten_bit_becomes_8_bit() {
     let env = Env::new();
-    let clip = make_clip(
+    let clip = x264_clip(
         "10bit.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p10le",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &["-pix_fmt", "yuv420p10le"],
     );
     let rec = env.create(&clip, "deep", &[]);
     assert_eq!(rec["path_taken"], "encode");
@@ -365,22 +334,10 @@ fn ten_bit_becomes_8_bit() {
 #[test]
 fn b_frames_are_not_copied_across_the_window_end() {
     let env = Env::new();
-    let clip = make_clip(
+    let clip = x264_clip(
         "bframes-6s.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=6",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-bf",
-            "3",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "testsrc2=size=1280x720:rate=30:duration=6",
+        &["-preset", "veryfast", "-bf", "3"],
     );
     let rec = env.create(&clip, "bees", &[]);
     assert_eq!(rec["path_taken"], "encode");
@@ -396,20 +353,10 @@ fn b_frames_are_not_copied_across_the_window_end() {
 #[test]
 fn full_range_yuvj420p_becomes_tv_range() {
     let env = Env::new();
-    let clip = make_clip(
+    let clip = x264_clip(
         "yuvj.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuvj420p",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &["-pix_fmt", "yuvj420p"],
     );
     let rec = env.create(&clip, "jay", &[]);
     assert_eq!(rec["path_taken"], "encode");
@@ -419,21 +366,7 @@ fn full_range_yuvj420p_becomes_tv_range() {
 #[test]
 fn mov_is_converted_with_a_warning() {
     let env = Env::new();
-    let clip = make_clip(
-        "clip.mov",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let clip = x264_clip("clip.mov", "testsrc2=size=1280x720:rate=25:duration=2", &[]);
     let out = env
         .cmd()
         .arg("create")
@@ -528,17 +461,10 @@ fn start_auto_skips_a_scene_cut() {
 #[test]
 fn hdr_pq_is_tone_mapped_to_sdr_bt709() {
     let env = Env::new();
-    let clip = make_clip(
+    let clip = x264_clip(
         "hdr-pq.mp4",
+        "testsrc2=size=1280x720:rate=25:duration=2",
         &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
             "-pix_fmt",
             "yuv420p10le",
             "-color_primaries",
@@ -575,22 +501,10 @@ fn hdr_pq_is_tone_mapped_to_sdr_bt709() {
 #[test]
 fn b_frames_ending_inside_the_window_are_copied_whole() {
     let env = Env::new();
-    let clip = make_clip(
+    let clip = x264_clip(
         "bframes-3s.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=3",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-bf",
-            "3",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=3",
+        &["-preset", "veryfast", "-bf", "3"],
     );
     let rec = env.create(&clip, "short bees", &[]);
     assert_eq!(rec["path_taken"], "copy");
@@ -610,42 +524,18 @@ fn warning_rules(rec: &serde_json::Value) -> Vec<String> {
 #[test]
 fn quality_hints_are_warnings_not_rejections() {
     let env = Env::new();
-    let dark = make_clip(
+    let dark = x264_clip(
         "dark.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-vf",
-            "lutrgb=r=val*0.12:g=val*0.12:b=val*0.12",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &["-vf", "lutrgb=r=val*0.12:g=val*0.12:b=val*0.12"],
     );
     let rec = env.create(&dark, "dark", &[]);
     assert!(warning_rules(&rec).contains(&"dark".to_string()), "{rec}");
 
-    let blurry = make_clip(
+    let blurry = x264_clip(
         "blurry.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-vf",
-            "gblur=sigma=40",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &["-vf", "gblur=sigma=40"],
     );
     let rec = env.create(&blurry, "blurry", &[]);
     assert!(warning_rules(&rec).contains(&"blurry".to_string()), "{rec}");
@@ -676,20 +566,10 @@ fn high_frame_rate_is_capped_at_60() {
 #[test]
 fn odd_dimensions_come_out_even() {
     let env = Env::new();
-    let clip = make_clip(
+    let clip = x264_clip(
         "odd.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1281x721:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv444p",
-        ],
+        "testsrc2=size=1281x721:rate=25:duration=2",
+        &["-pix_fmt", "yuv444p"],
     );
     let rec = env.create(&clip, "odd", &[]);
     assert_eq!(rec["path_taken"], "encode");

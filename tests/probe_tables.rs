@@ -40,38 +40,16 @@ fn encode_cases() {
     agree(&testsrc("1080p-6s.mp4", "1920x1080", 30, 6.0, true), 0.0);
     agree(&testsrc("720p-6s.mp4", "1280x720", 25, 6.0, false), 1.5);
     agree(&testsrc("4k-2s.mp4", "3840x2160", 30, 2.0, false), 0.0);
-    let yuvj = make_clip(
+    let yuvj = x264_clip(
         "yuvj.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuvj420p",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &["-pix_fmt", "yuvj420p"],
     );
     agree(&yuvj, 0.0);
-    let bframes = make_clip(
+    let bframes = x264_clip(
         "bframes-6s.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=6",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-bf",
-            "3",
-            "-pix_fmt",
-            "yuv420p",
-        ],
+        "testsrc2=size=1280x720:rate=30:duration=6",
+        &["-preset", "veryfast", "-bf", "3"],
     );
     agree(&bframes, 0.0);
 }
@@ -79,22 +57,10 @@ fn encode_cases() {
 #[test]
 fn truncation_is_found_in_the_tables() {
     let env = Env::new();
-    let src = make_clip(
+    let src = x264_clip(
         "faststart-6s.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=6",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=6",
+        &["-movflags", "+faststart"],
     );
     let whole = mp4::top_level(&src).unwrap().unwrap();
     assert!(!probe::from_movie(&src, &whole, 0.0).unwrap().truncated);

@@ -152,27 +152,14 @@ fn not_a_video() {
 #[test]
 fn audio_only() {
     let env = env_with_one();
-    let a = make_clip(
-        "tone.m4a",
-        &["-f", "lavfi", "-i", "sine=duration=3", "-c:a", "aac"],
-    );
+    let a = x264_clip("tone.m4a", "sine=duration=3", &["-c:a", "aac"]);
     rejected(&env, &a, "x", &[], 3, "decodable", "audio only");
 }
 
 #[test]
 fn audio_with_cover_art_is_audio_only() {
     let env = env_with_one();
-    let art = make_clip(
-        "art.png",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=red:size=320x320",
-            "-frames:v",
-            "1",
-        ],
-    );
+    let art = x264_clip("art.png", "color=c=red:size=320x320", &["-frames:v", "1"]);
     let a = make_clip(
         "cover.m4a",
         &[
@@ -212,22 +199,10 @@ fn cut(src: &Path, dest: &Path, fraction: f64) {
 }
 
 fn faststart_clip() -> PathBuf {
-    make_clip(
+    x264_clip(
         "faststart-6s.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=6",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-        ],
+        "testsrc2=size=1280x720:rate=25:duration=6",
+        &["-movflags", "+faststart"],
     )
 }
 
@@ -336,21 +311,7 @@ fn start_past_the_end() {
 #[test]
 fn non_mp4_with_strict() {
     let env = env_with_one();
-    let c = make_clip(
-        "clip.mkv",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let c = x264_clip("clip.mkv", "testsrc2=size=1280x720:rate=25:duration=2", &[]);
     rejected(
         &env,
         &c,

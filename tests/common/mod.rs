@@ -47,6 +47,23 @@ pub fn make_clip(name: &str, args: &[&str]) -> PathBuf {
     out
 }
 
+/// A clip from one lavfi `source`, encoded with libx264 (ultrafast, yuv420p unless `extra`,
+/// the output options, says otherwise).
+pub fn x264_clip(name: &str, source: &str, extra: &[&str]) -> PathBuf {
+    let mut args: Vec<&str> = vec!["-f", "lavfi", "-i", source];
+    args.extend_from_slice(extra);
+    for (opt, default) in [
+        ("-c:v", "libx264"),
+        ("-preset", "ultrafast"),
+        ("-pix_fmt", "yuv420p"),
+    ] {
+        if !extra.contains(&opt) {
+            args.extend([opt, default]);
+        }
+    }
+    make_clip(name, &args)
+}
+
 /// A testsrc2 clip with a sine tone: `WxH`, rate, seconds; H.264 yuv420p + AAC.
 pub fn testsrc(name: &str, size: &str, rate: u32, seconds: f64, audio: bool) -> PathBuf {
     let v = format!("testsrc2=size={size}:rate={rate}:duration={seconds}");
