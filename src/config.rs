@@ -54,6 +54,8 @@ pub struct FetchConfig {
     pub connect_timeout_s: Option<f64>,
     /// Seconds without any data before a download is given up; default 30.
     pub idle_timeout_s: Option<f64>,
+    /// Seconds a whole download may take before it is given up; default 600.
+    pub deadline_s: Option<f64>,
 }
 
 /// The platform directories of castbook.

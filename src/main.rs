@@ -6,6 +6,22 @@ use castbook::cli::{self, Cli};
 
 fn main() {
     let cli = Cli::parse();
+    if cli.command.is_none()
+        && let Some(word) = cli.path.as_deref().and_then(|p| p.to_str())
+        && !word.contains('/')
+        && std::fs::symlink_metadata(word).is_err()
+        && let Some(meant) = cli::args::suggest_command(word)
+    {
+        eprintln!(
+            "error: unknown command '{}': did you mean '{meant}'?\n\nFor more information, try 'castbook --help'.",
+            castbook::util::escape_display(word)
+        );
+        std::process::exit(2);
+    }
+    if !matches!(cli.command, Some(cli::Command::Completions { .. })) {
+        // Downloads of runs that were killed (`probe URL` keeps them outside any library).
+        castbook::pipeline::fetch::clean_scratch();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

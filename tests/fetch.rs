@@ -404,3 +404,143 @@ fn https_to_a_server_that_does_not_speak_tls_is_a_clear_fetch_error() {
     let r = env.run(&["create", &url, "--name", "x", "--json"]);
     assert_fetch_error(&env, &r, "secure (https) connection");
 }
+
+/// A server that sends a little every few milliseconds: never idle, never done.
+fn dripping() -> Server {
+    Server::start(|_, _| Reply::Drip {
+        total: 50_000_000,
+        chunk: 200,
+        every: Duration::from_millis(20),
+    })
+}
+
+#[test]
+fn a_download_past_the_deadline_is_stopped() {
+    let server = dripping();
+    let env = Env::new("[fetch]\nidle_timeout_s = 30\ndeadline_s = 1.5\n");
+    let url = server.url("/slow.mp4");
+    let r = env.run(&["create", &url, "--name", "Slow", "--json"]);
+    assert_fetch_error(&env, &r, "did not finish within 1.5 s");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("[fetch] deadline_s"), "{msg}");
+    // Some bytes had arrived: the deadline, not the idle timeout, stopped it.
+    assert!(msg.contains(" of 50 MB"), "{msg}");
+    let r = env.run(&["probe", &url]);
+    assert_eq!(r.code, 5, "{r:?}");
+    assert!(r.stderr.contains("deadline_s"), "{r:?}");
+    // A deadline that is not a number of seconds is a config error.
+    let bad = Env::new("[fetch]\ndeadline_s = -1\n");
+    let r = bad.run(&["probe", &url]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("deadline_s"), "{r:?}");
+}
+
+#[test]
+fn a_redirect_to_a_file_url_says_only_http_is_followed() {
+    for to in ["file:///etc/passwd", "ftp://127.0.0.1/x.mp4"] {
+        let target = to.to_string();
+        let server = Server::start(move |_, _| Reply::redirect(&target));
+        let env = Env::new(FAST);
+        let r = env.run(&["create", &server.url("/a.mp4"), "--name", "X", "--json"]);
+        assert_fetch_error(&env, &r, "only follows http and https");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(to), "{msg}");
+        assert!(!msg.contains("302"), "{msg}");
+    }
+}
+
+/// Entries in `dir` whose name starts with `castbook-fetch-`.
+fn fetch_leftovers(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("castbook-fetch-")
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
+#[test]
+fn a_killed_probe_download_is_removed_by_the_next_run() {
+    let server = dripping();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_s = tmp.path().to_str().unwrap().to_string();
+    let env = Env::new("[fetch]\nidle_timeout_s = 30\n").set("TMPDIR", &tmp_s);
+    let url = server.url("/slow.mp4");
+    let mut child = env
+        .command(&["probe", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until part of the download is on disk, then kill castbook outright.
+    let partial = || {
+        fetch_leftovers(tmp.path())
+            .iter()
+            .filter(|p| p.is_dir())
+            .flat_map(|d| std::fs::read_dir(d).unwrap().flatten())
+            .any(|f| f.metadata().is_ok_and(|m| m.len() > 0))
+    };
+    let t0 = std::time::Instant::now();
+    while !partial() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no download began");
+        assert!(child.try_wait().unwrap().is_none(), "probe ended early");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!fetch_leftovers(tmp.path()).is_empty(), "nothing to clean");
+    // The next run of any command removes it; other files in the temp dir stay.
+    std::fs::write(tmp.path().join("someone-else.tmp"), b"x").unwrap();
+    let r = env.run(&["list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        fetch_leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        fetch_leftovers(tmp.path())
+    );
+    assert!(tmp.path().join("someone-else.tmp").exists());
+}
+
+#[test]
+fn a_running_probe_download_is_left_to_its_run() {
+    let server = dripping();
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp_s = tmp.path().to_str().unwrap().to_string();
+    let env = Env::new("[fetch]\nidle_timeout_s = 30\n").set("TMPDIR", &tmp_s);
+    let url = server.url("/slow.mp4");
+    let mut child = env
+        .command(&["probe", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !fetch_leftovers(tmp.path()).iter().any(|p| p.is_dir()) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no download began");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let before = fetch_leftovers(tmp.path());
+    let r = env.run(&["list"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // Another castbook run must not take a live download away.
+    for p in &before {
+        assert!(
+            p.exists(),
+            "{} was removed under a running probe",
+            p.display()
+        );
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // Cancelled, it cleans up after itself.
+    assert!(
+        fetch_leftovers(tmp.path()).is_empty(),
+        "{:?}",
+        fetch_leftovers(tmp.path())
+    );
+}

@@ -180,7 +180,7 @@ fn list_search_and_export() {
     let b = env.create(
         &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
         "Wolfgang, \"the\" Great",
-        &["--notes", "=HYPERLINK(\"x\")\nline two", "--tag=-minus"],
+        &["--notes", "=HYPERLINK(\"x\") line two", "--tag=-minus"],
     );
     let list = json(&env.run(&["list", "--json"]));
     let ids: Vec<&str> = list
@@ -233,7 +233,7 @@ fn list_search_and_export() {
     assert_eq!(&rows[0][4], a["created_at"].as_str().unwrap());
     assert_eq!(&rows[1][1], "Wolfgang, \"the\" Great");
     assert_eq!(&rows[1][2], "'-minus");
-    assert_eq!(&rows[1][3], "'=HYPERLINK(\"x\")\nline two");
+    assert_eq!(&rows[1][3], "'=HYPERLINK(\"x\") line two");
     // CSV on stdout is the same document.
     let r = env.run(&["export"]);
     assert_eq!(std::fs::read(&out).unwrap(), r.stdout);
@@ -487,4 +487,241 @@ fn similar_ranks_by_signature_for_a_character_or_a_clip() {
     let missing = env.run(&["similar", "nobody", "--json"]);
     assert_eq!(missing.status.code(), Some(3));
     assert_eq!(json_err(&missing)["code"], "not_found");
+}
+
+/// Whether `text` holds a control character other than a line end.
+fn has_raw_control(text: &str) -> bool {
+    text.chars().any(|c| {
+        (c.is_control() && c != '\n' && c != '\r') || ('\u{202A}'..='\u{202E}').contains(&c)
+    })
+}
+
+#[test]
+fn export_and_every_output_escape_control_characters_of_older_records() {
+    let env = Env::new();
+    let rec = env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &["--tag", "hero"]);
+    let id = rec["id"].as_str().unwrap();
+    // A record written before notes, tags and remote IDs were checked.
+    let path = env.lib().join(id).join("character.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["notes"] = "title\u{1b}]0;pwned\u{7} clear\u{1b}[2J csi\u{9b}31m \u{202E}rev".into();
+    v["tags"] = serde_json::json!(["bell\u{7}", "hero"]);
+    v["provider_ids"] = serde_json::json!({"sora": "r\u{1b}[2J\r\nX"});
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+
+    let csv_out = env.run(&["export"]);
+    assert!(csv_out.status.success(), "{}", stderr(&csv_out));
+    let text = stdout(&csv_out);
+    // Only the CRLF row ends are control characters.
+    let without_ends = text.replace("\r\n", "");
+    assert!(
+        !has_raw_control(&without_ends) && !without_ends.contains(['\r', '\n']),
+        "{text:?}"
+    );
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let row = rd.records().next().unwrap().unwrap();
+    assert_eq!(&row[2], "bell\\u{7};hero");
+    assert_eq!(
+        &row[3],
+        "title\\u{1b}]0;pwned\\u{7} clear\\u{1b}[2J csi\\u{9b}31m \\u{202e}rev"
+    );
+    assert_eq!(&row[5], "sora=r\\u{1b}[2J\\r\\nX");
+
+    // JSON (export and --json everywhere) keeps the values but no raw control character.
+    for args in [
+        vec!["export", "--format", "json"],
+        vec!["export", "--json"],
+        vec!["list", "--json"],
+        vec!["show", id, "--json"],
+        vec!["search", "wolf", "--json"],
+    ] {
+        let out = env.run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            !has_raw_control(&stdout(&out)),
+            "{args:?}: {:?}",
+            stdout(&out)
+        );
+        let parsed: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let one = if parsed.is_array() {
+            &parsed[0]
+        } else {
+            &parsed
+        };
+        assert_eq!(one["notes"], v["notes"], "{args:?}");
+    }
+    // Human output.
+    for args in [vec!["list"], vec!["show", id], vec!["search", "wolf"]] {
+        let out = env.run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            !has_raw_control(&stdout(&out)),
+            "{args:?}: {:?}",
+            stdout(&out)
+        );
+        assert!(
+            !has_raw_control(&stderr(&out)),
+            "{args:?}: {:?}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn edit_refuses_control_characters_in_notes_and_tags() {
+    let env = Env::new();
+    let rec = env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &[]);
+    let id = rec["id"].as_str().unwrap();
+    let before = std::fs::read(env.lib().join(id).join("character.json")).unwrap();
+    for (args, code, needle) in [
+        (
+            vec!["--notes", "a\u{1b}[2Jb"],
+            "notes_invalid",
+            "the notes contain the control character U+001B (escape) at character 2",
+        ),
+        (
+            vec!["--tag", "x\u{1}y"],
+            "tag_invalid",
+            "control character U+0001",
+        ),
+    ] {
+        let mut all = vec!["edit", id];
+        all.extend(args);
+        all.push("--json");
+        let out = env.run(&all);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let e = json_err(&out);
+        assert_eq!(e["code"], code);
+        assert!(e["message"].as_str().unwrap().contains(needle), "{e}");
+    }
+    assert_eq!(
+        std::fs::read(env.lib().join(id).join("character.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn a_library_path_that_loops_or_dangles_is_named() {
+    let env = Env::new();
+    let (a, b) = (env.path("lib-a"), env.path("lib-b"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let run = |lib: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+            .env("CASTBOOK_CONFIG", env.path("no-config.toml"))
+            .env_remove("CASTBOOK_LIBRARY")
+            .arg("--library")
+            .arg(lib)
+            .args(["list", "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&a);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let msg = json_err(&out)["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("symbolic link that loops"), "{msg}");
+    assert!(!msg.contains("os error"), "{msg}");
+    let dangling = env.path("lib-gone");
+    std::os::unix::fs::symlink(env.path("nowhere/deeper"), &dangling).unwrap();
+    let out = run(&dangling);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let msg = json_err(&out)["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("does not exist"), "{msg}");
+    assert!(!msg.contains("os error"), "{msg}");
+}
+
+#[test]
+fn completions_name_every_command() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = env.run(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for cmd in [
+            "probe",
+            "create",
+            "list",
+            "search",
+            "show",
+            "edit",
+            "export",
+            "remove",
+            "register",
+            "similar",
+            "completions",
+        ] {
+            assert!(script.contains(cmd), "{shell} script lacks {cmd}");
+        }
+        assert!(script.contains("castbook"), "{shell}");
+    }
+    // Completions need no library: none is created.
+    assert!(!env.lib().exists());
+    let out = env.run(&["completions", "powershell-9"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_misspelt_command_suggests_the_right_one() {
+    let env = Env::new();
+    for (typed, meant) in [("lsit", "list"), ("craete", "create"), ("exprot", "export")] {
+        let out = env.run(&[typed]);
+        assert_eq!(out.status.code(), Some(2), "{typed}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "unknown command '{typed}': did you mean '{meant}'?"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("does not exist"), "{err}");
+    }
+    // A word that is close to no command is left to the terminal app as a path.
+    let out = env.run(&["holidays"]);
+    assert!(
+        !stderr(&out).contains("unknown command"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn export_json_flag_is_format_json() {
+    let env = Env::new();
+    env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &[]);
+    let a = env.run(&["export", "--json"]);
+    let b = env.run(&["export", "--format", "json"]);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout);
+    assert!(json(&a).is_array());
+    // Errors with --json are JSON too.
+    let e = env.run(&["export", "--json", "--output", "/nonexistent-folder/x.json"]);
+    assert_eq!(e.status.code(), Some(3));
+    assert_eq!(json_err(&e)["code"], "output");
+    // --json and --format csv contradict each other.
+    let c = env.run(&["export", "--json", "--format", "csv"]);
+    assert_eq!(c.status.code(), Some(2));
+}
+
+#[test]
+fn the_auto_window_is_a_note_not_a_warning() {
+    let env = Env::new();
+    let clip = testsrc("720p-6s-auto.mp4", "1280x720", 25, 6.0, false);
+    let out = env
+        .cmd()
+        .arg("create")
+        .arg(&clip)
+        .args(["--name", "auto", "--start", "auto"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("note: --start auto chose the window"), "{err}");
+    assert!(!err.contains("warning: --start auto"), "{err}");
+    let id = stdout(&out).lines().next().unwrap().to_string();
+    let show = env.run(&["show", &id]);
+    assert!(
+        stdout(&show).contains("note      --start auto chose the window"),
+        "{}",
+        stdout(&show)
+    );
 }

@@ -642,3 +642,149 @@ fn create_from_a_url_and_register_in_one_command() {
     );
     assert_key_nowhere(&env, &[&r]);
 }
+
+/// The character's record as `show --json` prints it.
+fn shown(env: &Env, id: &str) -> serde_json::Value {
+    let r = env.run(&["show", id, "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    r.json()
+}
+
+/// A refused reply: exit 5, a `provider` error, nothing raw in the output, nothing stored.
+fn assert_refused(env: &Env, id: &str, r: &common::Run, needle: &str) {
+    assert_eq!(r.code, 5, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["error"]["code"], "provider", "{r:?}");
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(needle), "expected {needle:?} in {msg:?}");
+    for text in [&r.stdout, &r.stderr] {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "a raw control character in the output: {text:?}"
+        );
+    }
+    let rec = shown(env, id);
+    assert!(rec["provider_ids"].as_object().unwrap().is_empty(), "{rec}");
+    assert!(
+        env.library_files()
+            .iter()
+            .all(|(p, _)| !p.to_string_lossy().contains("passwd")),
+        "a path from the reply was used"
+    );
+}
+
+const HOSTILE_IDS: [(&str, &str); 5] = [
+    ("\u{1b}]0;pwned\u{7}\u{1b}[2J", "control character U+001B"),
+    ("../../x/../../etc/passwd", "path separator"),
+    ("good\r\nX-Injected: 1", "control character U+000D"),
+    ("", "empty"),
+    ("..", "not an ID"),
+];
+
+#[test]
+fn openai_remote_ids_that_are_not_plain_are_refused() {
+    let env = env_with("");
+    let id = saved(&env, "Wolf");
+    for (remote, needle) in HOSTILE_IDS {
+        let reply = json!({"id": remote, "name": "Wolf", "created_at": 1});
+        let server = Server::start(move |_, _| Reply::json(200, &reply));
+        std::fs::write(
+            env.dir.path().join("config.toml"),
+            openai_config(&server, ""),
+        )
+        .unwrap();
+        let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
+        if remote.is_empty() {
+            // An empty ID was already refused as "not the expected JSON".
+            assert_eq!(r.code, 5, "{r:?}");
+            continue;
+        }
+        assert_refused(&env, &id, &r, needle);
+        assert_eq!(server.requests().len(), 1, "not retried");
+    }
+    let long = "x".repeat(201);
+    let reply = json!({"id": long, "name": "Wolf", "created_at": 1});
+    let server = Server::start(move |_, _| Reply::json(200, &reply));
+    std::fs::write(
+        env.dir.path().join("config.toml"),
+        openai_config(&server, ""),
+    )
+    .unwrap();
+    let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
+    assert_refused(&env, &id, &r, "200-character limit");
+    // A plain ID is kept.
+    let server = Server::start(|_, _| ok_reply("el_12:ab-3.x"));
+    std::fs::write(
+        env.dir.path().join("config.toml"),
+        openai_config(&server, ""),
+    )
+    .unwrap();
+    let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["provider_ids"]["sora"], "el_12:ab-3.x");
+}
+
+#[test]
+fn command_remote_ids_that_are_not_plain_are_refused() {
+    let env = Env::new("");
+    let id = saved(&env, "Wolf");
+    for (remote, needle) in HOSTILE_IDS {
+        if remote.is_empty() {
+            continue;
+        }
+        let printed = serde_json::to_string(&json!({ "id": remote })).unwrap();
+        let script = format!("cat <<'EOF'\n{printed}\nEOF");
+        std::fs::write(env.dir.path().join("config.toml"), command_config(&script)).unwrap();
+        let r = env.run(&["register", &id, "--provider", "mine", "--json"]);
+        assert_refused(&env, &id, &r, needle);
+    }
+}
+
+/// castbook's own peak memory may not grow with a reply: well under what 50 MB would take.
+const SMALL_RSS: u64 = 80_000_000;
+
+#[test]
+fn openai_a_huge_reply_is_cut_at_one_megabyte() {
+    let env = env_with("");
+    let id = saved(&env, "Wolf");
+    for declared in [false, true] {
+        let server = Server::start(move |_, _| {
+            if declared {
+                Reply::status(200, "application/json", vec![b' '; 50_000_000])
+            } else {
+                Reply::Endless { limit: 50_000_000 }
+            }
+        });
+        std::fs::write(
+            env.dir.path().join("config.toml"),
+            openai_config(&server, ""),
+        )
+        .unwrap();
+        let (r, rss) = env.run_measured(&["register", &id, "--provider", "sora", "--json"]);
+        assert_refused(&env, &id, &r, "larger than 1 MB");
+        assert!(rss < SMALL_RSS, "castbook peaked at {rss} bytes");
+        assert_eq!(server.requests().len(), 1, "not retried");
+        // It stopped reading: far less than the 50 MB was taken from the server.
+        assert!(
+            server
+                .bytes_written
+                .load(std::sync::atomic::Ordering::SeqCst)
+                < 45_000_000,
+            "{} bytes were read",
+            server
+                .bytes_written
+                .load(std::sync::atomic::Ordering::SeqCst)
+        );
+    }
+}
+
+#[test]
+fn command_a_huge_stdout_is_cut_at_one_megabyte() {
+    let env = Env::new(&command_config(
+        "yes xxxxxxxxxxxxxxx | head -c 50000000; echo '{\"id\": \"late\"}'",
+    ));
+    let id = saved(&env, "Wolf");
+    let (r, rss) = env.run_measured(&["register", &id, "--provider", "mine", "--json"]);
+    assert_refused(&env, &id, &r, "more than 1 MB on stdout");
+    assert!(rss < SMALL_RSS, "castbook peaked at {rss} bytes");
+}

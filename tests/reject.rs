@@ -601,3 +601,229 @@ fn ctrl_c_mid_job_saves_nothing() {
         stdout(&ps)
     );
 }
+
+/// Run castbook with `args`; a run that has not ended after a minute is killed and fails the
+/// test (a reader blocked on a FIFO would otherwise hang the suite).
+fn run_bounded(env: &Env, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let child = env
+        .cmd()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("castbook {args:?} still runs after a minute");
+        }
+    }
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+/// `probe --json` and `create --json` of `path`: exit 3, `code`, a message with `needle`,
+/// and never "empty" or "permissions" for what is not an empty or unreadable file.
+fn special_rejected(env: &Env, path: &Path, code: &str, needle: &str) {
+    let before = snapshot(&env.lib());
+    for args in [
+        vec![os("probe"), path.as_os_str(), os("--json")],
+        vec![
+            os("create"),
+            path.as_os_str(),
+            os("--name"),
+            os("x"),
+            os("--json"),
+        ],
+        vec![
+            os("create"),
+            path.as_os_str(),
+            os("--name"),
+            os("x"),
+            os("--start"),
+            os("auto"),
+            os("--json"),
+        ],
+    ] {
+        let out = run_bounded(env, &args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["error"]["code"], code, "{args:?}: {v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{args:?}: {msg:?} lacks {needle:?}");
+        assert!(!msg.contains("empty"), "{msg}");
+        assert!(!msg.contains("permissions"), "{msg}");
+    }
+    assert_eq!(snapshot(&env.lib()), before, "the library changed");
+    assert!(
+        env.work_leftovers().is_empty(),
+        "{:?}",
+        env.work_leftovers()
+    );
+}
+
+#[test]
+fn a_fifo_is_rejected_without_being_opened() {
+    let env = env_with_one();
+    let wire = Tripwire::new(env.path("pipe.mp4"));
+    special_rejected(&env, &wire.path, "input_not_a_file", "is a FIFO");
+    assert!(!wire.tripped(), "castbook opened the FIFO");
+}
+
+#[test]
+fn devices_sockets_and_link_loops_are_rejected_saying_what_they_are() {
+    let env = env_with_one();
+    special_rejected(
+        &env,
+        Path::new("/dev/zero"),
+        "input_not_a_file",
+        "is a character device",
+    );
+    let sock = env.path("sock.mp4");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    special_rejected(&env, &sock, "input_not_a_file", "is a socket");
+    let (a, b) = (env.path("a.mp4"), env.path("b.mp4"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    special_rejected(&env, &a, "input_not_a_file", "symbolic link that loops");
+    let dangling = env.path("gone.mp4");
+    std::os::unix::fs::symlink(env.path("nowhere.mp4"), &dangling).unwrap();
+    special_rejected(
+        &env,
+        &dangling,
+        "input_missing",
+        "link to a file that does not exist",
+    );
+    // A link to a real clip is a real clip.
+    let link = env.path("link.mp4");
+    std::os::unix::fs::symlink(fixture("bigbuckbunny.mp4"), &link).unwrap();
+    let out = env.run_os(&[os("probe"), link.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn sigterm_and_ctrl_c_during_probe_exit_130_with_nothing_left() {
+    let env = Env::new();
+    let c = testsrc("4k-6s.mp4", "3840x2160", 30, 6.0, false);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let child = env
+            .cmd()
+            .arg("probe")
+            .arg(&c)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the probe runs ffprobe or ffmpeg, then interrupt it.
+        let t0 = std::time::Instant::now();
+        loop {
+            let kids = std::process::Command::new("pgrep")
+                .args(["-P", &child.id().to_string()])
+                .output()
+                .unwrap();
+            if !stdout(&kids).trim().is_empty() {
+                break;
+            }
+            assert!(t0.elapsed().as_secs() < 60, "the probe never started");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let out = child.wait_with_output().unwrap();
+        if out.status.code() == Some(0) {
+            // The probe finished before the signal arrived: nothing to check this time.
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+        assert!(stderr(&out).contains("cancelled"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn invisible_characters_in_names_are_refused_and_look_alikes_are_taken() {
+    let env = env_with_one();
+    let c = fixture("bigbuckbunny.mp4");
+    for (name, needle) in [
+        (
+            "bun\u{200B}ny",
+            "invisible character U+200B (zero-width space) at character 4",
+        ),
+        ("bunny\u{FEFF}", "invisible character U+FEFF"),
+        ("bun\u{AD}ny", "invisible character U+00AD (soft hyphen)"),
+        ("bun\u{2060}ny", "invisible character U+2060"),
+    ] {
+        rejected(&env, &c, name, &[], 3, "name_invalid", needle);
+    }
+    // Names are compared on what is seen: a no-break space is a space.
+    let id = env.characters()[0].clone();
+    let r = env.run(&["edit", &id, "--name", "big bunny"]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let other = testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true);
+    rejected(
+        &env,
+        &other,
+        "Big\u{A0}Bunny",
+        &[],
+        3,
+        "name_taken",
+        "is taken",
+    );
+    rejected(
+        &env,
+        &other,
+        "big   bunny",
+        &[],
+        3,
+        "name_taken",
+        "is taken",
+    );
+}
+
+#[test]
+fn control_characters_in_notes_and_tags_are_refused() {
+    let env = env_with_one();
+    let c = fixture("bigbuckbunny.mp4");
+    rejected(
+        &env,
+        &c,
+        "x",
+        &["--notes", "hero\u{1b}]0;pwned\u{7}"],
+        3,
+        "notes_invalid",
+        "the notes contain the control character U+001B (escape) at character 5",
+    );
+    rejected(
+        &env,
+        &c,
+        "x",
+        &["--notes", "two\nlines"],
+        3,
+        "notes_invalid",
+        "U+000A (line feed)",
+    );
+    rejected(
+        &env,
+        &c,
+        "x",
+        &["--tag", "ok", "--tag", "b\u{1b}[2Jad"],
+        3,
+        "tag_invalid",
+        "control character U+001B",
+    );
+    rejected(
+        &env,
+        &c,
+        "x",
+        &["--tag", "a\u{202E}b"],
+        3,
+        "tag_invalid",
+        "bidi control U+202E",
+    );
+}

@@ -1139,3 +1139,26 @@ async fn create_keeps_the_character_when_its_registration_fails() {
     assert_eq!(&h.app.library.selected_character().unwrap().id, id);
     assert_eq!(h.app.status.clone().unwrap().kind, StatusKind::Error);
 }
+
+#[tokio::test]
+async fn a_fifo_shows_what_it_is_instead_of_checking_forever() {
+    let mut h = Harness::new(|clips, _| {
+        use std::os::unix::ffi::OsStrExt;
+        let fifo = clips.join("pipe.mp4");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    });
+    let fifo = h.home().join("clips/pipe.mp4");
+    h.app.select_clip(
+        castbook::pipeline::job::Input::File(fifo.clone()),
+        Duration::ZERO,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    let Some(ProbeState::Failed(e)) = &h.app.clip.probe else {
+        panic!("{:?}", h.app.clip.probe)
+    };
+    assert_eq!(e.code, "input_not_a_file", "{}", e.message);
+    let screen = h.render(100, 30);
+    assert!(screen.contains("FIFO"), "{screen}");
+    assert!(!screen.contains("checking the clip"), "{screen}");
+}

@@ -117,6 +117,9 @@ pub enum Command {
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
+        /// The same as --format json
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
         /// Write to FILE instead of stdout
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -141,6 +144,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script (e.g. `castbook completions bash > ~/.local/share/bash-completion/completions/castbook`)
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells `completions` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -162,9 +178,65 @@ impl Command {
             | Command::Edit { json, .. }
             | Command::Remove { json, .. }
             | Command::Similar { json, .. } => *json,
-            Command::Export { format, .. } => *format == ExportFormat::Json,
+            Command::Export { format, json, .. } => *json || *format == ExportFormat::Json,
+            Command::Completions { .. } => false,
         }
     }
+}
+
+/// The subcommand names (and aliases) the parser knows.
+pub fn command_names() -> Vec<String> {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .flat_map(|c| {
+            std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(str::to_string))
+        })
+        .filter(|n| n != "help")
+        .collect()
+}
+
+/// The command `word` was probably meant to be, when it is not one: a subcommand at most two
+/// edits away (or one whose name starts with `word`, for 3+ letters).
+pub fn suggest_command(word: &str) -> Option<String> {
+    let lower = word.to_lowercase();
+    if lower.is_empty() || lower.len() > 20 {
+        return None;
+    }
+    let names = command_names();
+    if names.contains(&lower) {
+        return None;
+    }
+    names
+        .into_iter()
+        .map(|n| (edit_distance(&lower, &n), n))
+        .filter(|(d, n)| *d <= 2.min(n.len() / 2) || (lower.len() >= 3 && n.starts_with(&lower)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Damerau-Levenshtein distance (adjacent swaps count as one edit: `lsit` is one from `list`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    d[0] = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// `--start`: seconds, or `auto`.
@@ -183,5 +255,21 @@ fn parse_start(s: &str) -> Result<StartArg, String> {
         _ => Err(format!(
             "{s:?} is not a start time: give seconds >= 0 (e.g. 1.5) or `auto`"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_words_suggest_a_command() {
+        assert_eq!(suggest_command("lsit").as_deref(), Some("list"));
+        assert_eq!(suggest_command("craete").as_deref(), Some("create"));
+        assert_eq!(suggest_command("Serach").as_deref(), Some("search"));
+        assert_eq!(suggest_command("expor").as_deref(), Some("export"));
+        assert_eq!(suggest_command("list"), None);
+        assert_eq!(suggest_command("holiday"), None);
+        assert_eq!(suggest_command("a"), None);
     }
 }

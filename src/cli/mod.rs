@@ -27,7 +27,43 @@ pub struct Outcome {
 
 /// Open the library the arguments, the environment and the config point at.
 pub fn open_library(given: Option<PathBuf>, cfg: &Config) -> Result<Library> {
-    Library::open(config::library_path(given, cfg)?)
+    let path = config::library_path(given, cfg)?;
+    check_library_path(&path)?;
+    Library::open(path)
+}
+
+/// A library path that cannot become a folder, said plainly (a link that loops would
+/// otherwise surface as "File exists").
+fn check_library_path(path: &std::path::Path) -> Result<()> {
+    use crate::pipeline::source::{describe_kind, is_link_loop};
+    let shown = escape_display(&path.display().to_string());
+    match std::fs::metadata(path) {
+        Err(e) if is_link_loop(&e) => Err(Error::input(
+            "library_not_a_directory",
+            format!(
+                "the library path {shown} is a symbolic link that loops (it leads back to itself): point it at a folder, or pass another folder with --library"
+            ),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) {
+                return Err(Error::input(
+                    "library_not_a_directory",
+                    format!(
+                        "the library path {shown} is a symbolic link to a folder that does not exist: create that folder, or pass another with --library"
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Ok(m) if !m.is_dir() => Err(Error::input(
+            "library_not_a_directory",
+            format!(
+                "the library path {shown} is {}, not a folder: pass a folder with --library",
+                describe_kind(&m)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Run one headless command; errors are printed here (JSON or human) and become the exit code.
@@ -43,8 +79,13 @@ pub async fn run(library: Option<PathBuf>, command: Command) -> i32 {
 }
 
 async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
+    if let Command::Completions { shell } = command {
+        print_completions(shell);
+        return Ok(0);
+    }
     let cfg = Config::load()?;
     match command {
+        Command::Completions { .. } => unreachable!("handled above"),
         Command::Probe {
             input,
             start,
@@ -184,6 +225,10 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             json,
         } => {
             let lib = open_library(library, &cfg)?;
+            if let Some(n) = &notes {
+                crate::library::name::check_notes(n)?;
+            }
+            crate::library::name::check_tags(&tags)?;
             let c = lib.resolve(&character)?;
             let new_name = name
                 .as_deref()
@@ -209,16 +254,21 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             if json {
                 output::print_json(&updated);
             } else {
-                println!("{}", updated.id);
+                println!("{}", escape_display(&updated.id));
                 eprintln!(
                     "updated {} ({})",
-                    updated.id,
+                    escape_display(&updated.id),
                     crate::util::escape_display(&updated.name)
                 );
             }
             Ok(0)
         }
-        Command::Export { format, output } => {
+        Command::Export {
+            format,
+            json,
+            output,
+        } => {
+            let format = if json { ExportFormat::Json } else { format };
             let lib = open_library(library, &cfg)?;
             let listing = lib.list()?;
             output::report_corrupt(&listing.corrupt);
@@ -256,7 +306,11 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                     write(tmp.as_file_mut())?;
                     tmp.persist(&path)
                         .map_err(|e| Error::io("writing", &path, &e.error))?;
-                    eprintln!("exported {} characters to {}", chars.len(), path.display());
+                    eprintln!(
+                        "exported {} characters to {}",
+                        chars.len(),
+                        escape_display(&path.display().to_string())
+                    );
                 }
             }
             Ok(0)
@@ -314,7 +368,7 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                     println!(
                         "{:>3.0} %  {}  {}",
                         s * 100.0,
-                        c.id,
+                        escape_display(&c.id),
                         escape_display(&c.name)
                     );
                 }
@@ -328,17 +382,29 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             if json {
                 output::print_json(&serde_json::json!({"removed": c, "trash": dest}));
             } else {
-                println!("{}", c.id);
+                println!("{}", escape_display(&c.id));
                 eprintln!(
                     "moved {} ({}) to {}",
-                    c.id,
-                    crate::util::escape_display(&c.name),
-                    dest.display()
+                    escape_display(&c.id),
+                    escape_display(&c.name),
+                    escape_display(&dest.display().to_string())
                 );
             }
             Ok(0)
         }
     }
+}
+
+/// A completion script for `shell` on stdout.
+fn print_completions(shell: args::Shell) {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let shell = match shell {
+        args::Shell::Bash => clap_complete::Shell::Bash,
+        args::Shell::Zsh => clap_complete::Shell::Zsh,
+        args::Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut cmd, "castbook", &mut std::io::stdout());
 }
 
 /// The configured provider called `name`, checked to be callable (a key is set, ...).
@@ -427,13 +493,17 @@ async fn with_ctrl_c<T>(
         r = &mut fut => r,
         _ = tokio::signal::ctrl_c() => {
             cancel.cancel();
-            let _ = fut.await;
+            let _ = tokio::time::timeout(CLEANUP_WAIT, fut).await;
             Err(Error::cancelled())
         }
         _ = terminated => {
             cancel.cancel();
-            let _ = fut.await;
+            let _ = tokio::time::timeout(CLEANUP_WAIT, fut).await;
             Err(Error::cancelled())
         }
     }
 }
+
+/// How long a cancelled job gets to clean up before the process leaves anyway (what it
+/// leaves in `.work/` is removed by the next run).
+const CLEANUP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -10,7 +10,8 @@ use crate::pipeline::job::{Created, ProbeReport};
 use crate::util::{escape_display as esc, human_size};
 
 pub fn print_json<T: Serialize + ?Sized>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
+    let text = serde_json::to_string_pretty(v).expect("serialisable");
+    println!("{}", crate::library::export::json_escape_controls(text));
 }
 
 pub fn print_error(e: &Error, json: bool) {
@@ -24,7 +25,7 @@ pub fn report_corrupt(corrupt: &[Corrupt]) {
     for c in corrupt {
         eprintln!(
             "warning: skipped {}: {} (the file was left as it is)",
-            c.path.display(),
+            esc(&c.path.display().to_string()),
             esc(&c.reason)
         );
     }
@@ -64,7 +65,7 @@ pub fn print_probe(r: &ProbeReport, json: bool) {
         );
     }
     for w in &r.warnings {
-        eprintln!("warning: {}", esc(&w.message));
+        eprintln!("{}: {}", label(w), esc(&w.message));
     }
     println!("{}", if r.valid { "valid" } else { "rejected" });
 }
@@ -83,7 +84,7 @@ pub fn print_created(c: &Created, provider: Option<&str>, json: bool) {
 
 /// On stdout: the character's ID, then how to use it (with `provider`'s remote ID when given).
 pub fn print_usage(ch: &Character, provider: Option<&str>) {
-    println!("{}", ch.id);
+    println!("{}", esc(&ch.id));
     for l in usage_lines(&esc(&ch.name), &esc(ch.id_for(provider))) {
         println!("{l}");
     }
@@ -95,13 +96,13 @@ pub fn note_saved(c: &Created) {
     if c.existed {
         eprintln!(
             "already in the library as {} ({}): nothing new was saved",
-            ch.id,
+            esc(&ch.id),
             esc(&ch.name)
         );
     } else {
         eprintln!(
             "saved {} ({}): {}x{} {:.2} s, {} ({})",
-            ch.id,
+            esc(&ch.id),
             esc(&ch.name),
             ch.clip.width,
             ch.clip.height,
@@ -134,7 +135,7 @@ pub fn print_registration_failed(e: &Error, ch: &Character, print_id: bool, json
             "character": ch,
         }));
     } else if print_id {
-        println!("{}", ch.id);
+        println!("{}", esc(&ch.id));
     }
     eprintln!("error: {}", esc(&e.message));
 }
@@ -164,10 +165,10 @@ pub fn print_list(chars: &[Character], json: bool) {
         let pad = width - shown.chars().count();
         println!(
             "{}  {}{}  {}  {}",
-            c.id,
+            esc(&c.id),
             shown,
             " ".repeat(pad),
-            c.created_at.get(..10).unwrap_or(&c.created_at),
+            esc(c.created_at.get(..10).unwrap_or(&c.created_at)),
             esc(&c.tags.join(", "))
         );
     }
@@ -179,14 +180,14 @@ pub fn print_show(lib: &Library, c: &Character, json: bool) {
         return;
     }
     let dir = lib.character_dir(&c.id);
-    println!("{}", c.id);
+    println!("{}", esc(&c.id));
     println!("name      {}", esc(&c.name));
-    println!("created   {}", c.created_at);
+    println!("created   {}", esc(&c.created_at));
     println!("source    {}", esc(c.source.display()));
     println!("window    {:.3} s + {:.2} s", c.start_s, c.clip.duration_s);
     println!(
         "clip      {} ({}x{}, {:.2} fps, {}{}, {})",
-        dir.join(&c.clip.path).display(),
+        esc(&dir.join(&c.clip.path).display().to_string()),
         c.clip.width,
         c.clip.height,
         c.clip.fps,
@@ -205,6 +206,12 @@ pub fn print_show(lib: &Library, c: &Character, json: bool) {
         println!("provider  {}: {}", esc(p), esc(id));
     }
     for w in &c.warnings {
-        println!("warning   {}", esc(&w.message));
+        println!("{:<9} {}", label(w), esc(&w.message));
     }
+}
+
+/// How a job's warning is introduced: `note` for information (the window `--start auto`
+/// chose), `warning` for the rest.
+pub fn label(w: &crate::library::record::Warning) -> &'static str {
+    if w.rule == "start" { "note" } else { "warning" }
 }

@@ -30,7 +30,11 @@ pub async fn draw(mut rx: UnboundedReceiver<JobEvent>) {
                 }
             }
             JobEvent::Warning(w) => {
-                let line = format!("warning: {}", escape_display(&w.message));
+                let line = format!(
+                    "{}: {}",
+                    crate::cli::output::label(&w),
+                    escape_display(&w.message)
+                );
                 match &bar {
                     Some(b) => b.println(line),
                     None => eprintln!("{line}"),

@@ -1,13 +1,41 @@
 //! Export (the "character spreadsheet", SPEC section 3): CSV with columns
 //! `id,name,tags,notes,created_at,providers`, RFC 4180 quoting, and a leading `'` on any cell
 //! that starts with `= + - @` so a spreadsheet never runs it as a formula; or JSON records.
+//! Control characters never leave raw: in CSV they are written visibly escaped (`\u{1b}`,
+//! `\n`); in JSON the ones serde leaves raw (DEL, C1, bidi controls) become `\uXXXX`.
 
 use std::io::Write;
 
 use crate::error::{Error, Result};
 use crate::library::record::Character;
+use crate::util::escape_display;
 
 pub const CSV_HEADER: [&str; 6] = ["id", "name", "tags", "notes", "created_at", "providers"];
+
+/// A CSV cell as written: control characters escaped visibly, then guarded.
+pub fn csv_cell(s: &str) -> String {
+    guard_cell(&escape_display(s))
+}
+
+/// JSON text with every control or bidi character that is still raw (serde_json escapes only
+/// U+0000-001F) written as a `\uXXXX` escape; the JSON means the same.
+pub fn json_escape_controls(json: String) -> String {
+    let raw = |c: char| {
+        c.is_control() && c != '\n' || matches!(c as u32, 0x202A..=0x202E | 0x2066..=0x2069)
+    };
+    if !json.chars().any(raw) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if raw(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// Neutralise a cell a spreadsheet would read as a formula.
 pub fn guard_cell(s: &str) -> String {
@@ -39,7 +67,7 @@ pub fn write_csv(out: impl Write, chars: &[Character]) -> Result<()> {
             c.created_at.clone(),
             providers,
         ];
-        w.write_record(row.iter().map(|s| guard_cell(s)))
+        w.write_record(row.iter().map(|s| csv_cell(s)))
             .map_err(err)?;
     }
     w.flush()
@@ -48,10 +76,13 @@ pub fn write_csv(out: impl Write, chars: &[Character]) -> Result<()> {
 }
 
 pub fn write_json(mut out: impl Write, chars: &[Character]) -> Result<()> {
-    serde_json::to_writer_pretty(&mut out, chars)
-        .map_err(|e| Error::processing("export", format!("writing the JSON failed: {e}")))?;
-    out.write_all(b"\n")
-        .map_err(|e| Error::processing("export", format!("writing the JSON failed: {e}")))?;
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::processing("export", format!("writing the JSON failed: {e}"))
+    };
+    let text = serde_json::to_string_pretty(chars).map_err(|e| fail(&e))?;
+    out.write_all(json_escape_controls(text).as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| fail(&e))?;
     Ok(())
 }
 
@@ -67,5 +98,26 @@ mod tests {
         assert_eq!(guard_cell("@x"), "'@x");
         assert_eq!(guard_cell("x=1"), "x=1");
         assert_eq!(guard_cell(""), "");
+    }
+
+    #[test]
+    fn cells_never_carry_control_characters() {
+        assert_eq!(csv_cell("a\u{1b}]0;x\u{7}b"), "a\\u{1b}]0;x\\u{7}b");
+        assert_eq!(csv_cell("line\nbreak"), "line\\nbreak");
+        assert_eq!(csv_cell("\u{202E}=1"), "\\u{202e}=1");
+        assert_eq!(csv_cell("=1"), "'=1");
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_without_raw_controls() {
+        let v = serde_json::json!({"n": "a\u{9b}b\u{7f}c\u{202E}d\u{1b}e", "k": [1, 2]});
+        let text = json_escape_controls(serde_json::to_string_pretty(&v).unwrap());
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u009b"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, v);
     }
 }

@@ -2,9 +2,10 @@
 //! RFC 4648 base32 of blake3(source bytes || window start in ms as u64 little-endian ||
 //! UTF-8 of the NFC name as first given).
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 
@@ -18,12 +19,20 @@ pub struct SourceDigest {
 impl SourceDigest {
     /// Read `path` once, feeding both hashers.
     pub fn of_file(path: &Path) -> Result<Self> {
-        let mut f = File::open(path).map_err(|e| Error::io("reading", path, &e))?;
+        Self::read(path, &CancellationToken::new())
+    }
+
+    /// `of_file`, stopping with `Error::cancelled()` as soon as `cancel` is set.
+    pub fn read(path: &Path, cancel: &CancellationToken) -> Result<Self> {
+        let mut f = crate::pipeline::source::open_regular(path)?;
         let mut content = blake3::Hasher::new();
         let mut id_hasher = blake3::Hasher::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
         loop {
+            if cancel.is_cancelled() {
+                return Err(Error::cancelled());
+            }
             let n = f
                 .read(&mut buf)
                 .map_err(|e| Error::io("reading", path, &e))?;

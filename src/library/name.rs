@@ -1,5 +1,7 @@
-//! Character names (SPEC section 2): NFC + trim, 1-80 scalar values, no control or bidi
-//! characters, nothing that looks like an ID; uniqueness compares NFC + lowercase.
+//! Character names (SPEC section 2): NFC + trim, 1-80 scalar values, no control, bidi or
+//! invisible characters, nothing that looks like an ID; uniqueness compares what is seen
+//! (NFC, invisible characters dropped, spaces folded, lowercase). Notes and tags follow the
+//! same control-character rule.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -25,21 +27,14 @@ pub fn normalize_name(raw: &str) -> Result<String> {
             ),
         ));
     }
-    if let Some(c) = name.chars().find(|c| is_bidi_control(*c)) {
+    check_printable("name_invalid", "the name contains", &name)?;
+    if let Some((pos, c)) = stray_invisible(&name) {
         return Err(Error::input(
             "name_invalid",
             format!(
-                "the name contains the bidi control U+{:04X}: remove it",
-                c as u32
-            ),
-        ));
-    }
-    if let Some(c) = name.chars().find(|c| c.is_control()) {
-        return Err(Error::input(
-            "name_invalid",
-            format!(
-                "the name contains the control character U+{:04X}: use printable characters only",
-                c as u32
+                "the name contains the invisible character U+{:04X}{} at character {pos}: remove it (names that look the same must be the same)",
+                c as u32,
+                char_label(c)
             ),
         ));
     }
@@ -54,9 +49,126 @@ pub fn normalize_name(raw: &str) -> Result<String> {
     Ok(name)
 }
 
-/// The key names are compared by for uniqueness.
+/// The key names are compared by for uniqueness: what is seen. NFC, invisible characters
+/// dropped, any run of spaces one space, trimmed, lowercase.
 pub fn name_key(name: &str) -> String {
-    name.nfc().collect::<String>().trim().to_lowercase()
+    let visible: String = name.nfc().filter(|c| !is_default_ignorable(*c)).collect();
+    visible
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Check notes as given by the user: the control-character rule of names (no control or
+/// bidi characters; a line break is a control character too).
+pub fn check_notes(notes: &str) -> Result<()> {
+    check_printable("notes_invalid", "the notes contain", notes)
+}
+
+/// Check tags as given by the user: the control-character rule of names.
+pub fn check_tags<S: AsRef<str>>(tags: &[S]) -> Result<()> {
+    for t in tags {
+        let t = t.as_ref();
+        check_printable(
+            "tag_invalid",
+            &format!("the tag {:?} contains", crate::util::escape_display(t)),
+            t,
+        )?;
+    }
+    Ok(())
+}
+
+/// One error for the first control or bidi character of `text`: which, where, the fix.
+fn check_printable(code: &'static str, what: &str, text: &str) -> Result<()> {
+    let found = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() || is_bidi_control(*c));
+    let Some((i, c)) = found else {
+        return Ok(());
+    };
+    let kind = if is_bidi_control(c) {
+        "bidi control"
+    } else {
+        "control character"
+    };
+    Err(Error::input(
+        code,
+        format!(
+            "{what} the {kind} U+{:04X}{} at character {}: remove it and use printable characters only",
+            c as u32,
+            char_label(c),
+            i + 1
+        ),
+    ))
+}
+
+/// A short name for the characters people meet most, e.g. " (escape)".
+fn char_label(c: char) -> &'static str {
+    match c {
+        '\0' => " (null)",
+        '\u{7}' => " (bell)",
+        '\u{8}' => " (backspace)",
+        '\t' => " (tab)",
+        '\n' => " (line feed)",
+        '\r' => " (carriage return)",
+        '\u{1b}' => " (escape)",
+        '\u{7f}' => " (delete)",
+        '\u{ad}' => " (soft hyphen)",
+        '\u{200b}' => " (zero-width space)",
+        '\u{200c}' => " (zero-width non-joiner)",
+        '\u{200d}' => " (zero-width joiner)",
+        '\u{2060}' => " (word joiner)",
+        '\u{feff}' => " (zero-width no-break space)",
+        '\u{fe00}'..='\u{fe0f}' => " (variation selector)",
+        _ => "",
+    }
+}
+
+/// Unicode's Default_Ignorable_Code_Point: characters that show nothing by themselves.
+pub fn is_default_ignorable(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+/// The first invisible character that is not part of what it follows (1-based position).
+/// Joiners and variation selectors are kept where they shape a visible neighbour (emoji
+/// sequences like 👩‍🚀 or ❤️, scripts that need a joiner); anywhere else, and every other
+/// invisible character, is refused. Either way names are compared without them.
+fn stray_invisible(name: &str) -> Option<(usize, char)> {
+    let chars: Vec<char> = name.chars().collect();
+    let visible = |c: Option<&char>| {
+        c.is_some_and(|c| !is_default_ignorable(*c) && !c.is_whitespace() && !c.is_control())
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        if !is_default_ignorable(c) {
+            continue;
+        }
+        let prev = i.checked_sub(1).and_then(|p| chars.get(p));
+        let next = chars.get(i + 1);
+        let shaping = match c as u32 {
+            // Joiners: between two visible characters, after one that is not plain ASCII.
+            0x200C | 0x200D => visible(prev) && visible(next) && !prev.is_some_and(char::is_ascii),
+            // Variation selectors: right after a visible character (or a keycap's digit).
+            0xFE00..=0xFE0F | 0xE0100..=0xE01EF => {
+                visible(prev)
+                    && (!prev.is_some_and(char::is_ascii)
+                        || prev.is_some_and(|p| p.is_ascii_digit() || matches!(p, '#' | '*')))
+            }
+            // Emoji tag sequences (subdivision flags): after the black flag or another tag.
+            0xE0020..=0xE007F => prev
+                .is_some_and(|p| *p == '\u{1F3F4}' || (0xE0020..=0xE007F).contains(&(*p as u32))),
+            _ => false,
+        };
+        if !shaping {
+            return Some((i + 1, c));
+        }
+    }
+    None
 }
 
 fn is_bidi_control(c: char) -> bool {
@@ -92,7 +204,7 @@ pub fn is_id(s: &str) -> bool {
 }
 
 /// A tag as stored: NFC, trimmed, inner whitespace collapsed, `;` (the export separator)
-/// and control characters removed.
+/// and control characters removed (`check_tags` refuses them first where a user types).
 pub fn normalize_tag(raw: &str) -> String {
     let t: String = raw
         .nfc()
@@ -161,5 +273,55 @@ mod tests {
     #[test]
     fn key_is_case_insensitive() {
         assert_eq!(name_key("Wolf"), name_key("wOLF"));
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_and_ignored_when_comparing() {
+        for n in [
+            "Wo\u{200B}lf",
+            "Wolf\u{FEFF}",
+            "Wo\u{AD}lf",
+            "Wo\u{2060}lf",
+            "Wo\u{2063}lf",
+            "Wolf\u{FE0F}",
+            "W\u{200D}olf",
+            "\u{200D}Wolf",
+            "Wo\u{E0041}lf",
+            "Wo\u{180E}lf",
+        ] {
+            let e = normalize_name(n).unwrap_err();
+            assert_eq!(e.code, "name_invalid", "{n:?}");
+            assert!(e.message.contains("invisible"), "{n:?}: {}", e.message);
+        }
+        let e = normalize_name("Wo\u{200B}lf").unwrap_err();
+        assert!(e.message.contains("U+200B"), "{}", e.message);
+        assert!(e.message.contains("character 3"), "{}", e.message);
+        // Emoji sequences keep their joiners and selectors.
+        for n in [
+            "Astro 👩\u{200D}🚀",
+            "Heart ❤\u{FE0F}",
+            "Key 1\u{FE0F}\u{20E3}",
+        ] {
+            assert!(normalize_name(n).is_ok(), "{n:?}");
+        }
+        // Compared on what is seen.
+        assert_eq!(name_key("Wo\u{200B}lf"), name_key("wolf"));
+        assert_eq!(name_key("Big\u{A0}Wolf"), name_key("big  wolf"));
+        assert_eq!(name_key("Heart ❤\u{FE0F}"), name_key("heart ❤"));
+    }
+
+    #[test]
+    fn notes_and_tags_refuse_control_characters() {
+        let e = check_notes("hero\u{1b}]0;pwned\u{7}").unwrap_err();
+        assert_eq!(e.code, "notes_invalid");
+        assert!(e.message.contains("U+001B (escape)"), "{}", e.message);
+        assert!(e.message.contains("character 5"), "{}", e.message);
+        assert_eq!(check_notes("a\nb").unwrap_err().code, "notes_invalid");
+        assert_eq!(check_notes("a\u{202E}b").unwrap_err().code, "notes_invalid");
+        assert!(check_notes("walks left, then right; é ✓").is_ok());
+        let e = check_tags(&["ok", "b\u{8}ad"]).unwrap_err();
+        assert_eq!(e.code, "tag_invalid");
+        assert!(e.message.contains("U+0008"), "{}", e.message);
+        assert!(check_tags(&["hero", "side kick"]).is_ok());
     }
 }

@@ -1,11 +1,15 @@
 //! Downloading a clip from an http(s) URL (SPEC sections 1 and 7): streamed to a file in a
 //! job's work folder (never held in memory) with live progress, a size cap, a connect and an
-//! idle timeout, at most 5 redirects, http/https only, and cancellation. Whether what arrived
-//! is a video is for ffprobe to say, not the Content-Type header.
+//! idle timeout, an overall deadline, at most 5 redirects, http/https only, and cancellation.
+//! Whether what arrived is a video is for ffprobe to say, not the Content-Type header.
+//! A download that belongs to no library (`probe URL`) goes to a `Scratch` folder that the
+//! next castbook run removes if this one was killed.
 
 use std::fmt;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Url;
 use tokio::io::AsyncWriteExt;
@@ -21,6 +25,7 @@ pub const DEFAULT_MAX_BYTES: u64 = 500_000_000;
 pub const MAX_REDIRECTS: usize = 5;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Limits of one download.
@@ -30,6 +35,8 @@ pub struct FetchOptions {
     pub connect_timeout: Duration,
     /// Longest wait for the reply or for the next bytes of the body.
     pub idle_timeout: Duration,
+    /// Longest time the whole download may take, from the first connection attempt.
+    pub deadline: Duration,
 }
 
 impl Default for FetchOptions {
@@ -38,6 +45,7 @@ impl Default for FetchOptions {
             max_bytes: DEFAULT_MAX_BYTES,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
         }
     }
 }
@@ -75,6 +83,7 @@ impl FetchOptions {
                 DEFAULT_CONNECT_TIMEOUT,
             )?,
             idle_timeout: seconds(cfg.idle_timeout_s, "idle_timeout_s", DEFAULT_IDLE_TIMEOUT)?,
+            deadline: seconds(cfg.deadline_s, "deadline_s", DEFAULT_DEADLINE)?,
         })
     }
 
@@ -359,6 +368,7 @@ async fn download_to(
             .read_timeout(opts.idle_timeout),
     )?;
     reporter.progress_now(Stage::Fetch, 0.0, "connecting");
+    let deadline = tokio::time::Instant::now() + opts.deadline;
     let send = client.get(parsed).send();
     let wait = opts.connect_timeout + opts.idle_timeout;
     let mut resp = tokio::select! {
@@ -367,8 +377,14 @@ async fn download_to(
             Ok(Err(e)) => return Err(request_error(url, &e, opts)),
             Err(_) => return Err(no_answer(url, wait)),
         },
+        _ = tokio::time::sleep_until(deadline) => return Err(past_deadline(url, 0, None, opts)),
         _ = cancel.cancelled() => return Err(Error::cancelled()),
     };
+    if resp.status().is_redirection()
+        && let Some(err) = unfollowed_redirect(url, &resp)
+    {
+        return Err(err);
+    }
     if !resp.status().is_success() {
         return Err(status_error(url, resp.status()));
     }
@@ -397,6 +413,9 @@ async fn download_to(
     loop {
         let chunk = tokio::select! {
             c = tokio::time::timeout(opts.idle_timeout, resp.chunk()) => c,
+            _ = tokio::time::sleep_until(deadline) => {
+                return Err(past_deadline(url, got, total, opts));
+            }
             _ = cancel.cancelled() => return Err(Error::cancelled()),
         };
         let chunk = match chunk {
@@ -467,6 +486,49 @@ async fn download_to(
     })
 }
 
+/// A redirect reqwest did not follow because its target is not an http(s) URL it can use
+/// (`file:`, `ftp:`, ...): say so, instead of the bare 3xx status.
+fn unfollowed_redirect(url: &str, resp: &reqwest::Response) -> Option<Error> {
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    let target = resp.url().join(location).ok();
+    let shown = target
+        .as_ref()
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| location.to_string());
+    let why = match target {
+        Some(t) if !matches!(t.scheme(), "http" | "https") => {
+            RedirectRefused::Scheme(shown).to_string()
+        }
+        _ => format!("redirect to {shown}, which is not a usable address"),
+    };
+    Some(fetch_error(
+        url,
+        format!(
+            "{}: castbook only follows http and https links; pass the address of the video itself",
+            esc(&why)
+        ),
+    ))
+}
+
+/// The whole download took longer than `[fetch] deadline_s`.
+fn past_deadline(url: &str, got: u64, total: Option<u64>, opts: &FetchOptions) -> Error {
+    let progress = match total {
+        Some(t) => format!("{} of {}", human_size(got), human_size(t)),
+        None => human_size(got),
+    };
+    fetch_error(
+        url,
+        format!(
+            "it did not finish within {} s (stopped after {progress}): the server is too slow; try again later, download it another way, or raise [fetch] deadline_s in the config",
+            opts.deadline.as_secs_f64()
+        ),
+    )
+}
+
 fn idle_error(url: &str, got: u64, opts: &FetchOptions) -> Error {
     fetch_error(
         url,
@@ -505,6 +567,132 @@ fn report(reporter: &mut Reporter, got: u64, total: Option<u64>, elapsed: Durati
             format!("{} of {}{rate}", human_size(got), human_size(t)),
         ),
         _ => reporter.progress_now(Stage::Fetch, 0.0, format!("{}{rate}", human_size(got))),
+    }
+}
+
+/// The name every scratch folder (and its lock file) starts with.
+const SCRATCH_PREFIX: &str = "castbook-fetch-";
+
+/// A folder for a download that belongs to no library (`probe URL`):
+/// `<temp dir>/castbook-fetch-<job>/`, next to its lock file `castbook-fetch-<job>.lock`,
+/// which is locked while the folder is in use. Removed when dropped; if the process is
+/// killed, the next castbook run removes it (`clean_scratch`).
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+    lock_path: PathBuf,
+    _lock: File,
+}
+
+impl Scratch {
+    /// A new scratch folder in the system's temp dir (`TMPDIR`).
+    pub fn new() -> Result<Scratch> {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    pub fn new_in(parent: &Path) -> Result<Scratch> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let mut last_err = None;
+        for _ in 0..10 {
+            let nanos = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            let name = format!(
+                "{SCRATCH_PREFIX}{}-{nanos}-{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            let lock_path = parent.join(format!("{name}.lock"));
+            let lock = match File::options()
+                .write(true)
+                .create_new(true)
+                .open(&lock_path)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io("creating a temp file", &lock_path, &e)),
+            };
+            lock.lock()
+                .map_err(|e| Error::io("locking", &lock_path, &e))?;
+            // A cleaner may have taken the lock file away between its creation and the
+            // lock: only a lock on the file still at that path counts.
+            if !same_file(&lock, &lock_path) {
+                last_err = Some(lock_path);
+                continue;
+            }
+            let path = parent.join(&name);
+            if let Err(e) = std::fs::create_dir(&path) {
+                let _ = std::fs::remove_file(&lock_path);
+                return Err(Error::io("creating a temp folder", &path, &e));
+            }
+            return Ok(Scratch {
+                path,
+                lock_path,
+                _lock: lock,
+            });
+        }
+        let p = last_err.unwrap_or_else(|| parent.to_path_buf());
+        Err(Error::other(
+            "io",
+            format!(
+                "could not create a temp folder in {}: try again",
+                p.display()
+            ),
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = std::fs::remove_file(&self.lock_path);
+    }
+}
+
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Remove the scratch folders of castbook runs that ended without removing them (killed):
+/// those whose lock file nobody holds, and those without a lock file.
+pub fn clean_scratch() {
+    clean_scratch_in(&std::env::temp_dir());
+}
+
+pub fn clean_scratch_in(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(SCRATCH_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        if let Some(job) = name.strip_suffix(".lock") {
+            let Ok(lock) = File::options().write(true).open(&path) else {
+                continue;
+            };
+            if lock.try_lock().is_ok() && same_file(&lock, &path) {
+                let _ = std::fs::remove_dir_all(parent.join(job));
+                let _ = std::fs::remove_file(&path);
+            }
+        } else if !parent.join(format!("{name}.lock")).exists()
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            // A folder is created after its lock file and removed before it: without one,
+            // its run has ended (or it was made by an older castbook).
+            let _ = std::fs::remove_dir_all(&path);
+        }
     }
 }
 
@@ -547,9 +735,17 @@ mod tests {
             max_mb: Some(2.0),
             connect_timeout_s: None,
             idle_timeout_s: Some(0.5),
+            deadline_s: Some(3.0),
         })
         .unwrap();
         assert_eq!(o.max_bytes, 2_000_000);
+        assert_eq!(o.deadline, Duration::from_secs(3));
+        assert_eq!(
+            FetchOptions::from_config(&FetchConfig::default())
+                .unwrap()
+                .deadline,
+            Duration::from_secs(600)
+        );
         assert_eq!(o.idle_timeout, Duration::from_millis(500));
         assert_eq!(o.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
         let bad = FetchOptions::from_config(&FetchConfig {
@@ -584,5 +780,36 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn scratch_folders_of_dead_runs_are_cleaned_and_live_ones_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let live = Scratch::new_in(tmp.path()).unwrap();
+        std::fs::write(live.path().join("part"), b"x").unwrap();
+        // A run that was killed: its lock file is there but nobody holds it.
+        let dead = tmp.path().join("castbook-fetch-1-2-3");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("part"), b"x").unwrap();
+        std::fs::write(tmp.path().join("castbook-fetch-1-2-3.lock"), b"").unwrap();
+        // An older castbook's folder, without a lock file.
+        let old = tmp.path().join("castbook-fetch-abc123");
+        std::fs::create_dir(&old).unwrap();
+        let other = tmp.path().join("other-file");
+        std::fs::write(&other, b"keep").unwrap();
+        clean_scratch_in(tmp.path());
+        assert!(live.path().join("part").exists());
+        assert!(live.lock_path.exists());
+        assert!(!dead.exists());
+        assert!(!tmp.path().join("castbook-fetch-1-2-3.lock").exists());
+        assert!(!old.exists());
+        assert!(other.exists());
+        drop(live);
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["other-file"]);
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::library::id::{SourceDigest, start_ms};
-use crate::library::name::normalize_name;
+use crate::library::name::{check_notes, check_tags, normalize_name};
 use crate::library::record::{Character, ClipRecord, RawJson, SCHEMA, Source, Warning};
 use crate::library::store::{Committed, Library, NameSnapshot};
 use crate::pipeline::fetch::{self, FetchOptions};
@@ -221,6 +221,8 @@ pub fn create_file(
     cancel: &CancellationToken,
 ) -> Result<Created> {
     let name = normalize_name(&opts.name)?;
+    check_notes(&opts.notes)?;
+    check_tags(&opts.tags)?;
     check_start(opts.start_s)?;
     let path = absolute(path);
     reporter.progress(Stage::Probe, 0.0, "probing");
@@ -260,7 +262,7 @@ pub fn create_file(
                 })
             })
         });
-        let hashing = s.spawn(|| SourceDigest::of_file(&path));
+        let hashing = s.spawn(|| SourceDigest::read(&path, cancel));
         // Read the other characters' names and signatures (for the name check and the
         // look-alike warning) meanwhile.
         let names = s.spawn(|| lib.names());
@@ -567,11 +569,9 @@ pub async fn probe_input_with(
         }
         Input::Url(url) => {
             let limits = FetchOptions::load()?;
-            // No library is involved in a probe: the download goes to a private temp folder.
-            let dir = tempfile::Builder::new()
-                .prefix("castbook-fetch-")
-                .tempdir()
-                .map_err(|e| Error::io("creating a temp folder in", &std::env::temp_dir(), &e))?;
+            // No library is involved in a probe: the download goes to a scratch folder,
+            // which the next run removes if this one is killed.
+            let dir = fetch::Scratch::new()?;
             let fetched = fetch::download(&url, dir.path(), &limits, &mut reporter, &token).await?;
             drop(reporter);
             let path = fetched.path.clone();

@@ -11,6 +11,7 @@ pub mod mp4;
 pub mod prepare;
 pub mod probe;
 pub mod signature;
+pub mod source;
 pub mod validate;
 
 pub use job::{CreateOptions, Created, Input, JobEvent, ProbeReport, Progress, Reporter, Stage};

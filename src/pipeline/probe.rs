@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 use crate::pipeline::ffmpeg::{self, StdoutSink};
 use crate::pipeline::{h264, mp4};
 
+/// Check the path before anything opens it (SPEC section 7).
+pub use crate::pipeline::source::check_file;
+
 /// The window length: the first 4 s from the start.
 pub const WINDOW_S: f64 = 4.0;
 
@@ -188,53 +191,6 @@ fn rate(s: &Option<String>) -> f64 {
     }
 }
 
-/// Check the path before ffprobe sees it: missing, a folder, empty.
-pub fn check_file(path: &Path) -> Result<u64> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::input(
-                "input_missing",
-                format!("{} does not exist: check the path", path.display()),
-            ));
-        }
-        Err(e) => {
-            return Err(Error::input(
-                "input_unreadable",
-                format!(
-                    "{} cannot be read ({e}): check its permissions",
-                    path.display()
-                ),
-            ));
-        }
-    };
-    if meta.is_dir() {
-        return Err(Error::input(
-            "input_is_directory",
-            format!(
-                "{} is a folder, not a video file: pass a clip inside it",
-                path.display()
-            ),
-        ));
-    }
-    if meta.len() == 0 {
-        return Err(Error::input(
-            "input_empty",
-            format!("{} is empty (0 bytes): pass a video clip", path.display()),
-        ));
-    }
-    if let Err(e) = std::fs::File::open(path) {
-        return Err(Error::input(
-            "input_unreadable",
-            format!(
-                "{} cannot be read ({e}): check its permissions",
-                path.display()
-            ),
-        ));
-    }
-    Ok(meta.len())
-}
-
 fn ffprobe(
     args: Vec<std::ffi::OsString>,
     cancel: &CancellationToken,
@@ -255,6 +211,7 @@ fn base_args() -> Vec<std::ffi::OsString> {
 /// count, which finds truncation), and the window's video packets, in two ffprobe runs side
 /// by side.
 pub fn probe(path: &Path, start_s: f64, cancel: &CancellationToken) -> Result<ClipInfo> {
+    check_file(path)?;
     let top = mp4::top_level(path).ok().flatten();
     probe_with(path, start_s, cancel, top.as_ref())
 }

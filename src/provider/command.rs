@@ -9,13 +9,17 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use super::{Provider, Registration, Request, snippet};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{MAX_REPLY_BYTES, Provider, Registration, Request, snippet};
 use crate::error::{Error, Result};
 use crate::pipeline::job::{Reporter, Stage};
 use crate::util::escape_display as esc;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 const STDERR_SHOWN: usize = 2000;
+/// The most of the command's stderr kept for the message (the rest is read and dropped).
+const STDERR_KEPT: usize = 64 * 1024;
 
 /// `[providers.NAME]` with `kind = "command"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +108,80 @@ fn parse_id(stdout: &str) -> Option<Printed> {
     ok.then_some(printed)
 }
 
+/// What the command left: its exit status, its stdout (whole) and the end of its stderr.
+struct Finished {
+    status: std::process::ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Stdout was longer than the cap.
+#[derive(Debug)]
+struct TooMuch;
+
+impl std::fmt::Display for TooMuch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too much output")
+    }
+}
+
+impl std::error::Error for TooMuch {}
+
+/// All of `r`, or a `TooMuch` error as soon as it passes `cap` bytes (reading stops there).
+async fn read_limited(mut r: impl AsyncRead + Unpin, cap: usize) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() + n > cap {
+            return Err(std::io::Error::other(TooMuch));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Read `r` to its end, keeping only about its last `keep` bytes.
+async fn read_tail(mut r: impl AsyncRead + Unpin, keep: usize) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        if out.len() > 2 * keep {
+            out.drain(..out.len() - keep);
+        }
+    }
+}
+
+/// Read the command's stdout (None when it passes `MAX_REPLY_BYTES`: the caller stops the
+/// command) and stderr at the same time, then wait for its exit.
+async fn collect(
+    child: &mut tokio::process::Child,
+    stdout: tokio::process::ChildStdout,
+    stderr: tokio::process::ChildStderr,
+) -> std::io::Result<Option<Finished>> {
+    match futures::future::try_join(
+        read_limited(stdout, MAX_REPLY_BYTES),
+        read_tail(stderr, STDERR_KEPT),
+    )
+    .await
+    {
+        Ok((stdout, stderr)) => Ok(Some(Finished {
+            status: child.wait().await?,
+            stdout,
+            stderr,
+        })),
+        Err(e) if e.get_ref().is_some_and(|i| i.is::<TooMuch>()) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The end of the command's stderr on one line (its lines joined with ` | `).
 fn tail(text: &str, max: usize) -> String {
     let joined = text
@@ -142,7 +220,7 @@ impl Provider for CommandProvider {
     ) -> Result<Registration> {
         let argv = self.argv_for(req);
         reporter.progress_now(Stage::Register, 0.0, format!("running {}", esc(&argv[0])));
-        let child = tokio::process::Command::new(&argv[0])
+        let mut child = tokio::process::Command::new(&argv[0])
             .args(&argv[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -157,17 +235,30 @@ impl Provider for CommandProvider {
                 };
                 self.error(&format!("it could not be started ({e}): {fix}"))
             })?;
-        let out = tokio::select! {
-            r = tokio::time::timeout(self.timeout, child.wait_with_output()) => match r {
-                Ok(Ok(out)) => out,
-                Ok(Err(e)) => return Err(self.error(&format!("waiting for it: {e}"))),
-                Err(_) => return Err(self.error(&format!(
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(self.error("its output could not be read"));
+        };
+        let finished = tokio::select! {
+            r = tokio::time::timeout(self.timeout, collect(&mut child, stdout, stderr)) => r,
+            _ = cancel.cancelled() => return Err(Error::cancelled()),
+        };
+        let out = match finished {
+            Ok(Ok(Some(out))) => out,
+            Ok(Ok(None)) => {
+                let _ = child.kill().await;
+                return Err(self.error(&format!(
+                    "it printed more than {} MB on stdout, far more than a provider's answer needs: it was stopped; make it print only {{\"id\": \"...\"}}",
+                    MAX_REPLY_BYTES / 1_000_000
+                )));
+            }
+            Ok(Err(e)) => return Err(self.error(&format!("waiting for it: {e}"))),
+            Err(_) => {
+                return Err(self.error(&format!(
                     "it did not finish within {} s and was stopped: raise timeout_s in [providers.{}], or check the command; the character may exist remotely",
                     self.timeout.as_secs_f64(),
                     esc(&self.name)
-                ))),
-            },
-            _ = cancel.cancelled() => return Err(Error::cancelled()),
+                )));
+            }
         };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -32,6 +32,13 @@ use crate::util::escape_display as esc;
 pub use command::CommandProvider;
 pub use openai::OpenAi;
 
+/// The most castbook reads of a provider's reply (an HTTP body, a command's stdout): an
+/// answer is a few hundred bytes; anything past this is refused, not stored.
+pub const MAX_REPLY_BYTES: usize = 1_000_000;
+
+/// The longest remote ID castbook stores.
+pub const MAX_REMOTE_ID_CHARS: usize = 200;
+
 /// What a provider is asked to register.
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
@@ -220,6 +227,16 @@ pub async fn register_character(
         format!("registering with {}", provider.name()),
     );
     let reg = provider.register(&req, reporter, cancel).await?;
+    if let Err(why) = check_remote_id(&reg.remote_id) {
+        return Err(Error::network(
+            "provider",
+            format!(
+                "registering with {} failed: it answered with an ID castbook will not store, {} ({why}); nothing was saved, but the character may exist remotely: check with the provider",
+                esc(provider.name()),
+                snippet_quoted(&reg.remote_id)
+            ),
+        ));
+    }
     let name = provider.name().to_string();
     let remote = reg.remote_id.clone();
     let updated = lib
@@ -243,6 +260,43 @@ pub async fn register_character(
         format!("registered with {}", provider.name()),
     );
     Ok((updated, reg))
+}
+
+/// Check a remote ID before it is stored, printed or used in a path: 1 to
+/// `MAX_REMOTE_ID_CHARS` characters of `A-Z a-z 0-9 . _ : -`, and not `.` or `..`.
+/// The error says what is wrong with it.
+pub fn check_remote_id(id: &str) -> std::result::Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+    let count = id.chars().count();
+    if count == 0 {
+        return Err("it is empty".into());
+    }
+    if count > MAX_REMOTE_ID_CHARS {
+        return Err(format!(
+            "it is {count} characters long, over the {MAX_REMOTE_ID_CHARS}-character limit"
+        ));
+    }
+    if let Some(c) = id.chars().find(|c| !allowed(*c)) {
+        let what = if c.is_control() {
+            format!("the control character U+{:04X}", c as u32)
+        } else if c == '/' || c == '\\' {
+            format!("a path separator {c:?}")
+        } else {
+            format!("{:?} (U+{:04X})", c, c as u32)
+        };
+        return Err(format!(
+            "it contains {what}; an ID may only hold A-Z a-z 0-9 . _ : -"
+        ));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{id:?} is not an ID"));
+    }
+    Ok(())
+}
+
+/// The start of `text`, escaped and quoted, for a message about it.
+fn snippet_quoted(text: &str) -> String {
+    format!("\"{}\"", snippet(text, 80))
 }
 
 /// Remove every trace of `secret` from `text` (a server may echo the key in its errors):
@@ -300,6 +354,29 @@ mod tests {
         let partial = "key sk-test-01******defXYZ here";
         assert_eq!(redact(partial, key), "key [redacted] here");
         assert_eq!(redact("nothing here", key), "nothing here");
+    }
+
+    #[test]
+    fn remote_ids_are_checked() {
+        for ok in ["char_abc", "el-1234", "a.b:c_d", "7", &"x".repeat(200)] {
+            assert_eq!(check_remote_id(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../../x/../../etc/passwd",
+            "a/b",
+            "a\\b",
+            "a\u{1b}[2Jb",
+            "a\r\nb",
+            "a b",
+            "é",
+            &"x".repeat(201),
+        ] {
+            assert!(check_remote_id(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_remote_id("a\u{1b}b").unwrap_err().contains("U+001B"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use super::{Provider, Registration, Request, redact, snippet};
+use super::{MAX_REPLY_BYTES, Provider, Registration, Request, redact, snippet};
 use crate::error::{Error, Result};
 use crate::http;
 use crate::pipeline::job::{Reporter, Stage};
@@ -305,16 +305,20 @@ impl OpenAi {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(|s| Duration::from_secs_f64(s).min(RETRY_AFTER_MAX));
         let body = tokio::select! {
-            b = tokio::time::timeout(self.timeout, resp.text()) => b,
+            b = tokio::time::timeout(self.timeout, read_capped(resp, MAX_REPLY_BYTES)) => b,
             _ = cancel.cancelled() => return Err(Error::cancelled()),
         };
         match body {
             Ok(Ok(body)) => Ok(Attempt::Reply {
                 status,
                 retry_after,
-                body,
+                body: String::from_utf8_lossy(&body).into_owned(),
             }),
-            Ok(Err(e)) => Ok(Attempt::AfterUpload(format!(
+            Ok(Err(ReadFail::TooLarge)) => Ok(Attempt::AfterUpload(format!(
+                "the reply (HTTP {status}) is larger than {} MB, far more than a provider's answer needs: castbook stopped reading it",
+                MAX_REPLY_BYTES / 1_000_000
+            ))),
+            Ok(Err(ReadFail::Broken(e))) => Ok(Attempt::AfterUpload(format!(
                 "the reply (HTTP {status}) broke off: {}",
                 esc(&redact(&http::error_chain(&e), key))
             ))),
@@ -372,6 +376,30 @@ impl OpenAi {
             }
         ))
     }
+}
+
+/// Why a reply was not read whole.
+enum ReadFail {
+    TooLarge,
+    Broken(reqwest::Error),
+}
+
+/// The body of `resp`, read chunk by chunk and never past `cap` bytes.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> std::result::Result<Vec<u8>, ReadFail> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(ReadFail::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadFail::Broken)? {
+        if body.len() + chunk.len() > cap {
+            return Err(ReadFail::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn connect_message(e: &reqwest::Error, why: &str, base_url: &str) -> String {

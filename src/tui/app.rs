@@ -816,11 +816,13 @@ impl App {
                 Ok(())
             }),
             PromptKind::Notes(id) => self.apply_edit(&id, move |c| {
+                crate::library::name::check_notes(&value)?;
                 c.notes = value.trim().to_string();
                 Ok(())
             }),
             PromptKind::Tags(id) => self.apply_edit(&id, move |c| {
                 let tags: Vec<String> = value.split(',').map(str::to_string).collect();
+                crate::library::name::check_tags(&tags)?;
                 c.tags = job::clean_tags(&tags);
                 Ok(())
             }),

@@ -48,6 +48,13 @@ pub enum Reply {
     CutShort { body: Vec<u8>, send: usize },
     /// No length; send zero bytes forever (until the client hangs up or `limit` is reached).
     Endless { limit: u64 },
+    /// Announce `total` bytes, then send `chunk` zero bytes every `every` (never idle, never
+    /// done in any reasonable time) until the client hangs up.
+    Drip {
+        total: usize,
+        chunk: usize,
+        every: Duration,
+    },
     /// Wait, then reply.
     After(Duration, Box<Reply>),
 }
@@ -249,6 +256,20 @@ fn serve(mut conn: TcpStream, requests: &Mutex<Vec<Request>>, written: &AtomicU6
                 }
             }
         }
+        Reply::Drip {
+            total,
+            chunk,
+            every,
+        } => {
+            if send(&head(200, &video, Some(total))) {
+                let bytes = vec![0u8; chunk];
+                let mut sent = 0;
+                while sent + chunk <= total && send(&bytes) {
+                    sent += chunk;
+                    thread::sleep(every);
+                }
+            }
+        }
         Reply::After(..) => unreachable!("unwrapped above"),
     }
     let _ = conn.flush();
@@ -360,6 +381,42 @@ impl Env {
     }
     /// Run castbook with `--library <tmp>/lib` and `CASTBOOK_CONFIG=<tmp>/config.toml`.
     pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("run castbook"))
+    }
+    /// `run`, also returning castbook's peak resident memory in bytes (from `wait4`).
+    pub fn run_measured(&self, args: &[&str]) -> (Run, u64) {
+        use std::os::unix::process::ExitStatusExt;
+        let out = tempfile::tempfile().unwrap();
+        let err = tempfile::tempfile().unwrap();
+        // Reaped by wait4 below (which also gives the peak memory), not by `wait`.
+        #[allow(clippy::zombie_processes)]
+        let child = self
+            .command(args)
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .expect("run castbook");
+        let mut status = 0;
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert_eq!(pid, child.id() as i32, "wait4");
+        let read = |mut f: std::fs::File| {
+            use std::io::Seek;
+            f.seek(std::io::SeekFrom::Start(0)).unwrap();
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).unwrap();
+            v
+        };
+        let run = Run::from(Output {
+            status: std::process::ExitStatus::from_raw(status),
+            stdout: read(out),
+            stderr: read(err),
+        });
+        // ru_maxrss is in KiB on Linux.
+        (run, usage.ru_maxrss as u64 * 1024)
+    }
+    /// The castbook command `run` runs, to spawn it yourself.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_castbook"));
         cmd.arg("--library").arg(self.library()).args(args);
         cmd.env("CASTBOOK_CONFIG", self.dir.path().join("config.toml"));
@@ -379,7 +436,7 @@ impl Env {
         for (k, v) in &self.vars {
             cmd.env(k, v);
         }
-        Run::from(cmd.output().expect("run castbook"))
+        cmd
     }
     /// Every file under the library, with its bytes.
     pub fn library_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
