@@ -534,10 +534,10 @@ fn a_running_probe_download_is_left_to_its_run() {
             p.display()
         );
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    // Cancelled, it cleans up after itself.
+    // Stopped by SIGTERM, it cleans up after itself.
     assert!(
         fetch_leftovers(tmp.path()).is_empty(),
         "{:?}",

@@ -762,6 +762,7 @@ fn openai_a_huge_reply_is_cut_at_one_megabyte() {
         .unwrap();
         let (r, rss) = env.run_measured(&["register", &id, "--provider", "sora", "--json"]);
         assert_refused(&env, &id, &r, "larger than 1 MB");
+        eprintln!("castbook peak RSS: {:.1} MB", rss as f64 / 1e6);
         assert!(rss < SMALL_RSS, "castbook peaked at {rss} bytes");
         assert_eq!(server.requests().len(), 1, "not retried");
         // It stopped reading: far less than the 50 MB was taken from the server.
@@ -786,5 +787,6 @@ fn command_a_huge_stdout_is_cut_at_one_megabyte() {
     let id = saved(&env, "Wolf");
     let (r, rss) = env.run_measured(&["register", &id, "--provider", "mine", "--json"]);
     assert_refused(&env, &id, &r, "more than 1 MB on stdout");
+    eprintln!("castbook peak RSS: {:.1} MB", rss as f64 / 1e6);
     assert!(rss < SMALL_RSS, "castbook peaked at {rss} bytes");
 }

@@ -443,7 +443,11 @@ fn print_completions(shell: args::Shell) {
         args::Shell::Zsh => clap_complete::Shell::Zsh,
         args::Shell::Fish => clap_complete::Shell::Fish,
     };
-    clap_complete::generate(shell, &mut cmd, "castbook", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "castbook", &mut script);
+    // A closed pipe (`| head`) is the reader's choice, not an error.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&script).and_then(|()| out.flush());
 }
 
 /// The configured provider called `name`, checked to be callable (a key is set, ...).

@@ -2,6 +2,7 @@
 //! and sample count, and whether there is an audio track. Reading the `moov` box directly
 //! (it is at the front: `+faststart`) checks the prepared clip without starting ffprobe.
 
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -90,7 +91,7 @@ pub struct TopLevel {
 /// Walk the top-level boxes of `path`, reading only `ftyp` and `moov`. None when the file does
 /// not start like an ISO media file.
 pub fn top_level(path: &Path) -> Result<Option<TopLevel>> {
-    let mut f = crate::pipeline::source::open_regular(path)?;
+    let mut f = File::open(path).map_err(|e| Error::io("reading", path, &e))?;
     let size = f
         .metadata()
         .map_err(|e| Error::io("reading", path, &e))?
