@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod pipeline;
+pub mod progress;
 pub mod provider;
 pub mod tui;
 pub mod util;

@@ -1,5 +1,6 @@
 //! The MP4 sample tables and ffprobe agree: a prepare started from the tables alone (while
-//! ffprobe runs) is the one ffprobe's answer calls for, so the early start is kept.
+//! ffprobe runs) is the one ffprobe's answer calls for, so the early start is kept; and the one
+//! window rule gives the same window fed by ffprobe's packets or by the tables.
 
 mod common;
 
@@ -70,4 +71,46 @@ fn truncation_is_found_in_the_tables() {
     std::fs::write(&p, &data[..data.len() * 3 / 4]).unwrap();
     let top = mp4::top_level(&p).unwrap().unwrap();
     assert!(probe::from_movie(&p, &top, 0.0).unwrap().truncated);
+}
+
+/// The window of `clip` from ffprobe's packets (no tables given) and from the MP4 tables.
+fn same_window(clip: &Path, start_s: f64) {
+    let cancel = CancellationToken::new();
+    let packets = probe::probe_with(clip, start_s, &cancel, None).unwrap();
+    let top = mp4::top_level(clip).unwrap();
+    assert!(top.as_ref().is_some_and(|t| t.moov.is_some()));
+    let tables = probe::probe_with(clip, start_s, &cancel, top.as_ref()).unwrap();
+    let (p, t) = (&packets.window, &tables.window);
+    let what = format!("{} from {start_s} s: {p:?} vs {t:?}", clip.display());
+    assert_eq!(p.frames, t.frames, "{what}");
+    assert_eq!(p.keyframe_at_start, t.keyframe_at_start, "{what}");
+    assert_eq!(p.variable_frame_rate, t.variable_frame_rate, "{what}");
+    assert!((p.fps - t.fps).abs() < 0.01, "{what}");
+    assert!((p.len_s - t.len_s).abs() < 0.01, "{what}");
+}
+
+#[test]
+fn packets_and_tables_give_the_same_window() {
+    let gop25 = testsrc("720p-6s.mp4", "1280x720", 25, 6.0, false);
+    same_window(&gop25, 0.0);
+    same_window(&gop25, 2.0);
+    same_window(&gop25, 2.5);
+    let bframes = x264_clip(
+        "bframes-6s.mp4",
+        "testsrc2=size=1280x720:rate=30:duration=6",
+        &["-preset", "veryfast", "-bf", "3"],
+    );
+    same_window(&bframes, 0.0);
+    // 30 fps for 2 s, then 15 fps: variable.
+    let vfr = x264_clip(
+        "vfr-30-15.mp4",
+        "testsrc2=size=1280x720:rate=30:duration=5",
+        &[
+            "-vf",
+            "select='lt(t,2)+not(mod(n,2))',setpts='if(lt(N,60),N/30,2+(N-60)/15)/TB'",
+            "-fps_mode",
+            "vfr",
+        ],
+    );
+    same_window(&vfr, 0.0);
 }

@@ -2,6 +2,8 @@
 //! states (TestBackend + insta), creating and cancelling jobs, searching, copying, editing,
 //! and the draw-only-on-change event loop.
 
+#[path = "common/boxes.rs"]
+mod boxes;
 #[path = "server/mod.rs"]
 mod server;
 #[path = "tui_support/mod.rs"]
@@ -1161,4 +1163,37 @@ async fn a_fifo_shows_what_it_is_instead_of_checking_forever() {
     let screen = h.render(100, 30);
     assert!(screen.contains("FIFO"), "{screen}");
     assert!(!screen.contains("checking the clip"), "{screen}");
+}
+
+/// A 400-byte MP4 whose sample tables claim four billion samples: moving onto it in the files
+/// pane shows what is wrong with it (the app neither aborts nor grows).
+#[tokio::test]
+async fn a_crafted_mp4_under_the_cursor_shows_an_error() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            let mut t = boxes::Tables::constant(1, 1, 0);
+            (t.width, t.height, t.uniform_size, t.sample_count) = (1280, 720, 1, u32::MAX);
+            t.sizes.clear();
+            t.stts = vec![(u32::MAX, 1)];
+            let data = boxes::movie(&[boxes::video_trak(&t)], b"\0\0\0");
+            std::fs::write(clips.join("crafted.mp4"), data).unwrap();
+        },
+        "clips/crafted.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    let shown = match &h.app.clip.probe {
+        Some(ProbeState::Failed(e)) => e.message.clone(),
+        Some(ProbeState::Done(r)) => {
+            assert!(!r.valid, "{:?}", r.checks);
+            r.checks.iter().find(|c| !c.ok).unwrap().message.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    let screen = h.render(100, 30);
+    let start: String = shown.chars().take(20).collect();
+    assert!(
+        screen.contains(&start),
+        "{shown:?} not on screen:\n{screen}"
+    );
 }

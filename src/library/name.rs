@@ -206,9 +206,11 @@ pub fn is_id(s: &str) -> bool {
 /// A tag as stored: NFC, trimmed, inner whitespace collapsed, `;` (the export separator)
 /// and control characters removed (`check_tags` refuses them first where a user types).
 pub fn normalize_tag(raw: &str) -> String {
+    // Removed first, then composed: a mark left next to a letter by a removal is composed too.
     let t: String = raw
-        .nfc()
+        .chars()
         .filter(|c| !c.is_control() && *c != ';' && !is_bidi_control(*c))
+        .nfc()
         .collect();
     t.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -268,6 +270,14 @@ mod tests {
         assert!(!is_id("char_abcdefgh2341"));
         assert!(!is_id("char_ABCDEFGH2345"));
         assert!(!is_id("char_abc"));
+    }
+
+    #[test]
+    fn a_tag_is_normalised_once_for_all() {
+        // A bidi control between a letter and its combining mark (found by tests/fuzz.rs).
+        let t = normalize_tag("  oshe\u{2066}\u{2066}\u{301} x;");
+        assert_eq!(t, "oshé x");
+        assert_eq!(normalize_tag(&t), t);
     }
 
     #[test]

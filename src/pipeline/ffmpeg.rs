@@ -13,6 +13,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 
+/// The longest stderr line kept: the rest of a longer line is dropped.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// The most stderr text a run keeps for its messages.
+pub const MAX_LOG_BYTES: usize = 64 * 1024;
+/// The most stdout `StdoutSink::Collect` keeps (ffprobe's JSON); more is an error.
+pub const MAX_STDOUT_BYTES: u64 = 32 * 1024 * 1024;
+
 /// Demuxers an input may be opened with: an HLS playlist or ffconcat script renamed `.mp4`
 /// is refused instead of being followed to other files or the network.
 pub const FORMAT_WHITELIST: &str = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi";
@@ -123,14 +130,15 @@ pub struct Finished {
 
 /// How stdout of a run is consumed.
 pub enum StdoutSink<'a> {
-    /// Collect it all (ffprobe JSON).
+    /// Collect it (ffprobe JSON), up to `MAX_STDOUT_BYTES`: more is an error.
     Collect,
     /// Read fixed-size records (raw frames) and hand each to the callback on the reader thread.
     Frames(usize, Box<dyn FnMut(Vec<u8>) + Send + 'a>),
 }
 
-/// Run a command to the end; `on_line` sees each stderr line (split on `\r` and `\n`) as it
-/// arrives. Cancelling kills and reaps the child and returns a cancelled error.
+/// Run a command to the end; `on_line` sees each stderr line (split on `\r` and `\n`, at most
+/// `MAX_LINE_BYTES` of each) as it arrives; the first `MAX_LOG_BYTES` of them are kept for
+/// messages. Cancelling kills and reaps the child and returns a cancelled error.
 pub fn run(
     cmd: Command,
     tool: &str,
@@ -145,15 +153,26 @@ pub fn run(
     let mut guard = spawn(cmd, tool)?;
     let mut stdout = guard.child().stdout.take().expect("piped stdout");
     let stderr = guard.child().stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel::<String>();
+    // Bounded: a child writing lines faster than they are handled waits on its pipe.
+    let (tx, rx) = mpsc::sync_channel::<String>(256);
 
     std::thread::scope(|scope| {
-        let out = scope.spawn(move || -> Vec<u8> {
+        // Owned here, so it is dropped (and a reader blocked on a full channel ends) before
+        // the scope waits for the readers.
+        let rx = rx;
+        let out = scope.spawn(move || -> Option<Vec<u8>> {
             match sink {
                 StdoutSink::Collect => {
                     let mut buf = Vec::new();
-                    let _ = stdout.read_to_end(&mut buf);
-                    buf
+                    let _ = (&mut stdout)
+                        .take(MAX_STDOUT_BYTES + 1)
+                        .read_to_end(&mut buf);
+                    if buf.len() as u64 > MAX_STDOUT_BYTES {
+                        drop(buf);
+                        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+                        return None;
+                    }
+                    Some(buf)
                 }
                 StdoutSink::Frames(size, mut f) => {
                     loop {
@@ -165,7 +184,7 @@ pub fn run(
                     }
                     // Drain anything left so the child never blocks on a full pipe.
                     let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-                    Vec::new()
+                    Some(Vec::new())
                 }
             }
         });
@@ -191,10 +210,11 @@ pub fn run(
             match rx.recv_timeout(Duration::from_millis(25)) {
                 Ok(line) => {
                     on_line(&line);
-                    if ffmpeg_sidecar::log_parser::try_parse_progress(&line).is_none()
-                        && stderr_text.len() < 64 * 1024
+                    if stderr_text.len() < MAX_LOG_BYTES
+                        && ffmpeg_sidecar::log_parser::try_parse_progress(&line).is_none()
                     {
-                        stderr_text.push_str(&line);
+                        let room = MAX_LOG_BYTES - stderr_text.len();
+                        stderr_text.push_str(truncate_utf8(&line, room));
                         stderr_text.push('\n');
                     }
                 }
@@ -212,7 +232,7 @@ pub fn run(
             let _ = out.join();
             return Err(Error::cancelled());
         }
-        let stdout_bytes = out.join().unwrap_or_default();
+        let stdout_bytes = out.join().unwrap_or(Some(Vec::new()));
         let status = guard
             .child()
             .wait()
@@ -221,6 +241,15 @@ pub fn run(
         if let Some((t0, line)) = trace {
             eprintln!("[{:>7.3} s] {line}", t0.elapsed().as_secs_f64());
         }
+        let Some(stdout_bytes) = stdout_bytes else {
+            return Err(Error::processing(
+                "ffmpeg_failed",
+                format!(
+                    "{tool} printed more than {} MB: the file is not one castbook can read",
+                    MAX_STDOUT_BYTES / (1024 * 1024)
+                ),
+            ));
+        };
         Ok(Finished {
             status,
             stdout: stdout_bytes,
@@ -229,6 +258,17 @@ pub fn run(
     })
 }
 
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Read one line ending in `\r` or `\n` into `out`, keeping at most `MAX_LINE_BYTES` of it;
+/// returns the bytes consumed (0 at the end).
 fn read_until_cr_or_lf(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Result<usize> {
     let mut total = 0;
     loop {
@@ -237,13 +277,14 @@ fn read_until_cr_or_lf(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Resu
             if available.is_empty() {
                 return Ok(total);
             }
+            let room = MAX_LINE_BYTES.saturating_sub(out.len());
             match available.iter().position(|&b| b == b'\n' || b == b'\r') {
                 Some(i) => {
-                    out.extend_from_slice(&available[..i]);
+                    out.extend_from_slice(&available[..i.min(room)]);
                     (true, i + 1)
                 }
                 None => {
-                    out.extend_from_slice(available);
+                    out.extend_from_slice(&available[..available.len().min(room)]);
                     (false, available.len())
                 }
             }
@@ -331,13 +372,58 @@ where
     c
 }
 
-/// The last meaningful error line of an ffmpeg/ffprobe stderr, for messages.
+/// The longest error line quoted in a message.
+const MAX_QUOTED_BYTES: usize = 300;
+
+/// The last meaningful error line of an ffmpeg/ffprobe stderr, for messages (at most
+/// `MAX_QUOTED_BYTES` of it).
 pub fn last_error_line(stderr: &str) -> String {
-    stderr
+    let line = stderr
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .rfind(|l| ffmpeg_sidecar::log_parser::try_parse_progress(l).is_none())
-        .unwrap_or("no error output")
-        .to_string()
+        .unwrap_or("no error output");
+    let cut = truncate_utf8(line, MAX_QUOTED_BYTES);
+    if cut.len() < line.len() {
+        format!("{cut}…")
+    } else {
+        cut.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_without_end_is_kept_up_to_the_cap() {
+        let data = vec![b'x'; MAX_LINE_BYTES * 3 + 17];
+        let mut r = BufReader::with_capacity(1000, &data[..]);
+        let mut line = Vec::new();
+        assert_eq!(read_until_cr_or_lf(&mut r, &mut line).unwrap(), data.len());
+        assert_eq!(line.len(), MAX_LINE_BYTES);
+        line.clear();
+        assert_eq!(read_until_cr_or_lf(&mut r, &mut line).unwrap(), 0);
+    }
+
+    #[test]
+    fn lines_split_on_cr_and_lf() {
+        let mut r = BufReader::new(&b"frame=1\rframe=2\nerror\n"[..]);
+        let mut lines = Vec::new();
+        let mut line = Vec::new();
+        while read_until_cr_or_lf(&mut r, &mut line).unwrap() > 0 {
+            lines.push(String::from_utf8(std::mem::take(&mut line)).unwrap());
+        }
+        assert_eq!(lines, ["frame=1", "frame=2", "error"]);
+    }
+
+    #[test]
+    fn quoted_lines_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(400);
+        let q = last_error_line(&format!("ok\n{long}\n"));
+        assert!(q.len() <= MAX_QUOTED_BYTES + "…".len());
+        assert!(q.ends_with('…'));
+        assert_eq!(last_error_line("a\nb\n"), "b");
+    }
 }

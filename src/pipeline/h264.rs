@@ -140,7 +140,9 @@ fn skip_scaling_list(r: &mut Bits, size: usize) -> Option<()> {
     let (mut last, mut next) = (8i32, 8i32);
     for _ in 0..size {
         if next != 0 {
-            next = (last + r.se()? + 256) % 256;
+            // delta_scale is in -128..=127; more is not an SPS.
+            let delta = r.se().filter(|d| (-128..=127).contains(d))?;
+            next = (last + delta + 256) % 256;
         }
         if next != 0 {
             last = next;
@@ -176,11 +178,12 @@ pub fn parse_sps(nal: &[u8]) -> Option<SpsInfo> {
         profile_idc,
         100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
     ) {
-        chroma = r.ue()?;
+        chroma = r.ue().filter(|c| *c <= 3)?;
         if chroma == 3 {
             r.bit()?;
         }
-        depth = r.ue()? + 8;
+        // bit_depth_luma_minus8 is at most 6 (14 bits); more is not an SPS.
+        depth = r.ue().filter(|d| *d <= 6)? + 8;
         r.ue()?; // chroma depth
         r.bit()?; // qpprime_y_zero_transform_bypass
         if r.bit()? == 1 {
@@ -289,5 +292,70 @@ mod tests {
         assert_eq!(s.pix_fmt(), "yuvj420p");
         s.bit_depth = 10;
         assert_eq!(s.pix_fmt(), "yuv420p10le");
+    }
+
+    /// An SPS NAL from a string of bits (stop bit and padding added).
+    fn sps_of_bits(head: &[u8], bits: &str) -> Vec<u8> {
+        let mut bits: Vec<u8> = bits
+            .bytes()
+            .filter(|b| *b != b' ')
+            .map(|b| b - b'0')
+            .collect();
+        bits.push(1);
+        while !bits.len().is_multiple_of(8) {
+            bits.push(0);
+        }
+        let mut out = head.to_vec();
+        out.extend(
+            bits.chunks(8)
+                .map(|c| c.iter().fold(0u8, |a, b| a << 1 | b)),
+        );
+        out
+    }
+
+    #[test]
+    fn a_baseline_sps_parses() {
+        // sps_id 0, log2_max_frame_num 0, poc type 0, poc lsb 0, 1 ref, no gaps, 1x1 mbs,
+        // frame_mbs_only, direct_8x8, no crop, no VUI.
+        let sps = sps_of_bits(&[0x67, 66, 0xC0, 0x1E], "1 1 1 1 010 0 1 1 1 1 0 0");
+        let info = parse_sps(&sps).unwrap();
+        assert_eq!(
+            (info.profile_idc, info.bit_depth, info.chroma_format_idc),
+            (66, 8, 1)
+        );
+        assert_eq!(info.pix_fmt(), "yuv420p");
+    }
+
+    #[test]
+    fn an_impossible_bit_depth_is_not_an_sps() {
+        // High profile: chroma 1, then bit_depth_luma_minus8 = 2^32 - 2 (31 zeros, a one, 31
+        // ones), which overflowed the addition of 8.
+        let huge = format!("{}1{}", "0".repeat(31), "1".repeat(31));
+        let sps = sps_of_bits(&[0x67, 100, 0, 0x1E], &format!("1 010 {huge} 1 1 0 0"));
+        assert_eq!(parse_sps(&sps), None);
+        // 7 (bit depth 15) is past the 14-bit limit too; 2 is 10-bit.
+        let sps = sps_of_bits(
+            &[0x67, 100, 0, 0x1E],
+            "1 010 0001000 1 1 0 1 1 1 010 0 1 1 1 1 0 0",
+        );
+        assert_eq!(parse_sps(&sps), None);
+        let sps = sps_of_bits(
+            &[0x67, 100, 0, 0x1E],
+            "1 010 011 1 1 0 1 1 1 010 0 1 1 1 1 0 0",
+        );
+        assert_eq!(parse_sps(&sps).unwrap().pix_fmt(), "yuv420p10le");
+    }
+
+    #[test]
+    fn fuzz_found_inputs_do_not_panic() {
+        // An avcC whose SPS overflowed a sum (found by tests/fuzz.rs).
+        let avcc = [
+            0x01, 0x6e, 0x00, 0x0e, 0x0d, 0xe1, 0x00, 0x18, 0x67, 0x6e, 0x00, 0x0d, 0xa6, 0x54,
+            0x40, 0xa0, 0xfd, 0x80, 0xb6, 0x40, 0x00, 0x00, 0x03, 0x00, 0x3f, 0xff, 0xff, 0xfd,
+            0x83, 0xc5, 0x0a, 0xa8, 0x01, 0x00, 0x54, 0x40, 0xa0, 0xfd, 0x80, 0xb6, 0x40, 0x00,
+            0x00, 0x03, 0x00, 0x3f, 0xff, 0xff, 0xfd, 0x83, 0xc5, 0x0a, 0xa8, 0x01, 0x04, 0x68,
+            0xce, 0x0f, 0xc8, 0x03, 0x00, 0x40, 0x00,
+        ];
+        let _ = parse_avcc(&avcc);
     }
 }

@@ -8,106 +8,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::library::id::{SourceDigest, start_ms};
 use crate::library::name::{check_notes, check_tags, normalize_name};
 use crate::library::record::{Character, ClipRecord, RawJson, SCHEMA, Source, Warning};
-use crate::library::store::{Committed, Library, NameSnapshot};
+use crate::library::store::{Committed, Library, NameSnapshot, WorkDir};
 use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
 use crate::pipeline::{analyze, hints, mp4, prepare, signature};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    Fetch,
-    Probe,
-    Validate,
-    Prepare,
-    Keyframes,
-    Signature,
-    Save,
-    Register,
-}
-
-impl Stage {
-    pub fn label(self) -> &'static str {
-        match self {
-            Stage::Fetch => "fetch",
-            Stage::Probe => "probe",
-            Stage::Validate => "validate",
-            Stage::Prepare => "prepare",
-            Stage::Keyframes => "keyframes",
-            Stage::Signature => "signature",
-            Stage::Save => "save",
-            Stage::Register => "register",
-        }
-    }
-}
-
-/// Progress within a stage: `fraction` in 0..=1.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Progress {
-    pub stage: Stage,
-    pub fraction: f32,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobEvent {
-    Progress(Progress),
-    Warning(Warning),
-}
-
-/// Sends a job's events; silent when there is no receiver. Repeated identical progress is
-/// not sent again.
-#[derive(Debug, Clone, Default)]
-pub struct Reporter {
-    tx: Option<UnboundedSender<JobEvent>>,
-    last: Option<(Stage, u16)>,
-}
-
-impl Reporter {
-    pub fn new(tx: UnboundedSender<JobEvent>) -> Self {
-        Reporter {
-            tx: Some(tx),
-            last: None,
-        }
-    }
-    pub fn silent() -> Self {
-        Reporter::default()
-    }
-    pub fn progress(&mut self, stage: Stage, fraction: f64, message: impl Into<String>) {
-        let f = fraction.clamp(0.0, 1.0) as f32;
-        let key = (stage, (f * 1000.0) as u16);
-        if self.last == Some(key) {
-            return;
-        }
-        self.last = Some(key);
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(JobEvent::Progress(Progress {
-                stage,
-                fraction: f,
-                message: message.into(),
-            }));
-        }
-    }
-    /// Send progress even when the fraction did not change (a byte count or rate did); the
-    /// caller decides how often.
-    pub fn progress_now(&mut self, stage: Stage, fraction: f64, message: impl Into<String>) {
-        self.last = None;
-        self.progress(stage, fraction, message);
-    }
-    pub fn warning(&mut self, w: &Warning) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(JobEvent::Warning(w.clone()));
-        }
-    }
-}
+pub use crate::progress::{JobEvent, Progress, Reporter, Stage};
 
 /// What a job starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,7 +124,8 @@ pub enum Origin {
     Url(String),
 }
 
-/// Run a create job on a local file to the end, on the current thread.
+/// Run a create job on a local file to the end, on the current thread: probe and prepare
+/// (`probe_and_prepare`), sign, assemble the record and commit it.
 pub fn create_file(
     lib: &Library,
     path: &Path,
@@ -233,27 +147,86 @@ pub fn create_file(
     } else {
         (opts.start_s, None)
     };
+    let mut job = match probe_and_prepare(lib, &path, &name, start_s, opts, reporter, cancel)? {
+        Step::Existing(existing) => {
+            reporter.progress(Stage::Save, 1.0, "already in the library");
+            return Ok(Created {
+                character: *existing,
+                existed: true,
+            });
+        }
+        Step::Prepared(job) => *job,
+    };
+    if let Some(w) = start_note {
+        job.warnings.insert(0, w);
+    }
+    reporter.progress(Stage::Prepare, 1.0, job.prepared.path_taken.as_str());
+    reporter.progress(
+        Stage::Keyframes,
+        1.0,
+        format!("{} keyframes", job.prepared.keyframes.len()),
+    );
+    let sig = sign(&mut job, start_s, reporter);
+    reporter.progress(Stage::Save, 0.0, "saving");
+    let record = assemble_record(&job, name, origin, start_s, &sig, opts)?;
+    if cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    let committed = lib.commit_checked(job.work, &record, Some(&job.names))?;
+    reporter.progress(Stage::Save, 1.0, "saved");
+    Ok(Created {
+        existed: matches!(committed, Committed::Existing(_)),
+        character: committed.into_character(),
+    })
+}
 
-    // An H.264 MP4 whose tables say it is valid starts preparing at once, while ffprobe
-    // confirms the details and the source is hashed; the work is kept only if the confirmed
-    // details call for exactly the same ffmpeg runs, and thrown away otherwise.
-    let top = mp4::top_level(&path).ok().flatten();
+/// Where the first part of a create job ended.
+enum Step {
+    Existing(Box<Character>),
+    Prepared(Box<PreparedJob>),
+}
+
+/// A create job with its clip prepared in its work folder.
+struct PreparedJob {
+    work: WorkDir,
+    names: NameSnapshot,
+    id: String,
+    digest: SourceDigest,
+    warnings: Vec<Warning>,
+    prepared: prepare::Prepared,
+}
+
+/// Probe, check the rules and prepare the clip, with the source hashed and the library's
+/// names read meanwhile. An H.264 MP4 whose tables say it is valid starts preparing at once,
+/// while ffprobe confirms the details; that work is kept only if the confirmed details call
+/// for exactly the same ffmpeg runs, and thrown away otherwise.
+fn probe_and_prepare(
+    lib: &Library,
+    path: &Path,
+    name: &str,
+    start_s: f64,
+    opts: &CreateOptions,
+    reporter: &mut Reporter,
+    cancel: &CancellationToken,
+) -> Result<Step> {
+    let top = mp4::top_level(path).ok().flatten();
     let strict = validate::Options {
         strict: opts.strict,
     };
     let provisional = top
         .as_ref()
-        .and_then(|t| probe::from_movie(&path, t, start_s))
+        .and_then(|t| probe::from_movie(path, t, start_s))
         .filter(|p| validate::validate(p, &strict, &Decode::Pending).valid);
     let work = lib.new_work_dir()?;
+    let dir = work.path().to_path_buf();
     let released = AtomicBool::new(false);
     let early = cancel.child_token();
 
-    let outcome = std::thread::scope(|s| -> Result<Step> {
+    std::thread::scope(|s| -> Result<Step> {
         let _stop_early = early.clone().drop_guard();
         let speculative = provisional.as_ref().map(|p| {
             let mut rep = reporter.clone();
-            let (released, early, dir) = (&released, &early, work.path());
+            let (released, early, dir) = (&released, &early, dir.as_path());
             s.spawn(move || {
                 prepare::prepare(p, dir, early, &mut |f| {
                     if released.load(Ordering::SeqCst) {
@@ -262,18 +235,18 @@ pub fn create_file(
                 })
             })
         });
-        let hashing = s.spawn(|| SourceDigest::read(&path, cancel));
+        let hashing = s.spawn(|| SourceDigest::read(path, cancel));
         // Read the other characters' names and signatures (for the name check and the
         // look-alike warning) meanwhile.
         let names = s.spawn(|| lib.names());
-        let info = probe::probe_with(&path, start_s, cancel, top.as_ref());
+        let info = probe::probe_with(path, start_s, cancel, top.as_ref());
         let digest = hashing.join().expect("hash thread")?;
-        let id = digest.character_id(start_ms(start_s), &name);
+        let id = digest.character_id(start_ms(start_s), name);
         if let Some(existing) = lib.get(&id)? {
             return Ok(Step::Existing(Box::new(existing)));
         }
         let names = names.join().expect("library thread")?;
-        names.check_free(&name)?;
+        names.check_free(name)?;
         let info = info?;
         reporter.progress(Stage::Probe, 1.0, "probed");
 
@@ -291,9 +264,9 @@ pub fn create_file(
         }
         reporter.progress(Stage::Prepare, 0.0, "preparing");
         released.store(true, Ordering::SeqCst);
-        let same_runs = provisional.as_ref().is_some_and(|p| {
-            prepare::fingerprint(p, work.path()) == prepare::fingerprint(&info, work.path())
-        });
+        let same_runs = provisional
+            .as_ref()
+            .is_some_and(|p| prepare::fingerprint(p, &dir) == prepare::fingerprint(&info, &dir));
         let prepared = match speculative {
             Some(run) if same_runs => run.join().expect("prepare thread")?,
             other => {
@@ -302,92 +275,74 @@ pub fn create_file(
                     let _ = run.join();
                 }
                 let mut rep = reporter.clone();
-                prepare::prepare(&info, work.path(), cancel, &mut |f| {
+                prepare::prepare(&info, &dir, cancel, &mut |f| {
                     rep.progress(Stage::Prepare, f, "preparing")
                 })?
             }
         };
-        Ok(Step::Prepared {
-            names,
-            id,
-            digest: Box::new(digest),
-            warnings: verdict.warnings,
-            prepared: Box::new(prepared),
-        })
-    })?;
-    let (names, id, digest, mut warnings, prepared) = match outcome {
-        Step::Existing(existing) => {
-            reporter.progress(Stage::Save, 1.0, "already in the library");
-            return Ok(Created {
-                character: *existing,
-                existed: true,
-            });
-        }
-        Step::Prepared {
+        Ok(Step::Prepared(Box::new(PreparedJob {
+            work,
             names,
             id,
             digest,
-            warnings,
+            warnings: verdict.warnings,
             prepared,
-        } => (names, id, digest, warnings, prepared),
-    };
-    if let Some(w) = start_note {
-        warnings.insert(0, w);
-    }
-    reporter.progress(Stage::Prepare, 1.0, prepared.path_taken.as_str());
-    reporter.progress(
-        Stage::Keyframes,
-        1.0,
-        format!("{} keyframes", prepared.keyframes.len()),
-    );
+        })))
+    })
+}
 
+/// The signature of the prepared frames, with the quality hints and the look-alike warning
+/// it gives (reported and added to the job's warnings).
+fn sign(job: &mut PreparedJob, start_s: f64, reporter: &mut Reporter) -> signature::Signature {
     reporter.progress(Stage::Signature, 0.0, "signature");
-    let sig = signature::compute(&prepared.frames);
-    for w in hints::quality_hints(&prepared.frames, start_s) {
+    let sig = signature::compute(&job.prepared.frames);
+    let hints = hints::quality_hints(&job.prepared.frames, start_s);
+    for w in hints.into_iter().chain(look_alike(&job.names, &sig)) {
         reporter.warning(&w);
-        warnings.push(w);
-    }
-    if let Some(w) = look_alike(&names, &sig) {
-        reporter.warning(&w);
-        warnings.push(w);
+        job.warnings.push(w);
     }
     reporter.progress(Stage::Signature, 1.0, "signature");
+    sig
+}
 
-    reporter.progress(Stage::Save, 0.0, "saving");
-    let out = mp4::inspect(&prepared.clip)?;
+/// The record of a prepared job, its clip facts read back from the prepared MP4.
+fn assemble_record(
+    job: &PreparedJob,
+    name: String,
+    origin: Origin,
+    start_s: f64,
+    sig: &signature::Signature,
+    opts: &CreateOptions,
+) -> Result<Character> {
+    let out = mp4::inspect(&job.prepared.clip)?;
     let ov = out.video.as_ref().ok_or_else(|| {
         Error::processing("ffmpeg_failed", "the prepared clip has no video track")
     })?;
-    let keyframes = prepared
+    let keyframes = job
+        .prepared
         .keyframes
         .iter()
-        .filter_map(|p| p.strip_prefix(work.path()).ok())
+        .filter_map(|p| p.strip_prefix(job.work.path()).ok())
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let source = match origin {
-        Origin::Path(p) => Source {
-            path: Some(p.to_string_lossy().into_owned()),
-            url: None,
-            size_bytes: digest.size_bytes,
-            blake3: digest.blake3.clone(),
-            extra: Default::default(),
-        },
-        Origin::Url(u) => Source {
-            path: None,
-            url: Some(u),
-            size_bytes: digest.size_bytes,
-            blake3: digest.blake3.clone(),
-            extra: Default::default(),
-        },
+    let (path, url) = match origin {
+        Origin::Path(p) => (Some(p.to_string_lossy().into_owned()), None),
+        Origin::Url(u) => (None, Some(u)),
     };
-    let record = Character {
+    Ok(Character {
         schema: SCHEMA,
-        id,
+        id: job.id.clone(),
         name,
         created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        source,
+        source: Source {
+            path,
+            url,
+            size_bytes: job.digest.size_bytes,
+            blake3: job.digest.blake3.clone(),
+            extra: Default::default(),
+        },
         start_s,
-        path_taken: prepared.path_taken,
+        path_taken: job.prepared.path_taken,
         clip: ClipRecord {
             path: "clip.mp4".into(),
             width: ov.width,
@@ -399,21 +354,12 @@ pub fn create_file(
             extra: Default::default(),
         },
         keyframes,
-        signature: RawJson::of(&sig).expect("signature serialises"),
-        warnings,
+        signature: RawJson::of(sig).expect("signature serialises"),
+        warnings: job.warnings.clone(),
         notes: opts.notes.clone(),
         tags: clean_tags(&opts.tags),
         provider_ids: Default::default(),
         extra: Default::default(),
-    };
-    if cancel.is_cancelled() {
-        return Err(Error::cancelled());
-    }
-    let committed = lib.commit_checked(work, &record, Some(&names))?;
-    reporter.progress(Stage::Save, 1.0, "saved");
-    Ok(Created {
-        existed: matches!(committed, Committed::Existing(_)),
-        character: committed.into_character(),
     })
 }
 
@@ -438,37 +384,22 @@ fn auto_start(
         return Ok((0.0, note(0.0)));
     }
     let scan = analyze::scan(&info, cancel)?;
+    // The keyframes a window may start on, from the MP4 tables when there are some.
     let keyframes: Vec<f64> = mp4::top_level(path)
         .ok()
         .flatten()
-        .and_then(|t| t.moov)
-        .map(|moov| mp4::tracks(&moov))
-        .and_then(|tracks| tracks.into_iter().find(|t| &t.handler == b"vide"))
-        .map(|t| {
-            t.sample_times()
+        .and_then(|top| {
+            let moov = top.moov?;
+            mp4::tracks(&moov, top.size)
                 .into_iter()
-                .enumerate()
-                .filter(|(i, _)| t.is_sync(*i))
-                .map(|(_, time)| time)
-                .collect()
+                .find(|t| &t.handler == b"vide")
         })
+        .map(|t| t.keyframe_times(analyze::SCAN_LIMIT_S))
         .unwrap_or_default();
     let start = scan.best_start(info.duration_s, &keyframes);
     let w = note(start);
     reporter.warning(&w);
     Ok((start, w))
-}
-
-/// Where the first part of a create job ended.
-enum Step {
-    Existing(Box<Character>),
-    Prepared {
-        names: NameSnapshot,
-        id: String,
-        digest: Box<SourceDigest>,
-        warnings: Vec<Warning>,
-        prepared: Box<prepare::Prepared>,
-    },
 }
 
 /// Tags trimmed, empty ones dropped, duplicates (case-insensitive) removed.

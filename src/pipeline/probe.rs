@@ -179,16 +179,23 @@ fn num<T: std::str::FromStr>(s: &Option<String>) -> Option<T> {
     s.as_deref().and_then(|s| s.trim().parse().ok())
 }
 
+/// A finite number (ffprobe's text; "inf" and "nan" parse as f64 but mean nothing here).
+fn real(s: &Option<String>) -> Option<f64> {
+    num::<f64>(s).filter(|v| v.is_finite())
+}
+
+/// A rate "n/d" or "r": 0 unless it is a finite positive number.
 fn rate(s: &Option<String>) -> f64 {
     let Some(s) = s.as_deref() else { return 0.0 };
-    match s.split_once('/') {
+    let r = match s.split_once('/') {
         Some((n, d)) => {
             let n: f64 = n.parse().unwrap_or(0.0);
             let d: f64 = d.parse().unwrap_or(0.0);
             if d > 0.0 { n / d } else { 0.0 }
         }
         None => s.parse().unwrap_or(0.0),
-    }
+    };
+    if r.is_finite() && r > 0.0 { r } else { 0.0 }
 }
 
 fn ffprobe(
@@ -240,8 +247,7 @@ pub fn probe_with(
         if !ok {
             return Err(unreadable(path, &stderr));
         }
-        let raw = parse_raw(&stdout)?;
-        let mut info = build_info(path, size, raw, &[], start_s);
+        let mut info = from_ffprobe(path, size, &stdout, b"", start_s)?;
         movie.overlay(&mut info, start_s);
         return Ok(info);
     }
@@ -272,14 +278,27 @@ pub fn probe_with(
     if !ok {
         return Err(unreadable(path, &stderr));
     }
-    let raw = parse_raw(&stdout)?;
     let packets = match pk_out {
-        Ok((true, out, _)) => serde_json::from_slice::<RawProbe>(&out)
-            .map(|r| r.packets)
-            .unwrap_or_default(),
+        Ok((true, out, _)) => out,
         Ok(_) => Vec::new(),
         Err(e) => return Err(e),
     };
+    from_ffprobe(path, size, &stdout, &packets, start_s)
+}
+
+/// A `ClipInfo` from ffprobe's answers: the streams-and-format JSON and the window's packets
+/// JSON (empty or unreadable: no packets) of a file of `size` bytes.
+pub fn from_ffprobe(
+    path: &Path,
+    size: u64,
+    head: &[u8],
+    packets: &[u8],
+    start_s: f64,
+) -> Result<ClipInfo> {
+    let raw = parse_raw(head)?;
+    let packets = serde_json::from_slice::<RawProbe>(packets)
+        .map(|r| r.packets)
+        .unwrap_or_default();
     Ok(build_info(path, size, raw, &packets, start_s))
 }
 
@@ -302,7 +321,7 @@ struct Movie {
 
 impl Movie {
     fn read(top: &mp4::TopLevel) -> Option<Movie> {
-        let tracks = mp4::tracks(top.moov.as_ref()?);
+        let tracks = mp4::tracks(top.moov.as_ref()?, top.size);
         let video = tracks
             .iter()
             .position(|t| &t.handler == b"vide" && t.count > 0 && !t.deltas.is_empty())?;
@@ -322,10 +341,9 @@ impl Movie {
     fn fps(&self) -> f64 {
         let t = self.video();
         let best = t
-            .deltas
-            .iter()
+            .duration_runs()
             .max_by_key(|(n, _)| *n)
-            .map(|(_, d)| *d)
+            .map(|(_, d)| d)
             .unwrap_or(0);
         if best == 0 {
             0.0
@@ -345,56 +363,18 @@ impl Movie {
     }
 
     fn bit_rate(&self) -> Option<u64> {
-        let t = self.video();
-        let bytes: u64 = if t.uniform_size != 0 {
-            t.uniform_size as u64 * t.count as u64
-        } else {
-            t.sizes.iter().map(|s| *s as u64).sum()
-        };
+        let bytes = self.video().data_bytes();
         let d = self.duration_s();
         (d > 0.0).then(|| (bytes as f64 * 8.0 / d) as u64)
     }
 
     fn window(&self, start_s: f64) -> WindowInfo {
-        let t = self.video();
+        let packets = self.video().samples().map(|s| Packet {
+            pts_s: s.pts_s,
+            key: s.sync,
+        });
         let fps = self.fps();
-        let times = t.sample_times();
-        let durations = t.sample_durations();
-        let len_s = (self.duration_s() - start_s).clamp(0.0, WINDOW_S);
-        let end = start_s + len_s;
-        let tol = if fps > 0.0 { 0.5 / fps } else { 0.02 };
-        let inside: Vec<usize> = (0..times.len())
-            .filter(|&i| times[i] >= start_s - tol && times[i] < end - tol)
-            .collect();
-        let mut by_pts = inside.clone();
-        by_pts.sort_by(|a, b| times[*a].total_cmp(&times[*b]));
-        let keyframe_at_start = by_pts
-            .first()
-            .is_some_and(|&i| t.is_sync(i) && (i == 0 || (times[i] - start_s).abs() <= tol));
-        let mut ds: Vec<f64> = inside.iter().map(|&i| durations[i]).collect();
-        ds.pop(); // the last sample's duration is often just what is left
-        let mut sorted = ds.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-        let variable = median > 0.0 && ds.iter().any(|d| (d - median).abs() > 0.1 * median);
-        let mean_fps = if inside.len() >= 2 {
-            let span = times[*by_pts.last().unwrap()] - times[by_pts[0]];
-            if span > 0.0 {
-                (inside.len() - 1) as f64 / span
-            } else {
-                fps
-            }
-        } else {
-            fps
-        };
-        WindowInfo {
-            start_s,
-            len_s,
-            frames: inside.len() as u64,
-            keyframe_at_start,
-            variable_frame_rate: variable,
-            fps: if variable { mean_fps } else { fps },
-        }
+        window(packets, fps, fps, self.duration_s(), start_s)
     }
 
     /// Replace what ffprobe guessed with what the tables say.
@@ -422,17 +402,9 @@ pub fn from_movie(path: &Path, top: &mp4::TopLevel, start_s: f64) -> Option<Clip
     if t.width == 0 || t.height == 0 {
         return None;
     }
-    let (width, height) = if t.rotation == 90 || t.rotation == 270 {
-        (t.height, t.width)
-    } else {
-        (t.width, t.height)
-    };
+    let (width, height) = display_size(t.width, t.height, t.rotation);
     let fps = movie.fps();
-    let hdr = match sps.transfer {
-        Some(16) => Some("PQ".to_string()),
-        Some(18) => Some("HLG".to_string()),
-        _ => None,
-    };
+    let color_transfer = sps.transfer.and_then(h264::transfer_name).map(String::from);
     let video = VideoInfo {
         index: movie.video as u32,
         codec: "h264".into(),
@@ -446,18 +418,18 @@ pub fn from_movie(path: &Path, top: &mp4::TopLevel, start_s: f64) -> Option<Clip
         fps,
         avg_fps: fps,
         bit_depth: sps.bit_depth,
-        hdr,
+        hdr: hdr_of(color_transfer.as_deref()),
         color_range: sps.full_range.then(|| "pc".to_string()),
         color_space: sps.matrix.and_then(h264::matrix_name).map(String::from),
-        color_transfer: sps.transfer.and_then(h264::transfer_name).map(String::from),
+        color_transfer,
         color_primaries: sps
             .primaries
             .and_then(h264::primaries_name)
             .map(String::from),
-        has_b_frames: t.has_ctts,
-        bit_rate: movie.bit_rate(),
-        duration_s: movie.duration_s(),
-        nb_frames: Some(t.count as u64),
+        has_b_frames: false,
+        bit_rate: None,
+        duration_s: 0.0,
+        nb_frames: Some(t.sample_count()),
         nb_read_packets: None,
     };
     let audio = movie
@@ -475,26 +447,59 @@ pub fn from_movie(path: &Path, top: &mp4::TopLevel, start_s: f64) -> Option<Clip
             channels: Some(a.channels as u32),
             sample_rate: Some(a.sample_rate),
         });
-    let container = if movie.brand == Some(*b"qt  ") {
-        Container::Mov
-    } else {
-        Container::Mp4
-    };
-    Some(ClipInfo {
+    let format_name = "mov,mp4,m4a,3gp,3g2,mj2".to_string();
+    let major_brand = movie
+        .brand
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let mut info = ClipInfo {
         path: path.to_path_buf(),
-        container,
-        format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(),
-        major_brand: movie
-            .brand
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string()),
+        container: container_of(&format_name, major_brand.as_deref()),
+        format_name,
+        major_brand,
         size_bytes: movie.size,
-        duration_s: movie.duration_s(),
+        duration_s: 0.0,
         video: Some(video),
         audio,
         cover_art_only: false,
-        truncated: movie.truncated(),
-        window: movie.window(start_s),
-    })
+        truncated: false,
+        window: WindowInfo::default(),
+    };
+    movie.overlay(&mut info, start_s);
+    Some(info)
+}
+
+/// The display size: coded size with a quarter-turn rotation applied.
+fn display_size(coded_w: u32, coded_h: u32, rotation: i32) -> (u32, u32) {
+    if rotation == 90 || rotation == 270 {
+        (coded_h, coded_w)
+    } else {
+        (coded_w, coded_h)
+    }
+}
+
+/// The HDR family of a transfer characteristic (ffmpeg's name).
+fn hdr_of(transfer: Option<&str>) -> Option<String> {
+    match transfer {
+        Some("smpte2084") => Some("PQ".to_string()),
+        Some("arib-std-b67") => Some("HLG".to_string()),
+        _ => None,
+    }
+}
+
+/// The container family from ffmpeg's format name and the major brand.
+fn container_of(format_name: &str, major_brand: Option<&str>) -> Container {
+    if format_name.contains("mp4") || format_name.starts_with("mov") {
+        match major_brand {
+            Some("qt") => Container::Mov,
+            _ => Container::Mp4,
+        }
+    } else if format_name.contains("matroska") || format_name.contains("webm") {
+        Container::Matroska
+    } else if format_name == "avi" {
+        Container::Avi
+    } else {
+        Container::Other
+    }
 }
 
 fn unreadable(path: &Path, stderr: &str) -> Error {
@@ -541,19 +546,8 @@ fn build_info(
     });
     let format_name = format.format_name.clone().unwrap_or_default();
     let major_brand = format.tags.get("major_brand").map(|b| b.trim().to_string());
-    let container = if format_name.contains("mp4") || format_name.starts_with("mov") {
-        match major_brand.as_deref() {
-            Some("qt") => Container::Mov,
-            _ => Container::Mp4,
-        }
-    } else if format_name.contains("matroska") || format_name.contains("webm") {
-        Container::Matroska
-    } else if format_name == "avi" {
-        Container::Avi
-    } else {
-        Container::Other
-    };
-    let format_duration: f64 = num(&format.duration).unwrap_or(0.0);
+    let container = container_of(&format_name, major_brand.as_deref());
+    let format_duration: f64 = real(&format.duration).unwrap_or(0.0);
 
     let mut cover_art = false;
     let video_raw = raw.streams.iter().find(|s| {
@@ -584,11 +578,7 @@ fn build_info(
             .map(|r| (r.round() as i32).rem_euclid(360))
             .unwrap_or(0);
         let (cw, ch) = (s.width.unwrap_or(0), s.height.unwrap_or(0));
-        let (width, height) = if rotation == 90 || rotation == 270 {
-            (ch, cw)
-        } else {
-            (cw, ch)
-        };
+        let (width, height) = display_size(cw, ch, rotation);
         let pix_fmt = s.pix_fmt.clone().unwrap_or_default();
         let bit_depth = num::<u32>(&s.bits_per_raw_sample).unwrap_or_else(|| {
             if pix_fmt.contains("10") {
@@ -599,11 +589,6 @@ fn build_info(
                 8
             }
         });
-        let hdr = match s.color_transfer.as_deref() {
-            Some("smpte2084") => Some("PQ".to_string()),
-            Some("arib-std-b67") => Some("HLG".to_string()),
-            _ => None,
-        };
         let nb_frames: Option<u64> = num(&s.nb_frames);
         let nb_read: Option<u64> = num(&s.nb_read_packets);
         if let (Some(f), Some(r)) = (nb_frames, nb_read)
@@ -611,7 +596,7 @@ fn build_info(
         {
             truncated = true;
         }
-        let duration_s = num::<f64>(&s.duration)
+        let duration_s = real(&s.duration)
             .filter(|d| *d > 0.0)
             .unwrap_or(format_duration);
         VideoInfo {
@@ -627,7 +612,7 @@ fn build_info(
             fps: rate(&s.r_frame_rate),
             avg_fps: rate(&s.avg_frame_rate),
             bit_depth,
-            hdr,
+            hdr: hdr_of(s.color_transfer.as_deref()),
             color_range: s.color_range.clone(),
             color_space: s.color_space.clone(),
             color_transfer: s.color_transfer.clone(),
@@ -645,7 +630,14 @@ fn build_info(
         .unwrap_or(format_duration);
     let window = video
         .as_ref()
-        .map(|v| window_info(v, packets, start_s, duration_s))
+        .map(|v| {
+            let stream = packets.iter().filter(|p| p.stream_index == v.index);
+            let packets = stream.map(|p| Packet {
+                pts_s: real(&p.pts_time).unwrap_or(f64::NAN),
+                key: p.flags.as_deref().unwrap_or("").contains('K'),
+            });
+            window(packets, v.fps, v.avg_fps, duration_s, start_s)
+        })
         .unwrap_or_default();
     ClipInfo {
         path: path.to_path_buf(),
@@ -662,54 +654,195 @@ fn build_info(
     }
 }
 
-fn window_info(v: &VideoInfo, packets: &[RawPacket], start_s: f64, duration_s: f64) -> WindowInfo {
+/// One video packet as the window rules see it.
+#[derive(Debug, Clone, Copy)]
+struct Packet {
+    pts_s: f64,
+    key: bool,
+}
+
+/// The most in-window packets kept for the frame-rate rules (4 s at 5,000 fps); more are
+/// counted, not kept.
+const MAX_WINDOW_PACKETS: usize = 20_000;
+
+/// The window rules, fed by either source (ffprobe's packets or the MP4 sample tables): the
+/// video packets whose timestamps fall in [start, start + len) (half a frame of tolerance),
+/// whether the first of them is a keyframe (from the beginning: the stream's first packet),
+/// whether the frame durations vary by more than 10 %, and the rate: `nominal_fps` when the
+/// packets agree with it, else what they measure, else `fallback_fps`, else 25.
+fn window(
+    packets: impl IntoIterator<Item = Packet>,
+    nominal_fps: f64,
+    fallback_fps: f64,
+    duration_s: f64,
+    start_s: f64,
+) -> WindowInfo {
     let len_s = (duration_s - start_s).clamp(0.0, WINDOW_S);
     let end = start_s + len_s;
-    let mut pts: Vec<(f64, bool)> = packets
-        .iter()
-        .filter(|p| p.stream_index == v.index)
-        .filter_map(|p| {
-            let t: f64 = num(&p.pts_time)?;
-            Some((t, p.flags.as_deref().unwrap_or("").contains('K')))
-        })
-        .collect();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let tol = if v.fps > 0.0 { 0.5 / v.fps } else { 0.02 };
-    let in_window: Vec<(f64, bool)> = pts
-        .iter()
-        .copied()
-        .filter(|(t, _)| *t >= start_s - tol && *t < end - tol)
-        .collect();
-    let keyframe_at_start = match in_window.first() {
-        // From the beginning: the stream's very first packet must be a keyframe.
-        Some((t, k)) if start_s <= 0.0 => *k && pts.first().map(|p| p.0) == Some(*t),
-        Some((t, k)) => *k && (t - start_s).abs() <= tol,
-        None => false,
+    let tol = if nominal_fps > 0.0 {
+        0.5 / nominal_fps
+    } else {
+        0.02
     };
-    let diffs: Vec<f64> = in_window.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let mut first: Option<f64> = None;
+    let mut frames = 0u64;
+    let mut inside: Vec<Packet> = Vec::new();
+    for p in packets {
+        if !p.pts_s.is_finite() {
+            continue;
+        }
+        first = Some(first.map_or(p.pts_s, |f| f.min(p.pts_s)));
+        if p.pts_s >= start_s - tol && p.pts_s < end - tol {
+            frames += 1;
+            if inside.len() < MAX_WINDOW_PACKETS {
+                inside.push(p);
+            }
+        }
+    }
+    inside.sort_by(|a, b| a.pts_s.total_cmp(&b.pts_s));
+    let keyframe_at_start = inside.first().is_some_and(|p| {
+        p.key && ((start_s <= 0.0 && Some(p.pts_s) == first) || (p.pts_s - start_s).abs() <= tol)
+    });
+    let diffs: Vec<f64> = inside.windows(2).map(|w| w[1].pts_s - w[0].pts_s).collect();
     let mut variable = false;
-    let mut fps = v.fps;
+    let mut measured = 0.0;
     if diffs.len() >= 3 {
         let mut sorted = diffs.clone();
         sorted.sort_by(f64::total_cmp);
         let median = sorted[sorted.len() / 2];
         if median > 0.0 {
             variable = diffs.iter().any(|d| (d - median).abs() > 0.1 * median);
-            let span = in_window.last().unwrap().0 - in_window[0].0;
+            let span = inside[inside.len() - 1].pts_s - inside[0].pts_s;
             if span > 0.0 {
-                fps = (in_window.len() - 1) as f64 / span;
+                measured = (inside.len() - 1) as f64 / span;
             }
         }
     }
-    if fps <= 0.0 {
-        fps = if v.avg_fps > 0.0 { v.avg_fps } else { 25.0 };
-    }
+    let agrees = measured <= 0.0 || (nominal_fps - measured).abs() <= 0.01 * measured;
+    let fps = if !variable && nominal_fps > 0.0 && agrees {
+        nominal_fps
+    } else if measured > 0.0 {
+        measured
+    } else if fallback_fps > 0.0 {
+        fallback_fps
+    } else {
+        25.0
+    };
     WindowInfo {
         start_s,
         len_s,
-        frames: in_window.len() as u64,
+        frames,
         keyframe_at_start,
         variable_frame_rate: variable,
         fps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` packets at `fps` from `t0`, a keyframe every `gop`.
+    fn steady(n: usize, fps: f64, t0: f64, gop: usize) -> Vec<Packet> {
+        (0..n)
+            .map(|i| Packet {
+                pts_s: t0 + i as f64 / fps,
+                key: i % gop == 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_steady_clip_from_the_start() {
+        let w = window(steady(150, 25.0, 0.0, 25), 25.0, 25.0, 6.0, 0.0);
+        assert_eq!(w.len_s, 4.0);
+        assert_eq!(w.frames, 100);
+        assert!(w.keyframe_at_start);
+        assert!(!w.variable_frame_rate);
+        assert_eq!(w.fps, 25.0);
+    }
+
+    #[test]
+    fn a_start_on_a_keyframe_and_between_keyframes() {
+        let packets = steady(150, 25.0, 0.0, 25);
+        let on = window(packets.clone(), 25.0, 25.0, 6.0, 2.0);
+        assert!(on.keyframe_at_start);
+        assert_eq!((on.len_s, on.frames), (4.0, 100));
+        let off = window(packets.clone(), 25.0, 25.0, 6.0, 2.51);
+        assert!(!off.keyframe_at_start);
+        assert_eq!(off.frames, 87);
+        assert!((off.len_s - 3.49).abs() < 1e-9);
+        // Packets out of order (B-frames) are put in presentation order first.
+        let mut shuffled = packets;
+        shuffled.swap(51, 53);
+        shuffled.swap(50, 99);
+        assert!(window(shuffled, 25.0, 25.0, 6.0, 2.0).keyframe_at_start);
+    }
+
+    #[test]
+    fn from_the_beginning_the_first_packet_must_be_a_keyframe() {
+        let mut packets = steady(50, 25.0, 0.0, 25);
+        packets[0].key = false;
+        assert!(!window(packets, 25.0, 25.0, 2.0, 0.0).keyframe_at_start);
+        // The stream starts a little after 0 on a keyframe: still a keyframe at the start.
+        let late = steady(50, 25.0, 0.1, 25);
+        assert!(window(late, 25.0, 25.0, 2.0, 0.0).keyframe_at_start);
+    }
+
+    #[test]
+    fn varying_durations_are_variable_and_measured() {
+        // 30 fps, then 15 fps.
+        let mut packets = steady(60, 30.0, 0.0, 30);
+        packets.extend(steady(30, 15.0, 2.0, 30));
+        let w = window(packets, 30.0, 30.0, 4.0, 0.0);
+        assert!(w.variable_frame_rate);
+        assert!(
+            (w.fps - 89.0 / (2.0 + 29.0 / 15.0)).abs() < 1e-9,
+            "{}",
+            w.fps
+        );
+    }
+
+    #[test]
+    fn the_rate_is_the_nominal_one_when_the_packets_agree_else_what_they_measure() {
+        let w = window(steady(100, 25.0, 0.0, 25), 50.0, 50.0, 4.0, 0.0);
+        assert!((w.fps - 25.0).abs() < 1e-9);
+        let w = window(steady(100, 29.97, 0.0, 25), 30000.0 / 1001.0, 0.0, 4.0, 0.0);
+        assert_eq!(w.fps, 30000.0 / 1001.0);
+        // No packets: the nominal rate, then the fallback, then 25.
+        assert_eq!(window([], 24.0, 30.0, 4.0, 0.0).fps, 24.0);
+        assert_eq!(window([], 0.0, 30.0, 4.0, 0.0).fps, 30.0);
+        assert_eq!(window([], 0.0, 0.0, 4.0, 0.0).fps, 25.0);
+    }
+
+    #[test]
+    fn a_flood_of_packets_is_counted_not_kept() {
+        let many = (0..1_000_000).map(|_| Packet {
+            pts_s: 1.0,
+            key: true,
+        });
+        let w = window(many, 25.0, 25.0, 6.0, 0.0);
+        assert_eq!(w.frames, 1_000_000);
+        assert!(w.fps.is_finite() && w.fps > 0.0);
+        let junk = [f64::NAN, f64::INFINITY, -1e300].map(|t| Packet {
+            pts_s: t,
+            key: true,
+        });
+        let w = window(junk, 25.0, 25.0, 6.0, 0.0);
+        assert_eq!(w.frames, 0);
+        assert!(!w.keyframe_at_start);
+    }
+
+    #[test]
+    fn ffprobe_numbers_that_are_not_finite_are_ignored() {
+        let head = br#"{"streams":[{"index":0,"codec_type":"video","codec_name":"h264",
+            "width":1280,"height":720,"r_frame_rate":"1e308/1e-308","avg_frame_rate":"inf",
+            "duration":"nan"}],"format":{"format_name":"matroska,webm","duration":"inf"}}"#;
+        let info = from_ffprobe(Path::new("/x.mkv"), 10, head, b"", 0.0).unwrap();
+        let v = info.video.unwrap();
+        assert_eq!((v.fps, v.avg_fps, v.duration_s), (0.0, 0.0, 0.0));
+        assert_eq!(info.duration_s, 0.0);
+        assert_eq!(info.window.fps, 25.0);
+        assert_eq!(info.container, Container::Matroska);
     }
 }
