@@ -173,10 +173,11 @@ async fn snapshot_help_overlay_and_too_small() {
     insta::assert_snapshot!("help_overlay", help);
     h.key(KeyCode::Esc);
     assert!(!h.app.help);
-    let small = h.render(79, 24);
+    let small = h.render(59, 18);
     assert!(small.contains("too small"));
     insta::assert_snapshot!("too_small", small);
-    assert!(!h.render(80, 24).contains("too small"));
+    assert!(!h.render(60, 18).contains("too small"));
+    assert!(!h.render(79, 24).contains("too small"));
 }
 
 #[tokio::test]
@@ -394,6 +395,12 @@ async fn edit_and_remove_from_the_library_pane() {
     h.key(KeyCode::Char('t'));
     h.type_text("lead, Lead, night");
     h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the tags saved", |a| {
+        a.library
+            .selected_character()
+            .is_some_and(|c| c.tags == ["lead", "night"])
+    })
+    .await;
     h.key(KeyCode::Char('e'));
     h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
@@ -406,35 +413,113 @@ async fn edit_and_remove_from_the_library_pane() {
     );
     h.key(KeyCode::Backspace);
     h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the rename", |a| {
+        a.library
+            .selected_character()
+            .is_some_and(|c| c.name == "Othe")
+    })
+    .await;
     let lib = Library::open(h.home().join("lib")).unwrap();
     let rec = lib.get(&id).unwrap().unwrap();
     assert_eq!(rec.tags, ["lead", "night"]);
     assert_eq!(rec.name, "Othe");
-    // Remove asks first; anything but y keeps it.
+    // Remove asks first; anything but D keeps it (y too: it copies elsewhere).
     h.key(KeyCode::Char('d'));
     assert!(h.app.confirm.is_some());
     h.key(KeyCode::Char('n'));
     assert!(lib.get(&id).unwrap().is_some());
     h.key(KeyCode::Char('d'));
     h.key(KeyCode::Char('y'));
+    assert!(h.app.confirm.is_none());
+    assert!(lib.get(&id).unwrap().is_some());
+    assert!(
+        h.app.output.is_empty(),
+        "the y closing the dialog copied nothing"
+    );
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the removal", |a| a.library.characters.len() == 1)
+        .await;
     assert!(lib.get(&id).unwrap().is_none());
-    assert_eq!(h.app.library.characters.len(), 1);
     assert!(std::fs::read_dir(lib.trash_root()).unwrap().count() == 1);
 }
 
 #[tokio::test]
-async fn export_writes_csv() {
+async fn export_asks_where_never_overwrites_unasked_and_leaves_no_temp_file() {
     let mut h =
         Harness::new(|_, lib| write_characters(lib, &[fake_character(1, "=Hero", &["a"], "")]));
     h.app.focus = Focus::Library;
     h.key(KeyCode::Char('E'));
+    // The default is outside the clips folder (the home folder).
+    let asked = h.app.prompt.as_ref().unwrap().input.value().to_string();
+    assert_eq!(asked, "~/castbook-export.csv");
     h.key(KeyCode::Enter);
-    let csv = std::fs::read_to_string(h.home().join("clips/castbook-export.csv")).unwrap();
+    let exported = |a: &castbook::tui::app::App| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.starts_with("exported"))
+    };
+    h.pump_until(LONG, "the export", exported).await;
+    let path = h.home().join("castbook-export.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
     assert!(
         csv.starts_with("id,name,tags,notes,created_at,providers"),
         "{csv}"
     );
     assert!(csv.contains("'=Hero"), "{csv}");
+    assert!(!h.home().join("clips/castbook-export.csv").exists());
+    // Again: the file exists, so the app asks; y (or anything but O) keeps it.
+    std::fs::write(&path, "mine").unwrap();
+    h.key(KeyCode::Char('E'));
+    h.key(KeyCode::Enter);
+    assert!(h.app.confirm.is_some(), "asks before replacing");
+    assert!(h.render(80, 24).contains("exists already"));
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.confirm.is_none());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+    h.key(KeyCode::Char('E'));
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('O'));
+    h.app.status = None;
+    h.pump_until(LONG, "the second export", exported).await;
+    assert!(std::fs::read_to_string(&path).unwrap().contains("'=Hero"));
+    let mut names: Vec<String> = std::fs::read_dir(h.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["castbook-export.csv", "clips", "lib"],
+        "no temp file left"
+    );
+}
+
+#[test]
+fn an_export_refuses_an_existing_file_unless_told_and_is_never_half_written() {
+    use castbook::library::export::{Format, write_file};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.json");
+    std::fs::write(&path, "old").unwrap();
+    let chars = [fake_character(1, "Hero", &[], "")];
+    let err = write_file(&path, &chars, Format::Json, false).unwrap_err();
+    assert!(err.message.contains("exists already"), "{}", err.message);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+    write_file(&path, &chars, Format::Json, true).unwrap();
+    assert!(std::fs::read_to_string(&path).unwrap().contains("Hero"));
+    let err = write_file(
+        &dir.path().join("no/such/x.csv"),
+        &chars,
+        Format::Csv,
+        false,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("does not exist"), "{}", err.message);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
 }
 
 #[tokio::test]
@@ -947,6 +1032,7 @@ async fn a_provider_without_a_key_is_refused_before_any_job() {
     let config = "[providers.sora]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
                   api_key_env = \"CASTBOOK_TEST_KEY_NOBODY_SETS\"\n";
     let mut h = Harness::with_config(|_, lib| saved_characters(lib, &["Hero"]), "clips", config);
+    h.app.focus = Focus::Library;
     h.key(KeyCode::Char('R'));
     assert!(h.app.jobs.list.is_empty());
     let status = h.app.status.clone().unwrap();
@@ -961,6 +1047,7 @@ async fn a_provider_without_a_key_is_refused_before_any_job() {
 #[tokio::test]
 async fn without_providers_r_says_how_to_add_one() {
     let mut h = Harness::new(|_, lib| saved_characters(lib, &["Hero"]));
+    h.app.focus = Focus::Library;
     h.key(KeyCode::Char('R'));
     assert!(h.app.jobs.list.is_empty());
     assert!(h.app.prompt.is_none());
@@ -1029,6 +1116,7 @@ async fn cancelling_a_registration_records_nothing() {
         "clips",
         &command_provider("mine", &slow),
     );
+    h.app.focus = Focus::Library;
     h.key(KeyCode::Char('R'));
     h.pump_until(LONG, "the register stage", |a| {
         a.jobs.list[0].progress.is_some()
@@ -1138,4 +1226,235 @@ async fn create_keeps_the_character_when_its_registration_fails() {
     );
     assert_eq!(&h.app.library.selected_character().unwrap().id, id);
     assert_eq!(h.app.status.clone().unwrap().kind, StatusKind::Error);
+}
+
+// ---- focus: a key acts on the focused pane or overlay only ----
+
+/// Every record file of a library folder with its bytes, and the trash's entries.
+fn library_state(lib: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(lib).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let record = e.path().join("character.json");
+        if record.is_file() {
+            out.push((name, std::fs::read(record).unwrap()));
+        } else if name == ".trash" {
+            for t in std::fs::read_dir(e.path()).unwrap().flatten() {
+                out.push((format!("trash/{}", t.file_name().to_string_lossy()), vec![]));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn library_keys_do_nothing_from_the_files_and_clip_panes() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+            write_characters(
+                lib,
+                &[
+                    fake_character(1, "Hero", &["lead"], "notes"),
+                    fake_character(2, "Villain", &[], ""),
+                ],
+            );
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    let lib = h.home().join("lib");
+    let before = library_state(&lib);
+    assert!(h.app.library.select_id(&fake_id(2)));
+    let selected = h.app.library.selected;
+    assert_eq!(h.app.focus, Focus::Files);
+    for pane in [Focus::Files, Focus::Clip] {
+        assert_eq!(h.app.focus, pane);
+        for c in ['d', 'e', 'n', 't', 'y', 'E', 'R'] {
+            h.key(KeyCode::Char(c));
+            assert!(h.app.prompt.is_none(), "{c} in {pane:?} opened a prompt");
+            assert!(h.app.confirm.is_none(), "{c} in {pane:?} asked to remove");
+        }
+        h.key(KeyCode::Delete);
+        assert!(h.app.confirm.is_none());
+        // The refusal says where the key works, in the status line.
+        let status = h.app.status.clone().unwrap();
+        assert!(
+            status.text.contains("works in the Library pane"),
+            "{}",
+            status.text
+        );
+        for k in [KeyCode::Up, KeyCode::Down, KeyCode::PageDown, KeyCode::End] {
+            h.key(k);
+        }
+        assert_eq!(h.app.library.selected, selected, "arrows in {pane:?}");
+        assert!(h.app.output.is_empty(), "y in {pane:?} copied");
+        assert!(h.app.jobs.list.is_empty(), "R in {pane:?} started a job");
+        h.key(KeyCode::Tab);
+    }
+    assert_eq!(h.app.focus, Focus::Library);
+    assert_eq!(library_state(&lib), before, "nothing changed on disk");
+    // In the Library pane the same key does act.
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.output, castbook::tui::clipboard::osc52(&fake_id(2)));
+}
+
+#[tokio::test]
+async fn right_moves_the_window_only_when_the_clip_pane_has_focus() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    assert_eq!(h.app.focus, Focus::Files);
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, 0.0);
+    assert!(probed(&h.app), "no new check was started");
+    assert!(
+        h.app.status.clone().unwrap().text.contains("Clip pane"),
+        "{:?}",
+        h.app.status
+    );
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none(), "c creates from the Clip pane only");
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Clip);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.clip.start_s, 0.5);
+}
+
+#[tokio::test]
+async fn a_name_typed_while_the_clip_is_checked_is_never_run_as_commands() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+            write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    let lib = h.home().join("lib");
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Clip);
+    assert!(
+        matches!(h.app.clip.probe, Some(ProbeState::Running)),
+        "still checking"
+    );
+    // c opens the name prompt at once, while the check runs.
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_some(), "the prompt opens at once");
+    h.type_text("dyed tenny");
+    assert!(h.app.confirm.is_none());
+    assert!(h.app.output.is_empty());
+    assert_eq!(h.app.prompt.as_ref().unwrap().input.value(), "dyed tenny");
+    h.key(KeyCode::Enter);
+    assert!(h.app.prompt.is_none());
+    assert!(h.app.jobs.list.is_empty(), "the create waits for the check");
+    assert!(
+        h.app
+            .status
+            .clone()
+            .unwrap()
+            .text
+            .contains("when the check"),
+        "{:?}",
+        h.app.status
+    );
+    h.pump_until(LONG, "the create", |a| {
+        a.jobs
+            .list
+            .iter()
+            .any(|j| matches!(j.state, JobState::Done { .. } | JobState::Failed(_)))
+    })
+    .await;
+    let names: Vec<String> = Library::open(&lib)
+        .unwrap()
+        .list()
+        .unwrap()
+        .characters
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(names.contains(&"dyed tenny".to_string()), "{names:?}");
+    assert!(names.contains(&"Hero".to_string()), "nothing was removed");
+    let trashed = std::fs::read_dir(lib.join(".trash")).map_or(0, |d| d.count());
+    assert_eq!(trashed, 0, "nothing in the trash");
+}
+
+#[tokio::test]
+async fn a_create_asked_for_during_the_check_of_a_rejected_clip_says_why() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        false,
+    );
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('c'));
+    h.type_text("Small");
+    h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the probe", probed).await;
+    assert!(h.app.jobs.list.is_empty(), "no job for a rejected clip");
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert!(
+        status.text.contains("Small was not created") && status.text.contains("640x360"),
+        "{}",
+        status.text
+    );
+    // With the prompt still open when the check ends, the prompt says it.
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        false,
+    );
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('c'));
+    h.type_text("Small");
+    h.pump_until(LONG, "the probe", probed).await;
+    let error = h.app.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(error.contains("640x360"), "{error}");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.app.prompt.is_some(),
+        "Enter does not submit a rejected clip"
+    );
+    assert!(h.app.jobs.list.is_empty());
+}
+
+#[tokio::test]
+async fn the_remove_dialog_wraps_a_long_name_shows_the_id_and_wants_shift_d() {
+    let long = "Captain Nova of the Outer Rim Rescue Fleet, second watch, with helmet";
+    let mut h = Harness::new(|_, lib| write_characters(lib, &[fake_character(1, long, &[], "")]));
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Library);
+    h.key(KeyCode::Char('d'));
+    let screen = h.render(80, 24);
+    assert!(screen.contains(&fake_id(1)), "{screen}");
+    assert!(screen.contains("watch, with helmet?"), "{screen}");
+    assert!(screen.contains("D remove"), "{screen}");
+    insta::assert_snapshot!("remove_dialog", screen);
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.confirm.is_none());
+    assert!(
+        h.app.output.is_empty(),
+        "y closed the dialog and copied nothing"
+    );
+    assert_eq!(h.app.library.characters.len(), 1);
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the removal", |a| a.library.characters.is_empty())
+        .await;
+    let status = h.app.status.clone().unwrap();
+    assert!(status.text.contains("moved to"), "{}", status.text);
 }
