@@ -3,8 +3,20 @@
 
 mod common;
 
-use castbook::library::{Committed, Library};
+use castbook::library::{Character, Committed, Library, WorkDir};
 use common::*;
+
+/// A job folder holding a copy of `template`'s files, as a finished job leaves it.
+fn work_with_files(lib: &Library, template: &Character) -> WorkDir {
+    let work = lib.new_work_dir().unwrap();
+    let src = lib.character_dir(&template.id);
+    for rel in std::iter::once(&template.clip.path).chain(&template.keyframes) {
+        let to = work.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(rel), to).unwrap();
+    }
+    work
+}
 
 #[test]
 fn commit_sees_names_taken_after_the_snapshot() {
@@ -34,7 +46,7 @@ fn commit_sees_names_taken_after_the_snapshot() {
     rec.id = "char_aaaaaaaaaaaa".into();
     rec.name = "Gamma".into();
     let err = lib
-        .commit_checked(lib.new_work_dir().unwrap(), &rec, Some(&seen))
+        .commit_checked(work_with_files(&lib, &template), &rec, Some(&seen))
         .unwrap_err();
     assert_eq!(err.code, "name_taken", "{err}");
 
@@ -43,19 +55,20 @@ fn commit_sees_names_taken_after_the_snapshot() {
     added.id = "char_bbbbbbbbbbbb".into();
     added.name = "delta".into();
     assert!(matches!(
-        lib.commit(lib.new_work_dir().unwrap(), &added).unwrap(),
+        lib.commit(work_with_files(&lib, &template), &added)
+            .unwrap(),
         Committed::New(_)
     ));
     rec.name = "DELTA".into();
     let err = lib
-        .commit_checked(lib.new_work_dir().unwrap(), &rec, Some(&seen))
+        .commit_checked(work_with_files(&lib, &template), &rec, Some(&seen))
         .unwrap_err();
     assert_eq!(err.code, "name_taken", "{err}");
 
     // The name beta gave up is free again; a free name commits.
     rec.name = "beta".into();
     assert!(matches!(
-        lib.commit_checked(lib.new_work_dir().unwrap(), &rec, Some(&seen))
+        lib.commit_checked(work_with_files(&lib, &template), &rec, Some(&seen))
             .unwrap(),
         Committed::New(_)
     ));

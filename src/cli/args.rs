@@ -128,6 +128,27 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Put a removed character back from the trash (the most recent removal of that ID or name)
+    Restore {
+        /// An ID, or an exact name, as `castbook trash` lists it
+        character: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the characters in the trash, the oldest removal first
+    Trash {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the library: records, clips and keyframes (against their hashes), temporary files
+    Doctor {
+        /// Fix what is safe: keyframes made again from the clip, unreadable records moved to
+        /// the trash, temporary files removed
+        #[arg(long)]
+        repair: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// The characters that look most alike, by signature
     Similar {
         /// An ID, an exact name, or a clip file
@@ -161,6 +182,9 @@ impl Command {
             | Command::Show { json, .. }
             | Command::Edit { json, .. }
             | Command::Remove { json, .. }
+            | Command::Restore { json, .. }
+            | Command::Trash { json }
+            | Command::Doctor { json, .. }
             | Command::Similar { json, .. } => *json,
             Command::Export { format, .. } => *format == ExportFormat::Json,
         }

@@ -2,6 +2,7 @@
 //! for results, stderr for warnings and progress) or one JSON document with `--json`.
 
 pub mod args;
+mod doctor;
 pub mod output;
 pub mod progress;
 
@@ -155,7 +156,9 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             let lib = open_library(library, &cfg)?;
             let listing = lib.list()?;
             output::report_corrupt(&listing.corrupt);
-            output::print_list(&listing.characters, json);
+            output::report_damaged(listing.damaged.len());
+            let damage = |id: &str| listing.damage(id).map(<[_]>::to_vec);
+            output::print_list(&listing.characters, &damage, json);
             Ok(0)
         }
         Command::Search { query, json } => {
@@ -166,7 +169,8 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 .into_iter()
                 .cloned()
                 .collect();
-            output::print_list(&hits, json);
+            let damage = |id: &str| listing.damage(id).map(<[_]>::to_vec);
+            output::print_list(&hits, &damage, json);
             Ok(0)
         }
         Command::Show { character, json } => {
@@ -308,19 +312,53 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
         }
         Command::Remove { character, json } => {
             let lib = open_library(library, &cfg)?;
-            let c = lib.resolve(&character)?;
-            let dest = lib.remove(&c.id)?;
+            // A damaged record (unreadable, or its id not its folder's) is removed by its
+            // folder name.
+            let (id, c) = match lib.resolve(&character) {
+                Ok(c) => (c.id.clone(), Some(c)),
+                Err(e) if e.code == "corrupt_record" && crate::library::name::is_id(&character) => {
+                    (character.clone(), None)
+                }
+                Err(e) => return Err(e),
+            };
+            let dest = lib.remove(&id)?;
             if json {
-                output::print_json(&serde_json::json!({"removed": c, "trash": dest}));
+                output::print_json(&serde_json::json!({"removed": c, "id": id, "trash": dest}));
             } else {
-                println!("{}", c.id);
+                println!("{id}");
                 eprintln!(
-                    "moved {} ({}) to {}",
-                    c.id,
-                    crate::util::escape_display(&c.name),
+                    "moved {id} ({}) to {}",
+                    c.as_ref()
+                        .map(|c| escape_display(&c.name))
+                        .unwrap_or_else(|| "damaged record".into()),
                     dest.display()
                 );
             }
+            Ok(0)
+        }
+        Command::Restore { character, json } => {
+            let lib = open_library(library, &cfg)?;
+            let c = lib.restore(&character)?;
+            if json {
+                output::print_json(&c);
+            } else {
+                println!("{}", c.id);
+                eprintln!(
+                    "restored {} ({}) to {}",
+                    c.id,
+                    escape_display(&c.name),
+                    lib.character_dir(&c.id).display()
+                );
+            }
+            Ok(0)
+        }
+        Command::Doctor { repair, json } => {
+            let lib = open_library(library, &cfg)?;
+            doctor::run(&lib, repair, json)
+        }
+        Command::Trash { json } => {
+            let lib = open_library(library, &cfg)?;
+            output::print_trash(&lib.trash()?, json);
             Ok(0)
         }
     }

@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::library::health::Problem;
 use crate::library::record::usage_lines;
-use crate::library::{Character, Corrupt, Library};
+use crate::library::{Character, Corrupt, Library, TrashEntry};
 use crate::pipeline::job::{Created, ProbeReport};
 use crate::util::{escape_display as esc, human_size};
 
@@ -139,9 +140,34 @@ pub fn print_registration_failed(e: &Error, ch: &Character, print_id: bool, json
     eprintln!("error: {}", esc(&e.message));
 }
 
-pub fn print_list(chars: &[Character], json: bool) {
+/// A record for `--json` output, with `"damaged": [problem kinds]` when its files are damaged.
+fn with_damage(c: &Character, damage: Option<&[Problem]>) -> serde_json::Value {
+    let mut v = serde_json::to_value(c).expect("serialisable");
+    if let (Some(problems), Some(map)) = (damage.filter(|p| !p.is_empty()), v.as_object_mut()) {
+        let kinds: Vec<&str> = problems.iter().map(|p| p.kind.as_str()).collect();
+        map.insert("damaged".into(), serde_json::json!(kinds));
+    }
+    v
+}
+
+/// On stderr: how many characters are damaged and what to run.
+pub fn report_damaged(count: usize) {
+    if count > 0 {
+        eprintln!(
+            "warning: {count} damaged character(s) (marked \"damaged\"): see `castbook doctor`"
+        );
+    }
+}
+
+/// Characters, one line each (ID, name, created date, tags; `damaged: ...` when the files
+/// are), or a JSON array of records.
+pub fn print_list(chars: &[Character], damage: &dyn Fn(&str) -> Option<Vec<Problem>>, json: bool) {
     if json {
-        print_json(chars);
+        let rows: Vec<serde_json::Value> = chars
+            .iter()
+            .map(|c| with_damage(c, damage(&c.id).as_deref()))
+            .collect();
+        print_json(&rows);
         return;
     }
     if chars.is_empty() {
@@ -162,8 +188,14 @@ pub fn print_list(chars: &[Character], json: bool) {
             name.clone()
         };
         let pad = width - shown.chars().count();
+        let mark = damage(&c.id)
+            .map(|p| {
+                let kinds: Vec<&str> = p.iter().map(|p| p.kind.as_str()).collect();
+                format!("  damaged: {}", kinds.join(", "))
+            })
+            .unwrap_or_default();
         println!(
-            "{}  {}{}  {}  {}",
+            "{}  {}{}  {}  {}{mark}",
             c.id,
             shown,
             " ".repeat(pad),
@@ -174,12 +206,21 @@ pub fn print_list(chars: &[Character], json: bool) {
 }
 
 pub fn print_show(lib: &Library, c: &Character, json: bool) {
+    let damage = lib.damage(c);
     if json {
-        print_json(c);
+        print_json(&with_damage(c, Some(&damage)));
         return;
     }
     let dir = lib.character_dir(&c.id);
     println!("{}", c.id);
+    for p in &damage {
+        println!(
+            "DAMAGED   {}: {} ({})",
+            p.kind.as_str(),
+            esc(&p.message),
+            esc(&p.path.display().to_string())
+        );
+    }
     println!("name      {}", esc(&c.name));
     println!("created   {}", c.created_at);
     println!("source    {}", esc(c.source.display()));
@@ -206,5 +247,29 @@ pub fn print_show(lib: &Library, c: &Character, json: bool) {
     }
     for w in &c.warnings {
         println!("warning   {}", esc(&w.message));
+    }
+}
+
+/// The trash, oldest removal first: ID, name, when it was removed, where it is.
+pub fn print_trash(entries: &[TrashEntry], json: bool) {
+    if json {
+        print_json(entries);
+        return;
+    }
+    if entries.is_empty() {
+        eprintln!("the trash is empty");
+        return;
+    }
+    for e in entries {
+        println!(
+            "{}  {}  {}  {}",
+            e.id,
+            e.removed_at,
+            e.name
+                .as_deref()
+                .map(esc)
+                .unwrap_or_else(|| "(unreadable record)".into()),
+            esc(&e.folder.display().to_string())
+        );
     }
 }

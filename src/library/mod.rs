@@ -2,11 +2,14 @@
 //! and export. Knows nothing of ffmpeg or the terminal.
 
 pub mod export;
+pub mod health;
 pub mod id;
 pub mod name;
 pub mod record;
 pub mod search;
 pub mod store;
+pub mod trash;
 
 pub use record::{Character, ClipRecord, PathTaken, Source, Warning};
 pub use store::{Committed, Corrupt, Library, Listing, NameSnapshot, WorkDir};
+pub use trash::TrashEntry;

@@ -160,3 +160,35 @@ pub fn usage_lines(name: &str, id: &str) -> Vec<String> {
         format!("json:   {fragment}"),
     ]
 }
+
+/// The record key holding the blake3 of each keyframe, in the order of `keyframes`.
+const KEYFRAME_HASHES: &str = "keyframes_blake3";
+
+impl ClipRecord {
+    /// The blake3 (hex) of the clip as saved; `None` in records written before it was kept.
+    pub fn blake3(&self) -> Option<&str> {
+        self.extra.get("blake3").and_then(Value::as_str)
+    }
+}
+
+impl Character {
+    /// The blake3 (hex) of each keyframe, in the order of `keyframes`; `None` in records
+    /// written before they were kept, or when the list does not match `keyframes`.
+    pub fn keyframe_hashes(&self) -> Option<Vec<&str>> {
+        let list = self.extra.get(KEYFRAME_HASHES)?.as_array()?;
+        let hashes: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+        (hashes.len() == list.len() && hashes.len() == self.keyframes.len()).then_some(hashes)
+    }
+
+    /// Record the hashes of the clip (when given) and of the keyframes (`clip.blake3`,
+    /// `keyframes_blake3`).
+    pub(crate) fn set_file_hashes(&mut self, clip: Option<String>, keyframes: Vec<String>) {
+        if let Some(clip) = clip {
+            self.clip.extra.insert("blake3".into(), Value::String(clip));
+        }
+        self.extra.insert(
+            KEYFRAME_HASHES.into(),
+            Value::Array(keyframes.into_iter().map(Value::String).collect()),
+        );
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
+use crate::library::health::{Depth, Problem, check_files, is_damage};
 use crate::library::name::{is_id, name_key};
 use crate::library::record::{Character, RawJson};
 
@@ -16,6 +17,10 @@ pub const RECORD_FILE: &str = "character.json";
 const WORK_DIR: &str = ".work";
 const TRASH_DIR: &str = ".trash";
 const LOCK_FILE: &str = ".lock";
+/// Temporary records of edits in `.work/`: `edit-<pid>-<id>.json`.
+const EDIT_TMP_PREFIX: &str = "edit-";
+/// Temporary records older castbooks wrote beside the record: `.character.json.tmp-<pid>`.
+pub(crate) const LEGACY_TMP_PREFIX: &str = ".character.json.tmp-";
 
 /// A library folder.
 #[derive(Debug, Clone)]
@@ -30,11 +35,23 @@ pub struct Corrupt {
     pub reason: String,
 }
 
-/// Every readable character (oldest first) and every record that could not be read.
+/// Every readable character (oldest first), every record that could not be read, and the
+/// characters whose files are damaged.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
     pub characters: Vec<Character>,
     pub corrupt: Vec<Corrupt>,
+    /// What is wrong with a character's files, by ID (only damaged characters are here): a
+    /// quick check, the presence of the clip and keyframes and the clip's size. `doctor`
+    /// checks every byte.
+    pub damaged: std::collections::HashMap<String, Vec<Problem>>,
+}
+
+impl Listing {
+    /// The problems of a character's files, when it is damaged.
+    pub fn damage(&self, id: &str) -> Option<&[Problem]> {
+        self.damaged.get(id).map(Vec::as_slice)
+    }
 }
 
 /// How a commit ended.
@@ -85,6 +102,9 @@ impl Library {
         }
         let lib = Library { root };
         lib.clean_work();
+        if let Ok(Some(_lock)) = lib.try_lock() {
+            lib.clean_edit_temps();
+        }
         Ok(lib)
     }
 
@@ -105,7 +125,7 @@ impl Library {
         self.root.join(id)
     }
 
-    /// Remove `.work/` entries whose job is no longer running (its lock file is free).
+    /// Remove `.work/` job folders whose job is no longer running (its lock file is free).
     fn clean_work(&self) {
         let Ok(entries) = fs::read_dir(self.work_root()) else {
             return;
@@ -113,7 +133,8 @@ impl Library {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".lock") {
+            // Lock files are handled below; edit temporaries only under the library lock.
+            if name.ends_with(".lock") || is_edit_temp(&name) {
                 continue;
             }
             let lock = self.work_root().join(format!("{name}.lock"));
@@ -177,7 +198,7 @@ impl Library {
     }
 
     /// Take the library lock (blocking) for the duration of the returned guard.
-    fn lock(&self) -> Result<File> {
+    pub(crate) fn lock(&self) -> Result<File> {
         let path = self.root.join(LOCK_FILE);
         let f = OpenOptions::new()
             .create(true)
@@ -187,6 +208,44 @@ impl Library {
             .map_err(|e| Error::io("opening", &path, &e))?;
         f.lock().map_err(|e| Error::io("locking", &path, &e))?;
         Ok(f)
+    }
+
+    /// The library lock if no other process holds it now.
+    pub(crate) fn try_lock(&self) -> Result<Option<File>> {
+        let path = self.root.join(LOCK_FILE);
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("opening", &path, &e))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(Error::io("locking", &path, &e)),
+        }
+    }
+
+    /// Remove the temporary records of edits that died before renaming them into place.
+    /// Only under the library lock: a live edit holds it from writing to renaming.
+    pub(crate) fn clean_edit_temps(&self) {
+        for path in self.edit_temps() {
+            let _ = fs::remove_file(path);
+        }
+    }
+
+    /// The temporary records in `.work/` (live ones only while an edit holds the lock).
+    pub(crate) fn edit_temps(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.work_root()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(is_edit_temp))
+            .map(|e| e.path())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every character, oldest first, and every corrupt record.
@@ -213,7 +272,21 @@ impl Library {
         listing
             .characters
             .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        for c in &listing.characters {
+            let problems = self.damage(c);
+            if !problems.is_empty() {
+                listing.damaged.insert(c.id.clone(), problems);
+            }
+        }
         Ok(listing)
+    }
+
+    /// What is wrong with a character's files (empty when nothing is): the quick check
+    /// `list`, `show` and the app mark damaged characters with.
+    pub fn damage(&self, c: &Character) -> Vec<Problem> {
+        let mut p = check_files(self, c, Depth::Quick);
+        p.retain(is_damage);
+        p
     }
 
     /// The character with this ID, if present and readable.
@@ -225,15 +298,23 @@ impl Library {
         if !path.exists() {
             return Ok(None);
         }
-        read_record(&path).map(Some).map_err(|reason| {
+        let corrupt = |reason: String| {
             Error::processing(
                 "corrupt_record",
                 format!(
-                    "{} is corrupt ({reason}): fix or remove that folder",
+                    "{} is damaged ({reason}): see `castbook doctor`, or `castbook remove {id}` to move it to the trash",
                     path.display()
                 ),
             )
-        })
+        };
+        match read_record(&path) {
+            Ok(c) if c.id == id => Ok(Some(c)),
+            Ok(c) => Err(corrupt(format!(
+                "its id {} does not match its folder",
+                crate::util::escape_display(&c.id)
+            ))),
+            Err(reason) => Err(corrupt(reason)),
+        }
     }
 
     /// An argument that equals an existing ID is that ID; otherwise a name, matched exactly.
@@ -263,59 +344,81 @@ impl Library {
         ))
     }
 
-    /// Every readable record, each parsed only into `T` (a few fields): far cheaper than
-    /// `list` on a large library. Corrupt records are skipped (`list` reports them).
-    pub fn read_all<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
-        let entries = fs::read_dir(&self.root)
-            .map_err(|e| Error::io("reading the library", &self.root, &e))?;
-        let mut out = Vec::new();
-        let mut buf = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if !name.to_str().is_some_and(is_id) {
-                continue;
+    /// Every readable record, each parsed only into `T` (a few fields), with the name of
+    /// its folder; read on up to 4 threads. Corrupt records are skipped (`list` reports them).
+    pub fn read_all<T: serde::de::DeserializeOwned + Send>(&self) -> Result<Vec<(String, T)>> {
+        let mut ids: Vec<String> = fs::read_dir(&self.root)
+            .map_err(|e| Error::io("reading the library", &self.root, &e))?
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .filter(|n| is_id(n))
+                    .map(String::from)
+            })
+            .collect();
+        ids.sort_unstable();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
+        let chunk = ids.len().div_ceil(threads).max(256);
+        let read_chunk = |ids: &[String]| -> Vec<(String, T)> {
+            let mut buf = Vec::with_capacity(8192);
+            let mut path = self.root.clone();
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                path.push(id);
+                path.push(RECORD_FILE);
+                buf.clear();
+                let ok = File::open(&path)
+                    .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut buf))
+                    .is_ok();
+                path.pop();
+                path.pop();
+                if ok && let Ok(v) = serde_json::from_slice::<T>(&buf) {
+                    out.push((id.clone(), v));
+                }
             }
-            buf.clear();
-            let Ok(mut f) = File::open(entry.path().join(RECORD_FILE)) else {
-                continue;
-            };
-            if std::io::Read::read_to_end(&mut f, &mut buf).is_err() {
-                continue;
-            }
-            if let Ok(v) = serde_json::from_slice::<T>(&buf) {
-                out.push(v);
-            }
+            out
+        };
+        if ids.len() <= chunk {
+            return Ok(read_chunk(&ids));
         }
-        Ok(out)
+        Ok(std::thread::scope(|s| {
+            let handles: Vec<_> = ids
+                .chunks(chunk)
+                .map(|c| s.spawn(move || read_chunk(c)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("record reader"))
+                .collect()
+        }))
     }
 
-    /// Error when `name` is taken by a character other than `except_id`.
+    /// Error when `name` is taken by a character other than `except_id`. Exact: every record
+    /// is read (by its folder; a record whose id is not its folder's still holds its name).
+    /// Call it under the lock for a check that holds until the lock is released.
     pub fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
         let key = name_key(name);
-        for other in self.read_all::<NameHead>()? {
-            if name_key(&other.name) == key && Some(other.id.as_str()) != except_id {
-                return Err(name_taken(name, &other.id, &other.name));
+        for (folder, other) in self.read_all::<NameHead>()? {
+            if name_key(&other.name) == key && Some(folder.as_str()) != except_id {
+                return Err(name_taken(name, &folder, &other.name));
             }
         }
         Ok(())
     }
 
-    /// The characters' IDs and names now, to check a name against and to re-check it cheaply
-    /// at commit time.
+    /// The characters' IDs, names and signatures now: to check a name early, and for
+    /// look-alike warnings. The commit checks the name again, exactly, under the lock.
     pub fn names(&self) -> Result<NameSnapshot> {
-        // A second of margin: records changed while this reads are read again at commit.
-        let since = SystemTime::now() - std::time::Duration::from_secs(1);
-        let heads = self.read_all::<RecordHead>()?;
-        let by_id = heads
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.id.clone(), i))
+        let heads: Vec<RecordHead> = self
+            .read_all::<RecordHead>()?
+            .into_iter()
+            .map(|(_, h)| h)
             .collect();
-        Ok(NameSnapshot {
-            since,
-            heads,
-            by_id,
-        })
+        Ok(NameSnapshot { heads })
     }
 
     /// Make the character built in `work` appear in the library: under the lock, re-check the
@@ -324,22 +427,21 @@ impl Library {
         self.commit_checked(work, record, None)
     }
 
-    /// `commit`, re-checking the name against `seen` (taken before the work began): only the
-    /// records added or changed since are read again, not the whole library.
+    /// `commit` for a job that checked the name against `_seen` when it began. The snapshot
+    /// is not trusted: the name is checked again, exactly, under the lock.
     pub fn commit_checked(
         &self,
         mut work: WorkDir,
         record: &Character,
-        seen: Option<&NameSnapshot>,
+        _seen: Option<&NameSnapshot>,
     ) -> Result<Committed> {
+        // The hashes `doctor` checks the files against, taken before the lock.
+        let record = &with_file_hashes(&work.path, record)?;
         let _lock = self.lock()?;
         if let Some(existing) = self.get(&record.id)? {
             return Ok(Committed::Existing(existing));
         }
-        match seen {
-            Some(seen) => self.recheck_name(&record.name, seen)?,
-            None => self.check_name_free(&record.name, None)?,
-        }
+        self.check_name_free(&record.name, Some(&record.id))?;
         let record_path = work.path.join(RECORD_FILE);
         write_json_synced(&record_path, record)?;
         sync_dir(&work.path);
@@ -358,6 +460,7 @@ impl Library {
         edit: impl FnOnce(&mut Character) -> Result<()>,
     ) -> Result<Character> {
         let _lock = self.lock()?;
+        self.clean_edit_temps();
         let mut record = self.get(id)?.ok_or_else(|| {
             Error::input(
                 "not_found",
@@ -369,23 +472,41 @@ impl Library {
         if name_key(&record.name) != name_key(&old_name) {
             self.check_name_free(&record.name, Some(id))?;
         }
+        self.write_record(id, &record)?;
+        Ok(record)
+    }
+
+    /// Replace a character's record atomically; the caller holds the lock. The new record is
+    /// written in `.work/` (same filesystem), fsynced, then renamed over the old one: a crash
+    /// leaves the old or the new record, and at worst a temporary file in `.work/` that the
+    /// next run removes. Nothing is ever left in the character's folder.
+    pub(crate) fn write_record(&self, id: &str, record: &Character) -> Result<()> {
         let dir = self.character_dir(id);
-        let tmp = dir.join(format!(".{RECORD_FILE}.tmp-{}", std::process::id()));
-        let result = write_json_synced(&tmp, &record).and_then(|()| {
-            fs::rename(&tmp, dir.join(RECORD_FILE))
-                .map_err(|e| Error::io("replacing", &dir.join(RECORD_FILE), &e))
-        });
+        remove_stray_temps(&dir);
+        let tmp = self
+            .work_root()
+            .join(format!("{EDIT_TMP_PREFIX}{}-{id}.json", std::process::id()));
+        let dest = dir.join(RECORD_FILE);
+        let result = write_json_synced(&tmp, record)
+            .and_then(|()| fs::rename(&tmp, &dest).map_err(|e| Error::io("replacing", &dest, &e)));
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result?;
         sync_dir(&dir);
-        Ok(record)
+        sync_dir(&self.work_root());
+        Ok(())
     }
 
     /// Move a character to `.trash/<id>-<UTC time>/`; returns where it went.
     pub fn remove(&self, id: &str) -> Result<PathBuf> {
         let _lock = self.lock()?;
+        self.move_to_trash(id)
+    }
+
+    /// `remove` for a caller that holds the lock. Works whatever the record holds (even
+    /// nothing readable): only the folder name matters.
+    pub(crate) fn move_to_trash(&self, id: &str) -> Result<PathBuf> {
         let src = self.character_dir(id);
         if !is_id(id) || !src.is_dir() {
             return Err(Error::input(
@@ -396,6 +517,7 @@ impl Library {
         let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
             .to_string()
             .replace([':', '-'], "");
+        remove_stray_temps(&src);
         let mut dest = self.trash_root().join(format!("{id}-{stamp}"));
         let mut n = 1;
         while dest.exists() {
@@ -409,10 +531,9 @@ impl Library {
     }
 }
 
-/// The ID and name of a record: all a name check reads.
+/// The name of a record: all a name check reads (the ID is its folder's name).
 #[derive(Debug, Clone, serde::Deserialize)]
 struct NameHead {
-    id: String,
     name: String,
 }
 
@@ -428,19 +549,13 @@ pub struct RecordHead {
 /// IDs, names and signatures of the library at one moment.
 #[derive(Debug, Clone)]
 pub struct NameSnapshot {
-    since: SystemTime,
     heads: Vec<RecordHead>,
-    by_id: std::collections::HashMap<String, usize>,
 }
 
 impl NameSnapshot {
     /// Every readable record's ID, name and signature.
     pub fn heads(&self) -> &[RecordHead] {
         &self.heads
-    }
-
-    fn name_of(&self, id: &str) -> Option<&str> {
-        self.by_id.get(id).map(|&i| self.heads[i].name.as_str())
     }
 
     /// The character holding `name` (NFC + lowercase compare), if any.
@@ -461,53 +576,6 @@ impl NameSnapshot {
     }
 }
 
-impl Library {
-    /// Check `name` against `seen` updated with every record added or changed since it was
-    /// taken (a record's inode change time moves with any rewrite or rename onto it).
-    fn recheck_name(&self, name: &str, seen: &NameSnapshot) -> Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let key = name_key(name);
-        let entries = fs::read_dir(&self.root)
-            .map_err(|e| Error::io("reading the library", &self.root, &e))?;
-        for entry in entries.flatten() {
-            let file_name = entry.file_name();
-            let Some(id) = file_name.to_str().filter(|n| is_id(n)) else {
-                continue;
-            };
-            let path = entry.path().join(RECORD_FILE);
-            let changed = match (seen.name_of(id), fs::metadata(&path)) {
-                (None, _) => true,
-                (Some(_), Ok(m)) => {
-                    let ctime = SystemTime::UNIX_EPOCH
-                        + std::time::Duration::new(
-                            m.ctime().max(0) as u64,
-                            m.ctime_nsec().clamp(0, 999_999_999) as u32,
-                        );
-                    ctime >= seen.since
-                }
-                (Some(_), Err(_)) => false,
-            };
-            let current = if changed {
-                match fs::read(&path)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<NameHead>(&b).ok())
-                {
-                    Some(h) => Some((h.id, h.name)),
-                    None => continue,
-                }
-            } else {
-                seen.name_of(id).map(|n| (id.to_string(), n.to_string()))
-            };
-            if let Some((other_id, other_name)) = current
-                && name_key(&other_name) == key
-            {
-                return Err(name_taken(name, &other_id, &other_name));
-            }
-        }
-        Ok(())
-    }
-}
-
 pub fn name_taken(name: &str, other_id: &str, other_name: &str) -> Error {
     Error::input(
         "name_taken",
@@ -515,7 +583,7 @@ pub fn name_taken(name: &str, other_id: &str, other_name: &str) -> Error {
     )
 }
 
-fn read_record(path: &Path) -> std::result::Result<Character, String> {
+pub(crate) fn read_record(path: &Path) -> std::result::Result<Character, String> {
     let bytes = fs::read(path).map_err(|e| e.to_string())?;
     serde_json::from_slice::<Character>(&bytes).map_err(|e| format!("invalid JSON: {e}"))
 }
@@ -531,7 +599,69 @@ fn write_json_synced(path: &Path, record: &Character) -> Result<()> {
     Ok(())
 }
 
-fn sync_dir(dir: &Path) {
+/// `record` with the blake3 of its clip and keyframes in `dir`; an error when one is missing
+/// (a character is never saved without its files).
+fn with_file_hashes(dir: &Path, record: &Character) -> Result<Character> {
+    let mut out = record.clone();
+    let file = |rel: &str| -> Result<String> {
+        let path = safe_relative(rel).map(|r| dir.join(r)).ok_or_else(|| {
+            Error::other(
+                "record_path",
+                format!("the record names {rel:?}, a path outside its folder"),
+            )
+        })?;
+        hash_file(&path).map_err(|e| Error::io("hashing", &path, &e))
+    };
+    let clip = file(&record.clip.path)?;
+    let keyframes = record
+        .keyframes
+        .iter()
+        .map(|k| file(k))
+        .collect::<Result<Vec<_>>>()?;
+    out.set_file_hashes(Some(clip), keyframes);
+    Ok(out)
+}
+
+/// The blake3 (hex) of a file's bytes.
+pub(crate) fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    h.update_reader(File::open(path)?)?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
+/// A path a record names (`clip.mp4`, `keyframes/01.jpg`) if it stays inside the character's
+/// folder: relative, with plain components only.
+pub(crate) fn safe_relative(rel: &str) -> Option<&Path> {
+    let p = Path::new(rel);
+    let plain = p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    (plain && p.components().next().is_some()).then_some(p)
+}
+
+/// Whether a `.work/` entry is an edit's temporary record.
+pub(crate) fn is_edit_temp(name: &str) -> bool {
+    name.starts_with(EDIT_TMP_PREFIX) && name.ends_with(".json")
+}
+
+/// Remove the temporary records older castbooks left in a character's folder when killed
+/// mid-edit. Only under the library lock.
+pub(crate) fn remove_stray_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(LEGACY_TMP_PREFIX))
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+pub(crate) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
