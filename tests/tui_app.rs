@@ -1458,3 +1458,204 @@ async fn the_remove_dialog_wraps_a_long_name_shows_the_id_and_wants_shift_d() {
     let status = h.app.status.clone().unwrap();
     assert!(status.text.contains("moved to"), "{}", status.text);
 }
+
+#[tokio::test]
+async fn u_brings_the_last_removal_back_and_refuses_a_name_taken_since() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Hero", &[], ""),
+                fake_character(2, "Villain", &[], ""),
+            ],
+        )
+    });
+    let lib = h.home().join("lib");
+    h.app.focus = Focus::Library;
+    assert!(h.app.library.select_id(&fake_id(1)));
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the removal", |a| a.library.characters.len() == 1)
+        .await;
+    h.key(KeyCode::Char('u'));
+    h.pump_until(LONG, "the restore", |a| a.library.characters.len() == 2)
+        .await;
+    assert!(lib.join(fake_id(1)).join("character.json").is_file());
+    assert_eq!(h.app.library.selected_character().unwrap().id, fake_id(1));
+    assert!(h.app.status.clone().unwrap().text.contains("is back"));
+    // Removed again, and the name is taken meanwhile: u says so and leaves it in the trash.
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the second removal", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("moved to"))
+    })
+    .await;
+    write_characters(&lib, &[fake_character(3, "hero", &[], "")]);
+    h.key(KeyCode::Char('u'));
+    h.pump_until(LONG, "the refusal", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.starts_with("not restored"))
+    })
+    .await;
+    assert!(!lib.join(fake_id(1)).exists());
+    assert_eq!(std::fs::read_dir(lib.join(".trash")).unwrap().count(), 1);
+    // u in another pane does nothing.
+    h.key(KeyCode::Tab);
+    std::fs::remove_dir_all(lib.join(fake_id(3))).unwrap();
+    h.key(KeyCode::Char('u'));
+    assert!(h.app.status.clone().unwrap().text.contains("Library pane"));
+}
+
+#[tokio::test]
+async fn a_character_created_by_the_cli_shows_while_the_app_runs_keeping_the_selection() {
+    let mut h = Harness::new(|clips, lib| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Mona", &[], ""),
+                fake_character(2, "Zed", &[], ""),
+            ],
+        );
+    });
+    assert!(h.app.library.select_id(&fake_id(2)));
+    let home = h.home();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .arg("--library")
+        .arg(home.join("lib"))
+        .args(["create"])
+        .arg(home.join("clips/hero.mp4"))
+        .args(["--name", "Amber"])
+        .env("CASTBOOK_CONFIG", home.join("no-config.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    h.pump_until(LONG, "the new character", |a| {
+        a.library.characters.iter().any(|c| c.name == "Amber")
+    })
+    .await;
+    assert_eq!(
+        h.app.library.selected_character().unwrap().id,
+        fake_id(2),
+        "the selection stays"
+    );
+}
+
+#[tokio::test]
+async fn lists_jump_to_either_end_and_esc_out_of_search_keeps_the_selection() {
+    let mut h = Harness::new(|_, lib| {
+        let chars: Vec<_> = (0..30)
+            .map(|i| fake_character(i, &format!("extra {i:02}"), &[], ""))
+            .collect();
+        write_characters(lib, &chars);
+    });
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('G'));
+    assert_eq!(h.app.library.selected, 29);
+    h.key(KeyCode::Char('g'));
+    assert_eq!(h.app.library.selected, 0);
+    h.key(KeyCode::End);
+    assert_eq!(h.app.library.selected, 29);
+    h.key(KeyCode::Home);
+    h.key(KeyCode::PageDown);
+    assert_eq!(h.app.library.selected, 10);
+    // Search, move to the second hit, Esc: that character stays selected.
+    h.key(KeyCode::Char('/'));
+    h.type_text("extra 1");
+    h.key(KeyCode::Down);
+    let picked = h.app.library.selected_character().unwrap().id.clone();
+    h.key(KeyCode::Esc);
+    assert!(h.app.library.query.value().is_empty());
+    assert_eq!(h.app.library.selected_character().unwrap().id, picked);
+    // Files: G.
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Files);
+    h.key(KeyCode::Char('G'));
+    assert_eq!(h.app.files.selected, h.app.files.entries.len() - 1);
+}
+
+#[tokio::test]
+async fn tags_show_in_the_list_filter_it_and_s_sorts() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Bo", &["hero", "night"], ""),
+                fake_character(2, "Al", &["villain"], ""),
+                fake_character(3, "Cy", &["hero"], ""),
+            ],
+        )
+    });
+    let screen = h.render(100, 30);
+    assert!(screen.contains("Bo #hero #night"), "{screen}");
+    h.key(KeyCode::Char('/'));
+    h.type_text("#her");
+    let names = |h: &Harness| -> Vec<String> {
+        h.app
+            .library
+            .hits
+            .iter()
+            .map(|x| h.app.library.characters[x.index].name.clone())
+            .collect()
+    };
+    let mut found = names(&h);
+    found.sort();
+    assert_eq!(found, ["Bo", "Cy"]);
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('/'));
+    h.type_text("tag:night");
+    assert_eq!(names(&h), ["Bo"]);
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.focus, Focus::Library);
+    h.key(KeyCode::Char('s'));
+    assert_eq!(names(&h), ["Al", "Bo", "Cy"], "by name");
+    h.key(KeyCode::Char('s'));
+    // fake_character dates: day 1 + n.
+    assert_eq!(names(&h), ["Cy", "Al", "Bo"], "newest first");
+    assert!(h.render(100, 30).contains("↕newest"));
+}
+
+#[tokio::test]
+async fn clicks_focus_and_select_and_the_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(|_, lib| {
+        let chars: Vec<_> = (0..20)
+            .map(|i| fake_character(i, &format!("c{i:02}"), &[], ""))
+            .collect();
+        write_characters(lib, &chars);
+    });
+    h.render(100, 30);
+    let lib = h.app.areas.library;
+    let mouse = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: crossterm::event::KeyModifiers::NONE,
+    };
+    // The third row of the library list.
+    h.app.update(Msg::Mouse(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        lib.x + 3,
+        lib.y + 3,
+    )));
+    assert_eq!(h.app.focus, Focus::Library);
+    assert_eq!(h.app.library.selected, 2);
+    h.app.update(Msg::Mouse(mouse(
+        MouseEventKind::ScrollDown,
+        lib.x + 3,
+        lib.y + 3,
+    )));
+    assert_eq!(h.app.library.selected, 5);
+    // A click in the clip pane focuses it and touches no list.
+    let clip = h.app.areas.clip;
+    h.app.update(Msg::Mouse(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        clip.x + 2,
+        clip.y + 2,
+    )));
+    assert_eq!(h.app.focus, Focus::Clip);
+    assert_eq!(h.app.library.selected, 5);
+}

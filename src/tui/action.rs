@@ -52,6 +52,7 @@ actions! {
     EditNotes = "edit_notes",
     EditTags = "edit_tags",
     Remove = "remove",
+    Undo = "undo",
     Register = "register",
     Export = "export",
     CancelJob = "cancel_job",
@@ -127,5 +128,10 @@ pub enum LibraryDone {
     Removed {
         id: String,
         result: Box<crate::Result<std::path::PathBuf>>,
+    },
+    /// A removal was undone (the character is back from the trash), or refused.
+    Restored {
+        id: Option<String>,
+        result: Box<crate::Result<Character>>,
     },
 }

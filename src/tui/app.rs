@@ -254,6 +254,8 @@ pub struct App {
     loading: bool,
     reload_again: bool,
     watcher: Option<notify::RecommendedWatcher>,
+    /// IDs removed in this session, the last one last (what `u` brings back).
+    removed: Vec<String>,
     frames_dir: Option<tempfile::TempDir>,
     tx: UnboundedSender<Msg>,
 }
@@ -297,6 +299,7 @@ impl App {
             loading: false,
             reload_again: false,
             watcher: None,
+            removed: Vec::new(),
             frames_dir: None,
             tx,
         };
@@ -764,6 +767,7 @@ impl App {
                 None => self.set_status(StatusKind::Error, "no character selected to remove"),
             },
 
+            Action::Undo => self.undo_remove(),
             Action::Register => self.register_selected(),
             Action::Export => {
                 // Outside the clips folder: the home folder, else beside the library.
@@ -1659,6 +1663,28 @@ impl App {
         });
     }
 
+    /// `u`: put the last character removed back from the trash (this session's last removal,
+    /// else the trash's most recent), off the UI task.
+    fn undo_remove(&mut self) {
+        let id = self.removed.pop();
+        let (lib, tx) = (self.lib.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let target = match &id {
+                Some(id) => Ok(id.clone()),
+                None => lib.trash().and_then(|t| {
+                    t.last().map(|e| e.id.clone()).ok_or_else(|| {
+                        crate::Error::input("not_found", "nothing to undo: the trash is empty")
+                    })
+                }),
+            };
+            let result = target.and_then(|t| lib.restore(&t));
+            let _ = tx.send(Msg::Library(LibraryDone::Restored {
+                id,
+                result: Box::new(result),
+            }));
+        });
+    }
+
     fn on_library_done(&mut self, done: LibraryDone) {
         self.dirty = true;
         match done {
@@ -1672,6 +1698,7 @@ impl App {
             },
             LibraryDone::Removed { id, result } => match *result {
                 Ok(trash) => {
+                    self.removed.push(id.clone());
                     let selected = self.library.selected;
                     let mut chars = std::mem::take(&mut self.library.characters);
                     let corrupt = std::mem::take(&mut self.library.corrupt);
@@ -1685,9 +1712,38 @@ impl App {
                     self.library.move_by(0);
                     self.load_char_preview();
                     let shown = self.display_path(&trash);
-                    self.set_status(StatusKind::Ok, format!("{id} moved to {shown}"));
+                    let undo = self.keys.keys_label(Action::Undo);
+                    self.set_status(
+                        StatusKind::Ok,
+                        format!("{id} moved to {shown}  ·  {undo} (Library pane) brings it back"),
+                    );
                 }
                 Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+            },
+            LibraryDone::Restored { id, result } => match *result {
+                Ok(c) => {
+                    self.replace_character(&c);
+                    self.library.select_id(&c.id);
+                    self.load_char_preview();
+                    self.set_status(
+                        StatusKind::Ok,
+                        format!(
+                            "{} is back: {}",
+                            fit(&escape_display(&c.name), STATUS_NAME_W),
+                            c.id
+                        ),
+                    );
+                }
+                Err(e) => {
+                    // Still in the trash: u can try again once the cause is gone.
+                    if let Some(id) = id {
+                        self.removed.push(id);
+                    }
+                    self.set_status(
+                        StatusKind::Error,
+                        format!("not restored: {}", escape_display(&e.message)),
+                    );
+                }
             },
         }
     }

@@ -366,6 +366,13 @@ impl Default for KeyMap {
                     "remove (to the trash)",
                 ),
                 b(
+                    Action::Undo,
+                    vec![c('u')],
+                    Scope::Library,
+                    None,
+                    "undo the last removal",
+                ),
+                b(
                     Action::Register,
                     vec![c('R')],
                     Scope::Library,

@@ -140,7 +140,10 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
                         Span::styled(c.id.clone(), theme.fg(theme.accent_fg)),
                     ]),
                     Line::from(Span::styled(
-                        "It moves to the library's trash folder.",
+                        format!(
+                            "It moves to the library's trash folder; {} brings it back.",
+                            app.keys.keys_label(crate::tui::action::Action::Undo)
+                        ),
                         theme.dim(),
                     )),
                     Line::from(vec![
