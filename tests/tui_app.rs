@@ -1659,3 +1659,192 @@ async fn clicks_focus_and_select_and_the_wheel_scrolls() {
     assert_eq!(h.app.focus, Focus::Clip);
     assert_eq!(h.app.library.selected, 5);
 }
+
+// ---- text you can read: wrapping, the job log, details, the compact layout ----
+
+fn long_warning() -> castbook::library::Warning {
+    castbook::library::Warning::new(
+        "variable_frame_rate",
+        "variable frame rate (23.1-29.97 fps): the clip was converted to a constant 25 fps, \
+         which may stutter on fast motion; re-export at a constant rate for the best result",
+    )
+}
+
+/// A finished create job of a character with a long name and a long warning.
+fn finished_job(h: &mut Harness, name: &str) -> castbook::library::Character {
+    let id = h.app.jobs.add(
+        name.into(),
+        "hero.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/hero.mp4".into()),
+        Default::default(),
+    );
+    {
+        let job = h.app.jobs.get_mut(id).unwrap();
+        job.state = JobState::Running;
+        job.started = Some(Instant::now());
+    }
+    h.app.update(Msg::Job {
+        id,
+        event: castbook::pipeline::job::JobEvent::Warning(long_warning()),
+    });
+    let mut c = fake_character(7, name, &[], "");
+    c.warnings = vec![long_warning()];
+    h.app.update(Msg::JobDone {
+        id,
+        result: Box::new(Ok(Created {
+            character: c.clone(),
+            existed: false,
+        })),
+    });
+    c
+}
+
+#[tokio::test]
+async fn the_status_line_always_shows_the_new_id_and_enter_opens_the_job_log() {
+    let long = "Captain Nova of the Outer Rim Rescue Fleet, second watch, with helmet";
+    let mut h = Harness::new(|_, _| {});
+    let c = finished_job(&mut h, long);
+    let small = h.render(80, 24);
+    let status_rows: String = small.lines().rev().skip(1).take(3).collect();
+    assert!(status_rows.contains(&c.id), "{small}");
+    insta::assert_snapshot!("created_long_name_80x24", small);
+    // The job's full log: Tab to the jobs, Enter.
+    while h.app.focus != Focus::Jobs {
+        h.key(KeyCode::Tab);
+    }
+    h.key(KeyCode::Enter);
+    let log = h.render(80, 24);
+    assert!(log.contains("for the best result"), "{log}");
+    assert!(log.contains(&c.id));
+    insta::assert_snapshot!("job_log_80x24", log);
+    h.key(KeyCode::Char('d'));
+    assert!(h.app.confirm.is_none(), "keys do not pass the reader");
+    h.key(KeyCode::Esc);
+    assert!(h.app.reader.is_none());
+    let big = h.render(200, 60);
+    assert!(big.contains(&c.id));
+    insta::assert_snapshot!("created_long_name_200x60", big);
+}
+
+#[tokio::test]
+async fn rule_messages_wrap_beside_the_preview() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    let message = h
+        .app
+        .clip
+        .report()
+        .unwrap()
+        .checks
+        .iter()
+        .find(|c| !c.ok)
+        .unwrap()
+        .message
+        .clone();
+    h.pump_until(LONG, "the preview", |a| a.clip_preview.is_some())
+        .await;
+    for (w, ht) in [(80, 24), (100, 30), (200, 60)] {
+        let screen = h.render(w, ht);
+        // Every word of the message is on screen, whatever the width.
+        let joined: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        for word in message.split_whitespace() {
+            assert!(
+                joined.contains(word),
+                "{w}x{ht}: {word:?} missing\n{screen}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn details_wrap_and_enter_shows_them_all() {
+    let notes = "walks through a park at dusk in a long red coat and a wide hat, smiles at the camera, then turns away towards the fountain";
+    let mut h = Harness::new(|_, lib| {
+        let mut c = fake_character(1, "Hero", &["lead", "night"], notes);
+        c.warnings = vec![long_warning()];
+        write_characters(lib, &[c]);
+    });
+    h.app.focus = Focus::Library;
+    let pane = h.render(80, 24);
+    assert!(pane.contains("shows it all"), "{pane}");
+    insta::assert_snapshot!("details_80x24", pane);
+    h.key(KeyCode::Enter);
+    let all = h.render(80, 24);
+    let joined: String = all.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("towards the fountain"), "{all}");
+    assert!(
+        joined.contains("{\"characters\":[{\"id\":"),
+        "the JSON snippet: {all}"
+    );
+    insta::assert_snapshot!("details_reader_80x24", all);
+    let big = h.render(200, 60);
+    insta::assert_snapshot!("details_reader_200x60", big);
+}
+
+#[tokio::test]
+async fn at_60x18_one_pane_shows_under_a_tab_bar() {
+    let mut h = Harness::new(|clips, lib| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+    });
+    let files = sizes_hidden(&h.render(60, 18));
+    assert!(
+        files.contains("Files") && files.contains("hero.mp4"),
+        "{files}"
+    );
+    assert!(!files.contains("too small"));
+    insta::assert_snapshot!("compact_files_60x18", files);
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Tab);
+    let lib = h.render(60, 18);
+    assert!(lib.contains(&fake_id(1)) || lib.contains("Hero"), "{lib}");
+    insta::assert_snapshot!("compact_library_60x18", lib);
+}
+
+#[tokio::test]
+async fn done_jobs_fold_away_and_failed_ones_stay_until_dismissed() {
+    let mut h = Harness::new(|_, _| {});
+    finished_job(&mut h, "Hero");
+    let failed = h.app.jobs.add(
+        "Broken".into(),
+        "broken.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/broken.mp4".into()),
+        Default::default(),
+    );
+    h.app.jobs.get_mut(failed).unwrap().state = JobState::Running;
+    h.app.update(Msg::JobDone {
+        id: failed,
+        result: Box::new(Err(castbook::Error::input("bad", "not a video"))),
+    });
+    assert!(h.app.wants_tick(), "the loop wakes up to fold the done job");
+    h.app.update(Msg::Tick);
+    assert_eq!(h.app.jobs.list.len(), 2, "not yet: a few seconds first");
+    for j in &mut h.app.jobs.list {
+        j.ended_at = Some(Instant::now() - Duration::from_secs(60));
+    }
+    h.app.update(Msg::Tick);
+    assert_eq!(h.app.jobs.list.len(), 1, "the done job folded away");
+    assert!(matches!(h.app.jobs.list[0].state, JobState::Failed(_)));
+    assert_eq!(h.app.jobs.history.len(), 1);
+    assert!(!h.app.wants_tick(), "nothing left to fold: idle again");
+    let screen = h.render(80, 24);
+    assert!(screen.contains("folded away"), "{screen}");
+    // Its log is still there.
+    while h.app.focus != Focus::Jobs {
+        h.key(KeyCode::Tab);
+    }
+    h.key(KeyCode::Char('G'));
+    h.key(KeyCode::Enter);
+    assert!(h.render(80, 24).contains("for the best result"));
+    h.key(KeyCode::Esc);
+    // x on the failed job dismisses it.
+    h.key(KeyCode::Char('g'));
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.jobs.list.is_empty());
+}
