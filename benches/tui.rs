@@ -110,7 +110,14 @@ fn app_with(n: usize, dir: &std::path::Path) -> (App, UnboundedReceiver<Msg>) {
         local_clipboard: false,
         providers: Default::default(),
         default_provider: None,
+        mouse: false,
     });
+    let mut rx = rx;
+    // The (empty) library on disk is read in the background: take it before filling the pane.
+    while !app.loaded {
+        let msg = futures::executor::block_on(rx.recv()).expect("the library");
+        app.update(msg);
+    }
     app.library.set_characters(library(n), vec![]);
     (app, rx)
 }
@@ -206,6 +213,58 @@ fn percentiles() {
     }
 }
 
+/// Start-up: `App::new` over a library on disk, then the first frame, with 1 and with 10,000
+/// characters, in the same run; the median of each and their ratio (target: within 1.5x).
+fn first_frame() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _rt = rt.enter();
+    let mut medians = Vec::new();
+    for n in [1, 10_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("lib");
+        for c in library(n) {
+            let d = lib.join(&c.id);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("character.json"), serde_json::to_vec(&c).unwrap()).unwrap();
+        }
+        let mut times = Vec::new();
+        for _ in 0..15 {
+            let t = Instant::now();
+            let (mut app, mut rx) = App::new(AppOptions {
+                library: castbook::library::Library::open(&lib).unwrap(),
+                keys: KeyMap::default(),
+                theme: Theme::load("dark", None, ColorMode::TrueColor).unwrap(),
+                start_path: dir.path().to_path_buf(),
+                picker: None,
+                home: None,
+                default_start_s: 0.0,
+                strict: false,
+                local_clipboard: false,
+                providers: Default::default(),
+                default_provider: None,
+                mouse: false,
+            });
+            let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+            terminal.draw(|f| ui::draw(f, &mut app)).unwrap();
+            times.push(t.elapsed());
+            // Let the background read finish before the next run (not timed).
+            while !app.loaded {
+                let msg = rt.block_on(rx.recv()).expect("the library");
+                app.update(msg);
+            }
+            assert_eq!(app.library.characters.len(), n);
+        }
+        times.sort();
+        medians.push(times[times.len() / 2]);
+    }
+    println!(
+        "\nfirst frame (App::new + draw, 200x60): 1 character {:.2} ms, 10,000 characters {:.2} ms, ratio {:.2} (target <= 1.5)",
+        medians[0].as_secs_f64() * 1e3,
+        medians[1].as_secs_f64() * 1e3,
+        medians[1].as_secs_f64() / medians[0].as_secs_f64()
+    );
+}
+
 fn main() {
     let mut c = Criterion::default()
         .configure_from_args()
@@ -214,4 +273,5 @@ fn main() {
     bench_search(&mut c);
     c.final_summary();
     percentiles();
+    first_frame();
 }

@@ -26,6 +26,9 @@ pub struct Config {
     /// URL downloads: size cap and timeouts.
     #[serde(default)]
     pub fetch: FetchConfig,
+    /// The terminal app's behaviour.
+    #[serde(default)]
+    pub ui: UiConfig,
     /// Where this config was read from (not a TOML key).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -42,6 +45,15 @@ pub struct Defaults {
     pub folder: Option<PathBuf>,
     /// Provider the terminal app registers with (`R`, and every new character).
     pub provider: Option<String>,
+}
+
+/// `[ui]`: the terminal app.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Take the mouse (click to focus and select, wheel to scroll); default true. Off, the
+    /// terminal's own selection works as usual.
+    pub mouse: Option<bool>,
 }
 
 /// `[fetch]`: limits of URL downloads.

@@ -175,10 +175,11 @@ async fn snapshot_help_overlay_and_too_small() {
     insta::assert_snapshot!("help_overlay", help);
     h.key(KeyCode::Esc);
     assert!(!h.app.help);
-    let small = h.render(79, 24);
+    let small = h.render(59, 18);
     assert!(small.contains("too small"));
     insta::assert_snapshot!("too_small", small);
-    assert!(!h.render(80, 24).contains("too small"));
+    assert!(!h.render(60, 18).contains("too small"));
+    assert!(!h.render(79, 24).contains("too small"));
 }
 
 #[tokio::test]
@@ -396,6 +397,12 @@ async fn edit_and_remove_from_the_library_pane() {
     h.key(KeyCode::Char('t'));
     h.type_text("lead, Lead, night");
     h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the tags saved", |a| {
+        a.library
+            .selected_character()
+            .is_some_and(|c| c.tags == ["lead", "night"])
+    })
+    .await;
     h.key(KeyCode::Char('e'));
     h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
@@ -408,35 +415,113 @@ async fn edit_and_remove_from_the_library_pane() {
     );
     h.key(KeyCode::Backspace);
     h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the rename", |a| {
+        a.library
+            .selected_character()
+            .is_some_and(|c| c.name == "Othe")
+    })
+    .await;
     let lib = Library::open(h.home().join("lib")).unwrap();
     let rec = lib.get(&id).unwrap().unwrap();
     assert_eq!(rec.tags, ["lead", "night"]);
     assert_eq!(rec.name, "Othe");
-    // Remove asks first; anything but y keeps it.
+    // Remove asks first; anything but D keeps it (y too: it copies elsewhere).
     h.key(KeyCode::Char('d'));
     assert!(h.app.confirm.is_some());
     h.key(KeyCode::Char('n'));
     assert!(lib.get(&id).unwrap().is_some());
     h.key(KeyCode::Char('d'));
     h.key(KeyCode::Char('y'));
+    assert!(h.app.confirm.is_none());
+    assert!(lib.get(&id).unwrap().is_some());
+    assert!(
+        h.app.output.is_empty(),
+        "the y closing the dialog copied nothing"
+    );
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the removal", |a| a.library.characters.len() == 1)
+        .await;
     assert!(lib.get(&id).unwrap().is_none());
-    assert_eq!(h.app.library.characters.len(), 1);
     assert!(std::fs::read_dir(lib.trash_root()).unwrap().count() == 1);
 }
 
 #[tokio::test]
-async fn export_writes_csv() {
+async fn export_asks_where_never_overwrites_unasked_and_leaves_no_temp_file() {
     let mut h =
         Harness::new(|_, lib| write_characters(lib, &[fake_character(1, "=Hero", &["a"], "")]));
     h.app.focus = Focus::Library;
     h.key(KeyCode::Char('E'));
+    // The default is outside the clips folder (the home folder).
+    let asked = h.app.prompt.as_ref().unwrap().input.value().to_string();
+    assert_eq!(asked, "~/castbook-export.csv");
     h.key(KeyCode::Enter);
-    let csv = std::fs::read_to_string(h.home().join("clips/castbook-export.csv")).unwrap();
+    let exported = |a: &castbook::tui::app::App| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.starts_with("exported"))
+    };
+    h.pump_until(LONG, "the export", exported).await;
+    let path = h.home().join("castbook-export.csv");
+    let csv = std::fs::read_to_string(&path).unwrap();
     assert!(
         csv.starts_with("id,name,tags,notes,created_at,providers"),
         "{csv}"
     );
     assert!(csv.contains("'=Hero"), "{csv}");
+    assert!(!h.home().join("clips/castbook-export.csv").exists());
+    // Again: the file exists, so the app asks; y (or anything but O) keeps it.
+    std::fs::write(&path, "mine").unwrap();
+    h.key(KeyCode::Char('E'));
+    h.key(KeyCode::Enter);
+    assert!(h.app.confirm.is_some(), "asks before replacing");
+    assert!(h.render(80, 24).contains("exists already"));
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.confirm.is_none());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine");
+    h.key(KeyCode::Char('E'));
+    h.key(KeyCode::Enter);
+    h.key(KeyCode::Char('O'));
+    h.app.status = None;
+    h.pump_until(LONG, "the second export", exported).await;
+    assert!(std::fs::read_to_string(&path).unwrap().contains("'=Hero"));
+    let mut names: Vec<String> = std::fs::read_dir(h.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["castbook-export.csv", "clips", "lib"],
+        "no temp file left"
+    );
+}
+
+#[test]
+fn an_export_refuses_an_existing_file_unless_told_and_is_never_half_written() {
+    use castbook::library::export::{Format, write_file};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.json");
+    std::fs::write(&path, "old").unwrap();
+    let chars = [fake_character(1, "Hero", &[], "")];
+    let err = write_file(&path, &chars, Format::Json, false).unwrap_err();
+    assert!(err.message.contains("exists already"), "{}", err.message);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+    write_file(&path, &chars, Format::Json, true).unwrap();
+    assert!(std::fs::read_to_string(&path).unwrap().contains("Hero"));
+    let err = write_file(
+        &dir.path().join("no/such/x.csv"),
+        &chars,
+        Format::Csv,
+        false,
+    )
+    .unwrap_err();
+    assert!(err.message.contains("does not exist"), "{}", err.message);
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
 }
 
 #[tokio::test]
@@ -949,6 +1034,7 @@ async fn a_provider_without_a_key_is_refused_before_any_job() {
     let config = "[providers.sora]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
                   api_key_env = \"CASTBOOK_TEST_KEY_NOBODY_SETS\"\n";
     let mut h = Harness::with_config(|_, lib| saved_characters(lib, &["Hero"]), "clips", config);
+    h.app.focus = Focus::Library;
     h.key(KeyCode::Char('R'));
     assert!(h.app.jobs.list.is_empty());
     let status = h.app.status.clone().unwrap();
@@ -963,6 +1049,7 @@ async fn a_provider_without_a_key_is_refused_before_any_job() {
 #[tokio::test]
 async fn without_providers_r_says_how_to_add_one() {
     let mut h = Harness::new(|_, lib| saved_characters(lib, &["Hero"]));
+    h.app.focus = Focus::Library;
     h.key(KeyCode::Char('R'));
     assert!(h.app.jobs.list.is_empty());
     assert!(h.app.prompt.is_none());
@@ -1031,6 +1118,7 @@ async fn cancelling_a_registration_records_nothing() {
         "clips",
         &command_provider("mine", &slow),
     );
+    h.app.focus = Focus::Library;
     h.key(KeyCode::Char('R'));
     h.pump_until(LONG, "the register stage", |a| {
         a.jobs.list[0].progress.is_some()
@@ -1196,4 +1284,625 @@ async fn a_crafted_mp4_under_the_cursor_shows_an_error() {
         screen.contains(&start),
         "{shown:?} not on screen:\n{screen}"
     );
+}
+
+// ---- focus: a key acts on the focused pane or overlay only ----
+
+/// Every record file of a library folder with its bytes, and the trash's entries.
+fn library_state(lib: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(lib).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let record = e.path().join("character.json");
+        if record.is_file() {
+            out.push((name, std::fs::read(record).unwrap()));
+        } else if name == ".trash" {
+            for t in std::fs::read_dir(e.path()).unwrap().flatten() {
+                out.push((format!("trash/{}", t.file_name().to_string_lossy()), vec![]));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn library_keys_do_nothing_from_the_files_and_clip_panes() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+            write_characters(
+                lib,
+                &[
+                    fake_character(1, "Hero", &["lead"], "notes"),
+                    fake_character(2, "Villain", &[], ""),
+                ],
+            );
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    let lib = h.home().join("lib");
+    let before = library_state(&lib);
+    assert!(h.app.library.select_id(&fake_id(2)));
+    let selected = h.app.library.selected;
+    assert_eq!(h.app.focus, Focus::Files);
+    for pane in [Focus::Files, Focus::Clip] {
+        assert_eq!(h.app.focus, pane);
+        for c in ['d', 'e', 'n', 't', 'y', 'E', 'R'] {
+            h.key(KeyCode::Char(c));
+            assert!(h.app.prompt.is_none(), "{c} in {pane:?} opened a prompt");
+            assert!(h.app.confirm.is_none(), "{c} in {pane:?} asked to remove");
+        }
+        h.key(KeyCode::Delete);
+        assert!(h.app.confirm.is_none());
+        // The refusal says where the key works, in the status line.
+        let status = h.app.status.clone().unwrap();
+        assert!(
+            status.text.contains("works in the Library pane"),
+            "{}",
+            status.text
+        );
+        for k in [KeyCode::Up, KeyCode::Down, KeyCode::PageDown, KeyCode::End] {
+            h.key(k);
+        }
+        assert_eq!(h.app.library.selected, selected, "arrows in {pane:?}");
+        assert!(h.app.output.is_empty(), "y in {pane:?} copied");
+        assert!(h.app.jobs.list.is_empty(), "R in {pane:?} started a job");
+        h.key(KeyCode::Tab);
+    }
+    assert_eq!(h.app.focus, Focus::Library);
+    assert_eq!(library_state(&lib), before, "nothing changed on disk");
+    // In the Library pane the same key does act.
+    h.key(KeyCode::Char('y'));
+    assert_eq!(h.app.output, castbook::tui::clipboard::osc52(&fake_id(2)));
+}
+
+#[tokio::test]
+async fn right_moves_the_window_only_when_the_clip_pane_has_focus() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    assert_eq!(h.app.focus, Focus::Files);
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, 0.0);
+    assert!(probed(&h.app), "no new check was started");
+    assert!(
+        h.app.status.clone().unwrap().text.contains("Clip pane"),
+        "{:?}",
+        h.app.status
+    );
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none(), "c creates from the Clip pane only");
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Clip);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.clip.start_s, 0.5);
+}
+
+#[tokio::test]
+async fn a_name_typed_while_the_clip_is_checked_is_never_run_as_commands() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+            write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+        },
+        "clips/hero.mp4",
+        false,
+    );
+    let lib = h.home().join("lib");
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Clip);
+    assert!(
+        matches!(h.app.clip.probe, Some(ProbeState::Running)),
+        "still checking"
+    );
+    // c opens the name prompt at once, while the check runs.
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_some(), "the prompt opens at once");
+    h.type_text("dyed tenny");
+    assert!(h.app.confirm.is_none());
+    assert!(h.app.output.is_empty());
+    assert_eq!(h.app.prompt.as_ref().unwrap().input.value(), "dyed tenny");
+    h.key(KeyCode::Enter);
+    assert!(h.app.prompt.is_none());
+    assert!(h.app.jobs.list.is_empty(), "the create waits for the check");
+    assert!(
+        h.app
+            .status
+            .clone()
+            .unwrap()
+            .text
+            .contains("when the check"),
+        "{:?}",
+        h.app.status
+    );
+    h.pump_until(LONG, "the create", |a| {
+        a.jobs
+            .list
+            .iter()
+            .any(|j| matches!(j.state, JobState::Done { .. } | JobState::Failed(_)))
+    })
+    .await;
+    let names: Vec<String> = Library::open(&lib)
+        .unwrap()
+        .list()
+        .unwrap()
+        .characters
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert!(names.contains(&"dyed tenny".to_string()), "{names:?}");
+    assert!(names.contains(&"Hero".to_string()), "nothing was removed");
+    let trashed = std::fs::read_dir(lib.join(".trash")).map_or(0, |d| d.count());
+    assert_eq!(trashed, 0, "nothing in the trash");
+}
+
+#[tokio::test]
+async fn a_create_asked_for_during_the_check_of_a_rejected_clip_says_why() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        false,
+    );
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('c'));
+    h.type_text("Small");
+    h.key(KeyCode::Enter);
+    h.pump_until(LONG, "the probe", probed).await;
+    assert!(h.app.jobs.list.is_empty(), "no job for a rejected clip");
+    let status = h.app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert!(
+        status.text.contains("Small was not created") && status.text.contains("640x360"),
+        "{}",
+        status.text
+    );
+    // With the prompt still open when the check ends, the prompt says it.
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        false,
+    );
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('c'));
+    h.type_text("Small");
+    h.pump_until(LONG, "the probe", probed).await;
+    let error = h.app.prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(error.contains("640x360"), "{error}");
+    h.key(KeyCode::Enter);
+    assert!(
+        h.app.prompt.is_some(),
+        "Enter does not submit a rejected clip"
+    );
+    assert!(h.app.jobs.list.is_empty());
+}
+
+#[tokio::test]
+async fn the_remove_dialog_wraps_a_long_name_shows_the_id_and_wants_shift_d() {
+    let long = "Captain Nova of the Outer Rim Rescue Fleet, second watch, with helmet";
+    let mut h = Harness::new(|_, lib| write_characters(lib, &[fake_character(1, long, &[], "")]));
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Library);
+    h.key(KeyCode::Char('d'));
+    let screen = h.render(80, 24);
+    assert!(screen.contains(&fake_id(1)), "{screen}");
+    assert!(screen.contains("watch, with helmet?"), "{screen}");
+    assert!(screen.contains("D remove"), "{screen}");
+    insta::assert_snapshot!("remove_dialog", screen);
+    h.key(KeyCode::Char('y'));
+    assert!(h.app.confirm.is_none());
+    assert!(
+        h.app.output.is_empty(),
+        "y closed the dialog and copied nothing"
+    );
+    assert_eq!(h.app.library.characters.len(), 1);
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the removal", |a| a.library.characters.is_empty())
+        .await;
+    let status = h.app.status.clone().unwrap();
+    assert!(status.text.contains("moved to"), "{}", status.text);
+}
+
+#[tokio::test]
+async fn u_brings_the_last_removal_back_and_refuses_a_name_taken_since() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Hero", &[], ""),
+                fake_character(2, "Villain", &[], ""),
+            ],
+        )
+    });
+    let lib = h.home().join("lib");
+    h.app.focus = Focus::Library;
+    assert!(h.app.library.select_id(&fake_id(1)));
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the removal", |a| a.library.characters.len() == 1)
+        .await;
+    h.key(KeyCode::Char('u'));
+    h.pump_until(LONG, "the restore", |a| a.library.characters.len() == 2)
+        .await;
+    assert!(lib.join(fake_id(1)).join("character.json").is_file());
+    assert_eq!(h.app.library.selected_character().unwrap().id, fake_id(1));
+    assert!(h.app.status.clone().unwrap().text.contains("is back"));
+    // Removed again, and the name is taken meanwhile: u says so and leaves it in the trash.
+    h.key(KeyCode::Char('d'));
+    h.key(KeyCode::Char('D'));
+    h.pump_until(LONG, "the second removal", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.contains("moved to"))
+    })
+    .await;
+    write_characters(&lib, &[fake_character(3, "hero", &[], "")]);
+    h.key(KeyCode::Char('u'));
+    h.pump_until(LONG, "the refusal", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.text.starts_with("not restored"))
+    })
+    .await;
+    assert!(!lib.join(fake_id(1)).exists());
+    assert_eq!(std::fs::read_dir(lib.join(".trash")).unwrap().count(), 1);
+    // u in another pane does nothing.
+    h.key(KeyCode::Tab);
+    std::fs::remove_dir_all(lib.join(fake_id(3))).unwrap();
+    h.key(KeyCode::Char('u'));
+    assert!(h.app.status.clone().unwrap().text.contains("Library pane"));
+}
+
+#[tokio::test]
+async fn a_character_created_by_the_cli_shows_while_the_app_runs_keeping_the_selection() {
+    let mut h = Harness::new(|clips, lib| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Mona", &[], ""),
+                fake_character(2, "Zed", &[], ""),
+            ],
+        );
+    });
+    assert!(h.app.library.select_id(&fake_id(2)));
+    let home = h.home();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .arg("--library")
+        .arg(home.join("lib"))
+        .args(["create"])
+        .arg(home.join("clips/hero.mp4"))
+        .args(["--name", "Amber"])
+        .env("CASTBOOK_CONFIG", home.join("no-config.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    h.pump_until(LONG, "the new character", |a| {
+        a.library.characters.iter().any(|c| c.name == "Amber")
+    })
+    .await;
+    assert_eq!(
+        h.app.library.selected_character().unwrap().id,
+        fake_id(2),
+        "the selection stays"
+    );
+}
+
+#[tokio::test]
+async fn lists_jump_to_either_end_and_esc_out_of_search_keeps_the_selection() {
+    let mut h = Harness::new(|_, lib| {
+        let chars: Vec<_> = (0..30)
+            .map(|i| fake_character(i, &format!("extra {i:02}"), &[], ""))
+            .collect();
+        write_characters(lib, &chars);
+    });
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('G'));
+    assert_eq!(h.app.library.selected, 29);
+    h.key(KeyCode::Char('g'));
+    assert_eq!(h.app.library.selected, 0);
+    h.key(KeyCode::End);
+    assert_eq!(h.app.library.selected, 29);
+    h.key(KeyCode::Home);
+    h.key(KeyCode::PageDown);
+    assert_eq!(h.app.library.selected, 10);
+    // Search, move to the second hit, Esc: that character stays selected.
+    h.key(KeyCode::Char('/'));
+    h.type_text("extra 1");
+    h.key(KeyCode::Down);
+    let picked = h.app.library.selected_character().unwrap().id.clone();
+    h.key(KeyCode::Esc);
+    assert!(h.app.library.query.value().is_empty());
+    assert_eq!(h.app.library.selected_character().unwrap().id, picked);
+    // Files: G.
+    h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Files);
+    h.key(KeyCode::Char('G'));
+    assert_eq!(h.app.files.selected, h.app.files.entries.len() - 1);
+}
+
+#[tokio::test]
+async fn tags_show_in_the_list_filter_it_and_s_sorts() {
+    let mut h = Harness::new(|_, lib| {
+        write_characters(
+            lib,
+            &[
+                fake_character(1, "Bo", &["hero", "night"], ""),
+                fake_character(2, "Al", &["villain"], ""),
+                fake_character(3, "Cy", &["hero"], ""),
+            ],
+        )
+    });
+    let screen = h.render(100, 30);
+    assert!(screen.contains("Bo #hero #night"), "{screen}");
+    h.key(KeyCode::Char('/'));
+    h.type_text("#her");
+    let names = |h: &Harness| -> Vec<String> {
+        h.app
+            .library
+            .hits
+            .iter()
+            .map(|x| h.app.library.characters[x.index].name.clone())
+            .collect()
+    };
+    let mut found = names(&h);
+    found.sort();
+    assert_eq!(found, ["Bo", "Cy"]);
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('/'));
+    h.type_text("tag:night");
+    assert_eq!(names(&h), ["Bo"]);
+    h.key(KeyCode::Esc);
+    assert_eq!(h.app.focus, Focus::Library);
+    h.key(KeyCode::Char('s'));
+    assert_eq!(names(&h), ["Al", "Bo", "Cy"], "by name");
+    h.key(KeyCode::Char('s'));
+    // fake_character dates: day 1 + n.
+    assert_eq!(names(&h), ["Cy", "Al", "Bo"], "newest first");
+    assert!(h.render(100, 30).contains("↕newest"));
+}
+
+#[tokio::test]
+async fn clicks_focus_and_select_and_the_wheel_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut h = Harness::new(|_, lib| {
+        let chars: Vec<_> = (0..20)
+            .map(|i| fake_character(i, &format!("c{i:02}"), &[], ""))
+            .collect();
+        write_characters(lib, &chars);
+    });
+    h.render(100, 30);
+    let lib = h.app.areas.library;
+    let mouse = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: crossterm::event::KeyModifiers::NONE,
+    };
+    // The third row of the library list.
+    h.app.update(Msg::Mouse(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        lib.x + 3,
+        lib.y + 3,
+    )));
+    assert_eq!(h.app.focus, Focus::Library);
+    assert_eq!(h.app.library.selected, 2);
+    h.app.update(Msg::Mouse(mouse(
+        MouseEventKind::ScrollDown,
+        lib.x + 3,
+        lib.y + 3,
+    )));
+    assert_eq!(h.app.library.selected, 5);
+    // A click in the clip pane focuses it and touches no list.
+    let clip = h.app.areas.clip;
+    h.app.update(Msg::Mouse(mouse(
+        MouseEventKind::Down(MouseButton::Left),
+        clip.x + 2,
+        clip.y + 2,
+    )));
+    assert_eq!(h.app.focus, Focus::Clip);
+    assert_eq!(h.app.library.selected, 5);
+}
+
+// ---- text you can read: wrapping, the job log, details, the compact layout ----
+
+fn long_warning() -> castbook::library::Warning {
+    castbook::library::Warning::new(
+        "variable_frame_rate",
+        "variable frame rate (23.1-29.97 fps): the clip was converted to a constant 25 fps, \
+         which may stutter on fast motion; re-export at a constant rate for the best result",
+    )
+}
+
+/// A finished create job of a character with a long name and a long warning.
+fn finished_job(h: &mut Harness, name: &str) -> castbook::library::Character {
+    let id = h.app.jobs.add(
+        name.into(),
+        "hero.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/hero.mp4".into()),
+        Default::default(),
+    );
+    {
+        let job = h.app.jobs.get_mut(id).unwrap();
+        job.state = JobState::Running;
+        job.started = Some(Instant::now());
+    }
+    h.app.update(Msg::Job {
+        id,
+        event: castbook::pipeline::job::JobEvent::Warning(long_warning()),
+    });
+    let mut c = fake_character(7, name, &[], "");
+    c.warnings = vec![long_warning()];
+    h.app.update(Msg::JobDone {
+        id,
+        result: Box::new(Ok(Created {
+            character: c.clone(),
+            existed: false,
+        })),
+    });
+    c
+}
+
+#[tokio::test]
+async fn the_status_line_always_shows_the_new_id_and_enter_opens_the_job_log() {
+    let long = "Captain Nova of the Outer Rim Rescue Fleet, second watch, with helmet";
+    let mut h = Harness::new(|_, _| {});
+    let c = finished_job(&mut h, long);
+    let small = h.render(80, 24);
+    let status_rows: String = small.lines().rev().skip(1).take(3).collect();
+    assert!(status_rows.contains(&c.id), "{small}");
+    insta::assert_snapshot!("created_long_name_80x24", small);
+    // The job's full log: Tab to the jobs, Enter.
+    while h.app.focus != Focus::Jobs {
+        h.key(KeyCode::Tab);
+    }
+    h.key(KeyCode::Enter);
+    let log = h.render(80, 24);
+    assert!(log.contains("for the best result"), "{log}");
+    assert!(log.contains(&c.id));
+    insta::assert_snapshot!("job_log_80x24", log);
+    h.key(KeyCode::Char('d'));
+    assert!(h.app.confirm.is_none(), "keys do not pass the reader");
+    h.key(KeyCode::Esc);
+    assert!(h.app.reader.is_none());
+    let big = h.render(200, 60);
+    assert!(big.contains(&c.id));
+    insta::assert_snapshot!("created_long_name_200x60", big);
+}
+
+#[tokio::test]
+async fn rule_messages_wrap_beside_the_preview() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "small.mp4", 640, 360, 2.0);
+        },
+        "clips/small.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the probe", probed).await;
+    let message = h
+        .app
+        .clip
+        .report()
+        .unwrap()
+        .checks
+        .iter()
+        .find(|c| !c.ok)
+        .unwrap()
+        .message
+        .clone();
+    h.pump_until(LONG, "the preview", |a| a.clip_preview.is_some())
+        .await;
+    for (w, ht) in [(80, 24), (100, 30), (200, 60)] {
+        let screen = h.render(w, ht);
+        // Every word of the message is on screen, whatever the width.
+        let joined: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        for word in message.split_whitespace() {
+            assert!(
+                joined.contains(word),
+                "{w}x{ht}: {word:?} missing\n{screen}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn details_wrap_and_enter_shows_them_all() {
+    let notes = "walks through a park at dusk in a long red coat and a wide hat, smiles at the camera, then turns away towards the fountain";
+    let mut h = Harness::new(|_, lib| {
+        let mut c = fake_character(1, "Hero", &["lead", "night"], notes);
+        c.warnings = vec![long_warning()];
+        write_characters(lib, &[c]);
+    });
+    h.app.focus = Focus::Library;
+    let pane = h.render(80, 24);
+    assert!(pane.contains("shows it all"), "{pane}");
+    insta::assert_snapshot!("details_80x24", pane);
+    h.key(KeyCode::Enter);
+    let all = h.render(80, 24);
+    let joined: String = all.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("towards the fountain"), "{all}");
+    assert!(
+        joined.contains("{\"characters\":[{\"id\":"),
+        "the JSON snippet: {all}"
+    );
+    insta::assert_snapshot!("details_reader_80x24", all);
+    let big = h.render(200, 60);
+    insta::assert_snapshot!("details_reader_200x60", big);
+}
+
+#[tokio::test]
+async fn at_60x18_one_pane_shows_under_a_tab_bar() {
+    let mut h = Harness::new(|clips, lib| {
+        gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+        write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+    });
+    let files = sizes_hidden(&h.render(60, 18));
+    assert!(
+        files.contains("Files") && files.contains("hero.mp4"),
+        "{files}"
+    );
+    assert!(!files.contains("too small"));
+    insta::assert_snapshot!("compact_files_60x18", files);
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Tab);
+    let lib = h.render(60, 18);
+    assert!(lib.contains(&fake_id(1)) || lib.contains("Hero"), "{lib}");
+    insta::assert_snapshot!("compact_library_60x18", lib);
+}
+
+#[tokio::test]
+async fn done_jobs_fold_away_and_failed_ones_stay_until_dismissed() {
+    let mut h = Harness::new(|_, _| {});
+    finished_job(&mut h, "Hero");
+    let failed = h.app.jobs.add(
+        "Broken".into(),
+        "broken.mp4".into(),
+        castbook::pipeline::job::Input::File("/nowhere/broken.mp4".into()),
+        Default::default(),
+    );
+    h.app.jobs.get_mut(failed).unwrap().state = JobState::Running;
+    h.app.update(Msg::JobDone {
+        id: failed,
+        result: Box::new(Err(castbook::Error::input("bad", "not a video"))),
+    });
+    assert!(h.app.wants_tick(), "the loop wakes up to fold the done job");
+    h.app.update(Msg::Tick);
+    assert_eq!(h.app.jobs.list.len(), 2, "not yet: a few seconds first");
+    for j in &mut h.app.jobs.list {
+        j.ended_at = Some(Instant::now() - Duration::from_secs(60));
+    }
+    h.app.update(Msg::Tick);
+    assert_eq!(h.app.jobs.list.len(), 1, "the done job folded away");
+    assert!(matches!(h.app.jobs.list[0].state, JobState::Failed(_)));
+    assert_eq!(h.app.jobs.history.len(), 1);
+    assert!(!h.app.wants_tick(), "nothing left to fold: idle again");
+    let screen = h.render(80, 24);
+    assert!(screen.contains("folded away"), "{screen}");
+    // Its log is still there.
+    while h.app.focus != Focus::Jobs {
+        h.key(KeyCode::Tab);
+    }
+    h.key(KeyCode::Char('G'));
+    h.key(KeyCode::Enter);
+    assert!(h.render(80, 24).contains("for the best result"));
+    h.key(KeyCode::Esc);
+    // x on the failed job dismisses it.
+    h.key(KeyCode::Char('g'));
+    h.key(KeyCode::Char('x'));
+    assert!(h.app.jobs.list.is_empty());
 }

@@ -315,3 +315,57 @@ fn errors_before_the_terminal_is_taken_are_plain() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
 }
+
+/// Over SSH from inside tmux the remote side has `TERM=tmux-256color` and no `$TMUX`: the
+/// start-up query must not swallow the first key nor leave tmux on the alternate screen.
+#[test]
+fn ssh_from_tmux_first_key_works_and_the_screen_is_given_back() {
+    let root = tempfile::tempdir().unwrap();
+    let clips = root.path().join("clips");
+    let lib = root.path().join("lib");
+    std::fs::create_dir_all(&clips).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    support::gen_clip(&clips, "hero.mp4", 1280, 720, 2.0);
+    let tmux = Tmux {
+        socket: format!("castbook-e2e-ssh-{}", std::process::id()),
+    };
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "env",
+        "-i",
+        &format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+        "TERM=tmux-256color",
+        "PS1=ready$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tmux.wait_for("the shell", |s| s.contains("ready$"));
+    tmux.text(&format!(
+        "cd {} && env -u TMUX TERM=tmux-256color CASTBOOK_CONFIG={} {} --library {}",
+        shell_quote(&clips),
+        shell_quote(&root.path().join("no-config.toml")),
+        shell_quote(Path::new(env!("CARGO_BIN_EXE_castbook"))),
+        shell_quote(&lib)
+    ));
+    tmux.keys(&["Enter"]);
+    // The first key, typed while the app starts: it moves the selection to hero.mp4, whose
+    // check then shows in the Clip pane.
+    tmux.keys(&["j"]);
+    tmux.wait_for("the first key to select hero.mp4", |s| {
+        s.contains("hero.mp4  ✓ valid") || s.contains("hero.mp4  checking")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell again", |s| {
+        s.contains("ready$") && !s.contains("Library 0")
+    });
+    terminal_is_cooked(&tmux);
+}

@@ -290,26 +290,11 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                     write(&mut lock)?;
                 }
                 Some(path) => {
-                    let dir = path
-                        .parent()
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .map(PathBuf::from)
-                        .unwrap_or_else(|| PathBuf::from("."));
-                    if !dir.is_dir() {
-                        return Err(Error::input(
-                            "output",
-                            format!(
-                                "cannot write {}: the folder {} does not exist; create it or choose another --output",
-                                path.display(),
-                                dir.display()
-                            ),
-                        ));
-                    }
-                    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-                        .map_err(|e| Error::io("writing the export in", &dir, &e))?;
-                    write(tmp.as_file_mut())?;
-                    tmp.persist(&path)
-                        .map_err(|e| Error::io("writing", &path, &e.error))?;
+                    let fmt = match format {
+                        ExportFormat::Csv => export::Format::Csv,
+                        ExportFormat::Json => export::Format::Json,
+                    };
+                    export::write_file(&path, chars, fmt, true)?;
                     eprintln!(
                         "exported {} characters to {}",
                         chars.len(),

@@ -5,6 +5,7 @@
 //! `\n`); in JSON the ones serde leaves raw (DEL, C1, bidi controls) become `\uXXXX`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::library::record::Character;
@@ -73,6 +74,86 @@ pub fn write_csv(out: impl Write, chars: &[Character]) -> Result<()> {
     w.flush()
         .map_err(|e| Error::processing("export", format!("writing the CSV failed: {e}")))?;
     Ok(())
+}
+
+/// The format of an export file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// JSON for a `.json` name, CSV otherwise.
+    pub fn from_path(path: &Path) -> Format {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Format::Json
+        } else {
+            Format::Csv
+        }
+    }
+}
+
+/// Write an export file atomically: a temporary file in the same folder, renamed over the
+/// name at the end, so a reader never sees half a file and nothing is left behind on error.
+/// Without `overwrite` an existing file is refused (and is never touched).
+pub fn write_file(path: &Path, chars: &[Character], format: Format, overwrite: bool) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    if !dir.is_dir() {
+        return Err(Error::input(
+            "output",
+            format!(
+                "cannot write {}: the folder {} does not exist; create it or choose another --output",
+                path.display(),
+                dir.display()
+            ),
+        ));
+    }
+    if !overwrite && path.exists() {
+        return Err(exists(path));
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".castbook-export")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("writing the export in", &dir, &e))?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        match format {
+            Format::Csv => write_csv(&mut w, chars)?,
+            Format::Json => write_json(&mut w, chars)?,
+        }
+        w.flush().map_err(|e| Error::io("writing", path, &e))?;
+    }
+    if overwrite {
+        tmp.persist(path)
+            .map_err(|e| Error::io("writing", path, &e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                exists(path)
+            } else {
+                Error::io("writing", path, &e.error)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn exists(path: &Path) -> Error {
+    Error::input(
+        "exists",
+        format!(
+            "{} exists already: choose another name, or confirm to replace it",
+            crate::util::escape_display(&path.display().to_string())
+        ),
+    )
 }
 
 pub fn write_json(mut out: impl Write, chars: &[Character]) -> Result<()> {

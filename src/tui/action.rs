@@ -35,19 +35,24 @@ actions! {
     Down = "down",
     PageUp = "page_up",
     PageDown = "page_down",
+    Top = "top",
+    Bottom = "bottom",
     Open = "open",
     Back = "back",
     Parent = "parent",
     TypePath = "type_path",
+    AllFiles = "all_files",
     StartEarlier = "start_earlier",
     StartLater = "start_later",
     Create = "create",
     Search = "search",
     Copy = "copy",
+    Sort = "sort",
     EditName = "edit_name",
     EditNotes = "edit_notes",
     EditTags = "edit_tags",
     Remove = "remove",
+    Undo = "undo",
     Register = "register",
     Export = "export",
     CancelJob = "cancel_job",
@@ -64,6 +69,8 @@ pub enum Msg {
     Key(KeyEvent),
     /// An action, e.g. from a test.
     Action(Action),
+    /// A click or a wheel turn (when the mouse is taken).
+    Mouse(crossterm::event::MouseEvent),
     /// Text pasted into the terminal (bracketed paste).
     Paste(String),
     Resize,
@@ -92,11 +99,39 @@ pub enum Msg {
         id: u64,
         result: Box<crate::Result<Created>>,
     },
+    /// The library folder is watched; the app keeps the watcher.
+    Watching(Box<notify::RecommendedWatcher>),
+    /// The library folder changed (seen by the watcher, debounced).
+    LibraryChanged,
+    /// The library was read.
+    LibraryLoaded(Box<crate::Result<crate::library::store::Listing>>),
+    /// A change to the library, made off the UI task, is done.
+    Library(LibraryDone),
+    /// An export file was written (or not).
+    Exported {
+        path: std::path::PathBuf,
+        result: Box<crate::Result<usize>>,
+    },
     /// A job registered a character with a provider (or failed to). `created` is set when
     /// the job created the character first: it is saved whatever `result` says.
     RegisterDone {
         id: u64,
         created: Option<Box<Created>>,
         result: Box<crate::Result<(Character, Registration)>>,
+    },
+}
+
+/// The end of a library change run off the UI task.
+#[derive(Debug)]
+pub enum LibraryDone {
+    Edited(Box<crate::Result<Character>>),
+    Removed {
+        id: String,
+        result: Box<crate::Result<std::path::PathBuf>>,
+    },
+    /// A removal was undone (the character is back from the trash), or refused.
+    Restored {
+        id: Option<String>,
+        result: Box<crate::Result<Character>>,
     },
 }

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Margin, Position, Rect};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -16,8 +19,8 @@ use crate::library::record::usage_lines;
 use crate::library::{Character, Library};
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
 use crate::provider::{self, AnyProvider, Provider, Registration, Registry};
-use crate::tui::action::{Action, Msg};
-use crate::tui::clip::{ClipPane, START_STEP_S};
+use crate::tui::action::{Action, LibraryDone, Msg};
+use crate::tui::clip::{ClipPane, ProbeState, START_STEP_S};
 use crate::tui::clipboard;
 use crate::tui::files::{EntryKind, FilesPane};
 use crate::tui::jobs::{JobKind, JobState, Jobs};
@@ -25,7 +28,14 @@ use crate::tui::keys::{Key, KeyMap, Scope};
 use crate::tui::library::{LibraryPane, SearchRequest};
 use crate::tui::preview;
 use crate::tui::theme::Theme;
+use crate::tui::ui::fit;
 use crate::util::escape_display;
+
+/// Columns a character's name takes at most in a status message that carries its ID, so the
+/// ID always shows at 80 columns.
+const STATUS_NAME_W: usize = 24;
+/// Rows a page key moves.
+const PAGE: usize = 10;
 
 /// Which pane has the keyboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +94,62 @@ pub struct Prompt {
     pub error: Option<String>,
 }
 
+/// What a reader overlay shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReaderKind {
+    /// A job's log.
+    Job(u64),
+    /// The logs of the jobs folded away.
+    History,
+    /// A character's details.
+    Character(String),
+}
+
+/// A read-only text overlay, scrolled with the list keys; Esc closes it.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub kind: ReaderKind,
+    /// First row shown (clamped to the text when drawn).
+    pub scroll: usize,
+}
+
+/// How long a done job stays in the jobs strip before it folds away.
+pub const FOLD_AFTER: Duration = Duration::from_secs(5);
+
+/// The key that confirms a removal: used for nothing else in the dialog, and not a key that
+/// does something else in the Library pane.
+pub const CONFIRM_REMOVE_KEY: Key = Key::char('D');
+
+/// What a confirmation dialog is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmKind {
+    /// Remove the character `id` (to the trash).
+    Remove,
+    /// Replace an existing export file.
+    Overwrite(PathBuf),
+}
+
+/// An action waiting for its confirming key.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub id: String,
+    pub name: String,
+    pub kind: ConfirmKind,
+}
+
+impl Confirm {
+    /// The key that confirms, used for nothing else in the dialog.
+    pub fn key(&self) -> Key {
+        match self.kind {
+            ConfirmKind::Remove => CONFIRM_REMOVE_KEY,
+            ConfirmKind::Overwrite(_) => CONFIRM_OVERWRITE_KEY,
+        }
+    }
+}
+
+/// The key that replaces an existing file.
+pub const CONFIRM_OVERWRITE_KEY: Key = Key::char('O');
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusKind {
     Info,
@@ -116,6 +182,27 @@ pub struct AppOptions {
     pub providers: Registry,
     /// `[defaults] provider`: what `R` registers with, and new characters are registered with.
     pub default_provider: Option<String>,
+    /// `[ui] mouse`: take the mouse.
+    pub mouse: bool,
+}
+
+/// Where the panes were last drawn (for mouse clicks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PaneAreas {
+    pub files: Rect,
+    pub clip: Rect,
+    pub library: Rect,
+    pub details: Rect,
+    pub jobs: Rect,
+    /// The first job row shown in the jobs strip.
+    pub jobs_first: usize,
+}
+
+/// A create waiting for the check of its clip.
+#[derive(Debug)]
+struct PendingCreate {
+    name: String,
+    input: Input,
 }
 
 /// A loaded preview image, keyed by what it shows.
@@ -134,9 +221,11 @@ pub struct App {
     pub library: LibraryPane,
     pub jobs: Jobs,
     pub prompt: Option<Prompt>,
-    /// A removal waiting for y/n: (id, name).
-    pub confirm: Option<(String, String)>,
+    /// A removal waiting for its confirming key.
+    pub confirm: Option<Confirm>,
     pub help: bool,
+    /// A job's log or a character's details, over the panes.
+    pub reader: Option<Reader>,
     pub status: Option<Status>,
     pub home: Option<PathBuf>,
     pub picker: Option<Picker>,
@@ -146,6 +235,8 @@ pub struct App {
     pub dirty: bool,
     pub quit: bool,
     pub suspend: bool,
+    /// Where the panes were last drawn.
+    pub areas: PaneAreas,
     /// Frames drawn (counted by the event loop).
     pub draws: u64,
     /// Bytes for the terminal outside the frame (OSC 52).
@@ -156,6 +247,15 @@ pub struct App {
     providers: Registry,
     default_provider: Option<String>,
     quit_armed: bool,
+    /// A create asked for while the clip was being checked.
+    pending_create: Option<PendingCreate>,
+    /// The library has been read once (until then the pane says it is loading).
+    pub loaded: bool,
+    loading: bool,
+    reload_again: bool,
+    watcher: Option<notify::RecommendedWatcher>,
+    /// IDs removed in this session, the last one last (what `u` brings back).
+    removed: Vec<String>,
     frames_dir: Option<tempfile::TempDir>,
     tx: UnboundedSender<Msg>,
 }
@@ -176,11 +276,13 @@ impl App {
             prompt: None,
             confirm: None,
             help: false,
+            reader: None,
             status: None,
             home: opts.home,
             picker: opts.picker,
             clip_preview: None,
             char_preview: None,
+            areas: PaneAreas::default(),
             dirty: true,
             quit: false,
             suspend: false,
@@ -192,10 +294,17 @@ impl App {
             providers: opts.providers,
             default_provider: opts.default_provider,
             quit_armed: false,
+            pending_create: None,
+            loaded: false,
+            loading: false,
+            reload_again: false,
+            watcher: None,
+            removed: Vec::new(),
             frames_dir: None,
             tx,
         };
-        app.reload_library();
+        // The first frame is drawn at once; the library arrives after.
+        app.load_library();
         let start = opts.start_path;
         if start.is_dir() {
             app.files.open(&start, None);
@@ -213,13 +322,50 @@ impl App {
         (app, rx)
     }
 
-    pub fn reload_library(&mut self) {
-        match self.lib.list() {
+    /// Read the library off the UI task; `Msg::LibraryLoaded` brings it. A reload asked for
+    /// while one runs is run once that one is done.
+    pub fn load_library(&mut self) {
+        if self.loading {
+            self.reload_again = true;
+            return;
+        }
+        self.loading = true;
+        let (lib, tx) = (self.lib.clone(), self.tx.clone());
+        let watch = !self.loaded && self.watcher.is_none();
+        tokio::task::spawn_blocking(move || {
+            // The first time, start watching the folder first (so no change is missed), then
+            // read it.
+            if watch && let Some(w) = crate::tui::watch::watch(lib.root(), tx.clone()) {
+                let _ = tx.send(Msg::Watching(Box::new(w)));
+            }
+            let listing = lib.list();
+            let _ = tx.send(Msg::LibraryLoaded(Box::new(listing)));
+        });
+    }
+
+    /// Show a fresh read of the library, keeping the search, the sort and the selection.
+    fn on_library_loaded(&mut self, listing: crate::Result<crate::library::store::Listing>) {
+        self.loading = false;
+        self.dirty = true;
+        let first = !self.loaded;
+        self.loaded = true;
+        match listing {
             Ok(listing) => {
                 let n = listing.corrupt.len();
+                let selected = self.library.selected_character().map(|c| c.id.clone());
+                let query = self.library.query.value().to_string();
                 self.library
                     .set_characters(listing.characters, listing.corrupt);
-                if n > 0 {
+                if !query.is_empty() {
+                    self.library.query = TextInput::new(query);
+                    let req = self.library.query_changed();
+                    self.spawn_search(req);
+                }
+                if let Some(id) = selected {
+                    self.library.select_id(&id);
+                }
+                self.load_char_preview();
+                if n > 0 && first {
                     self.set_status(
                         StatusKind::Error,
                         format!(
@@ -228,7 +374,10 @@ impl App {
                     );
                 }
             }
-            Err(e) => self.set_status(StatusKind::Error, e.message),
+            Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+        }
+        if std::mem::take(&mut self.reload_again) {
+            self.load_library();
         }
     }
 
@@ -246,7 +395,7 @@ impl App {
 
     /// Whether the loop should wake up periodically (elapsed times of running jobs change).
     pub fn wants_tick(&self) -> bool {
-        self.jobs.running()
+        self.jobs.running() || self.jobs.folding()
     }
 
     /// A path for display: escaped, the home folder as `~`.
@@ -270,8 +419,17 @@ impl App {
             Msg::Key(ev) => self.on_key(ev),
             Msg::Action(a) => self.on_action(a),
             Msg::Paste(text) => self.on_paste(&text),
+            Msg::Mouse(m) => self.on_mouse(m),
             Msg::Resize => self.dirty = true,
-            Msg::Tick => self.dirty |= self.jobs.running(),
+            Msg::Tick => {
+                self.dirty |= self.jobs.running();
+                if self.jobs.fold_done(Instant::now(), FOLD_AFTER) {
+                    self.dirty = true;
+                    if self.jobs.rows() == 0 && self.focus == Focus::Jobs {
+                        self.focus = Focus::Library;
+                    }
+                }
+            }
             Msg::Terminate => self.force_quit(),
             Msg::ProbeDone { generation, report } => {
                 if generation == self.clip.generation {
@@ -280,10 +438,17 @@ impl App {
                     if has_video {
                         self.load_clip_preview();
                     }
+                    self.validate_prompt();
+                    self.run_pending_create();
                     self.dirty = true;
                 }
             }
             Msg::PreviewReady { key, image } => self.on_preview(key, image),
+            Msg::Exported { path, result } => self.on_exported(path, *result),
+            Msg::Library(done) => self.on_library_done(done),
+            Msg::LibraryChanged => self.load_library(),
+            Msg::Watching(w) => self.watcher = Some(*w),
+            Msg::LibraryLoaded(listing) => self.on_library_loaded(*listing),
             Msg::SearchDone {
                 generation,
                 query,
@@ -297,8 +462,8 @@ impl App {
             Msg::Job { id, event } => {
                 if let Some(job) = self.jobs.get_mut(id) {
                     match event {
-                        job::JobEvent::Progress(p) => job.progress = Some(p),
-                        job::JobEvent::Warning(w) => job.warnings.push(w),
+                        job::JobEvent::Progress(p) => job.on_progress(p),
+                        job::JobEvent::Warning(w) => job.on_warning(w),
                     }
                     self.dirty = true;
                 }
@@ -319,7 +484,7 @@ impl App {
             return;
         }
         let key = Key::from_event(&ev);
-        match self.keys.action_for(key) {
+        match self.keys.action_in(key, Scope::Global) {
             Some(Action::ForceQuit) => return self.force_quit(),
             Some(Action::Suspend) => {
                 self.suspend = true;
@@ -332,22 +497,142 @@ impl App {
             self.help = false;
             return;
         }
-        if let Some((id, _)) = self.confirm.take() {
-            if matches!(ev.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                self.remove(&id);
-            } else {
-                self.set_status(StatusKind::Info, "nothing removed");
+        // An overlay takes every key: nothing reaches the panes behind it.
+        if let Some(c) = self.confirm.take() {
+            let yes = key == c.key();
+            match c.kind {
+                ConfirmKind::Remove if yes => self.remove(&c.id),
+                ConfirmKind::Remove => self.set_status(
+                    StatusKind::Info,
+                    format!("nothing removed: {} is still there", c.id),
+                ),
+                ConfirmKind::Overwrite(path) if yes => {
+                    self.export(&path.display().to_string(), true)
+                }
+                ConfirmKind::Overwrite(path) => {
+                    let shown = self.display_path(&path);
+                    self.set_status(
+                        StatusKind::Info,
+                        format!("nothing exported: {shown} is left as it was"),
+                    );
+                }
             }
             return;
         }
         if self.prompt.is_some() {
             return self.prompt_key(ev);
         }
+        if self.reader.is_some() {
+            return self.reader_key(key);
+        }
         if self.library.typing {
             return self.search_key(ev);
         }
-        if let Some(action) = self.keys.action_for(key) {
-            self.on_action(action);
+        let scope = self.focus.scope();
+        match self.keys.action_in(key, scope) {
+            Some(action) => self.on_action(action),
+            None => {
+                // A key of another pane does nothing here; say where it works.
+                if let Some(b) = self.keys.elsewhere(key, scope) {
+                    let pane = b.scope.pane_name();
+                    let tab = self.keys.keys_label(Action::NextPane);
+                    self.set_status(
+                        StatusKind::Info,
+                        format!(
+                            "{} ({}) works in the {pane} pane: {tab} moves there",
+                            key.label(),
+                            b.help
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Keys of the reader overlay: scroll, close; quit and help still work.
+    fn reader_key(&mut self, key: Key) {
+        let Some(r) = &mut self.reader else { return };
+        match key.code {
+            KeyCode::Esc | KeyCode::Enter => self.reader = None,
+            KeyCode::Up | KeyCode::Char('k') => r.scroll = r.scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => r.scroll = r.scroll.saturating_add(1),
+            KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(PAGE),
+            KeyCode::PageDown | KeyCode::Char(' ') => r.scroll = r.scroll.saturating_add(PAGE),
+            KeyCode::Home | KeyCode::Char('g') => r.scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => r.scroll = usize::MAX,
+            _ => {
+                if let Some(a @ (Action::Quit | Action::Help)) =
+                    self.keys.action_in(key, Scope::Global)
+                {
+                    self.on_action(a)
+                }
+            }
+        }
+    }
+
+    /// A click focuses the pane under it and selects the row; the wheel scrolls the list or
+    /// the reader under it. Dialogs and prompts ignore the mouse.
+    fn on_mouse(&mut self, m: MouseEvent) {
+        let wheel = match m.kind {
+            MouseEventKind::ScrollUp => -3,
+            MouseEventKind::ScrollDown => 3,
+            MouseEventKind::Down(MouseButton::Left) => 0,
+            _ => return,
+        };
+        if self.help || self.prompt.is_some() || self.confirm.is_some() {
+            return;
+        }
+        self.dirty = true;
+        if let Some(r) = &mut self.reader {
+            r.scroll = r.scroll.saturating_add_signed(wheel);
+            return;
+        }
+        let at = Position::new(m.column, m.row);
+        let a = self.areas;
+        let (focus, area, first) = if a.files.contains(at) {
+            (
+                Focus::Files,
+                a.files.inner(Margin::new(1, 1)),
+                self.files.offset,
+            )
+        } else if a.clip.contains(at) {
+            (Focus::Clip, a.clip, 0)
+        } else if a.library.contains(at) || a.details.contains(at) {
+            (
+                Focus::Library,
+                a.library.inner(Margin::new(1, 1)),
+                self.library.offset,
+            )
+        } else if a.jobs.contains(at) {
+            (Focus::Jobs, a.jobs, a.jobs_first)
+        } else {
+            return;
+        };
+        if focus != self.focus {
+            self.focus = focus;
+            self.library.typing = false;
+        }
+        if wheel != 0 {
+            return self.move_by(wheel);
+        }
+        if !area.contains(at) || focus == Focus::Clip {
+            return;
+        }
+        let row = first + (at.y - area.y) as usize;
+        let current = match focus {
+            Focus::Files => self.files.selected,
+            Focus::Library => self.library.selected,
+            Focus::Jobs => self.jobs.selected,
+            Focus::Clip => 0,
+        };
+        let rows = match focus {
+            Focus::Files => self.files.entries.len(),
+            Focus::Library => self.library.hits.len(),
+            Focus::Jobs => self.jobs.rows(),
+            Focus::Clip => 0,
+        };
+        if row < rows {
+            self.move_by(row as isize - current as isize);
         }
     }
 
@@ -421,8 +706,10 @@ impl App {
             Action::PrevPane => self.cycle_focus(-1),
             Action::Up => self.move_by(-1),
             Action::Down => self.move_by(1),
-            Action::PageUp => self.move_by(-10),
-            Action::PageDown => self.move_by(10),
+            Action::PageUp => self.move_by(-(PAGE as isize)),
+            Action::PageDown => self.move_by(PAGE as isize),
+            Action::Top => self.move_by(isize::MIN / 2),
+            Action::Bottom => self.move_by(isize::MAX / 2),
             Action::Open => self.open_selected(),
             Action::Back => {
                 if self.focus == Focus::Library && !self.library.query.value().is_empty() {
@@ -441,6 +728,17 @@ impl App {
                 let dir = format!("{}/", self.files.dir.display());
                 self.open_prompt(PromptKind::Path, &dir);
             }
+            Action::AllFiles => {
+                self.files.toggle_all();
+                self.set_status(
+                    StatusKind::Info,
+                    if self.files.show_all {
+                        "Files shows every file"
+                    } else {
+                        "Files shows folders and videos"
+                    },
+                );
+            }
             Action::StartEarlier => self.shift_start(-START_STEP_S),
             Action::StartLater => self.shift_start(START_STEP_S),
             Action::Create => self.ask_name(),
@@ -449,18 +747,38 @@ impl App {
                 self.library.typing = true;
             }
             Action::Copy => self.copy_selected(),
+            Action::Sort => {
+                self.library.cycle_sort();
+                self.load_char_preview();
+                let label = self.library.sort.label();
+                self.set_status(StatusKind::Info, format!("library sorted by {label}"));
+            }
             Action::EditName => self.edit(|id, c| (PromptKind::Rename(id), c.name.clone())),
             Action::EditNotes => self.edit(|id, c| (PromptKind::Notes(id), c.notes.clone())),
             Action::EditTags => self.edit(|id, c| (PromptKind::Tags(id), c.tags.join(", "))),
-            Action::Remove => {
-                if let Some(c) = self.library.selected_character() {
-                    self.confirm = Some((c.id.clone(), c.name.clone()));
+            Action::Remove => match self.library.selected_character() {
+                Some(c) => {
+                    self.confirm = Some(Confirm {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        kind: ConfirmKind::Remove,
+                    })
                 }
-            }
+                None => self.set_status(StatusKind::Error, "no character selected to remove"),
+            },
+
+            Action::Undo => self.undo_remove(),
             Action::Register => self.register_selected(),
             Action::Export => {
-                let path = self.files.dir.join("castbook-export.csv");
-                self.open_prompt(PromptKind::Export, &path.display().to_string());
+                // Outside the clips folder: the home folder, else beside the library.
+                let dir = self
+                    .home
+                    .clone()
+                    .or_else(|| self.lib.root().parent().map(Path::to_path_buf))
+                    .unwrap_or_else(|| self.lib.root().to_path_buf());
+                let path = dir.join("castbook-export.csv");
+                let shown = self.display_path(&path);
+                self.open_prompt(PromptKind::Export, &shown);
             }
             Action::CancelJob => {
                 let registering = self.jobs.list.get(self.jobs.selected).is_some_and(|j| {
@@ -469,7 +787,11 @@ impl App {
                             .as_ref()
                             .is_some_and(|p| p.stage == job::Stage::Register)
                 });
-                if self.jobs.cancel(self.jobs.selected) {
+                if self.jobs.dismiss(self.jobs.selected) {
+                    if self.jobs.rows() == 0 {
+                        self.focus = Focus::Library;
+                    }
+                } else if self.jobs.cancel(self.jobs.selected) {
                     self.set_status(
                         StatusKind::Info,
                         if registering {
@@ -513,7 +835,7 @@ impl App {
 
     fn cycle_focus(&mut self, dir: isize) {
         let mut order = vec![Focus::Files, Focus::Clip, Focus::Library];
-        if !self.jobs.list.is_empty() {
+        if self.jobs.rows() > 0 {
             order.push(Focus::Jobs);
         }
         let i = order.iter().position(|f| *f == self.focus).unwrap_or(0) as isize;
@@ -567,7 +889,27 @@ impl App {
                 }
             }
             Focus::Clip => self.ask_name(),
-            Focus::Library | Focus::Jobs => {}
+            Focus::Library => {
+                if let Some(c) = self.library.selected_character() {
+                    self.reader = Some(Reader {
+                        kind: ReaderKind::Character(c.id.clone()),
+                        scroll: 0,
+                    });
+                }
+            }
+            Focus::Jobs => {
+                let kind = if self.jobs.history_selected() {
+                    Some(ReaderKind::History)
+                } else {
+                    self.jobs
+                        .list
+                        .get(self.jobs.selected)
+                        .map(|j| ReaderKind::Job(j.id))
+                };
+                if let Some(kind) = kind {
+                    self.reader = Some(Reader { kind, scroll: 0 });
+                }
+            }
         }
     }
 
@@ -592,6 +934,16 @@ impl App {
     }
 
     fn probe_clip(&mut self, input: Input, start_s: f64, delay: Duration) {
+        if let Some(p) = &self.pending_create
+            && p.input != input
+        {
+            let name = escape_display(&p.name);
+            self.pending_create = None;
+            self.set_status(
+                StatusKind::Info,
+                format!("{name} was not created: another clip was selected"),
+            );
+        }
         let (generation, token) = self.clip.begin(input.clone(), start_s);
         if self
             .clip_preview
@@ -728,28 +1080,55 @@ impl App {
             return;
         }
         match &self.clip.probe {
-            Some(crate::tui::clip::ProbeState::Done(r)) if r.valid => {
-                self.open_prompt(PromptKind::Name, "")
+            // While the clip is checked the name is asked already; the create waits.
+            Some(ProbeState::Running) | Some(ProbeState::Done(_)) | None => {
+                if let Some(why) = self.clip_rejection() {
+                    self.set_status(StatusKind::Error, why);
+                } else {
+                    self.open_prompt(PromptKind::Name, "");
+                }
             }
-            Some(crate::tui::clip::ProbeState::Done(r)) => {
+            Some(ProbeState::Failed(e)) => {
+                self.set_status(StatusKind::Error, escape_display(&e.message));
+            }
+        }
+    }
+
+    /// Why the clip pane's clip cannot be used, once its check says so.
+    fn clip_rejection(&self) -> Option<String> {
+        match &self.clip.probe {
+            Some(ProbeState::Done(r)) if !r.valid => {
                 let why = r
                     .checks
                     .iter()
                     .find(|c| !c.ok)
                     .map(|c| c.message.clone())
                     .unwrap_or_default();
-                self.set_status(
-                    StatusKind::Error,
-                    format!("this clip cannot be used: {}", escape_display(&why)),
-                );
+                Some(format!(
+                    "this clip cannot be used: {}",
+                    escape_display(&why)
+                ))
             }
-            Some(crate::tui::clip::ProbeState::Failed(e)) => {
-                self.set_status(StatusKind::Error, escape_display(&e.message));
-            }
-            _ => self.set_status(
-                StatusKind::Info,
-                "still checking the clip: try again in a moment",
+            Some(ProbeState::Failed(e)) => Some(escape_display(&e.message)),
+            _ => None,
+        }
+    }
+
+    /// A create asked for while the clip was checked: start it now that the check is done,
+    /// or say why not.
+    fn run_pending_create(&mut self) {
+        let Some(pending) = self.pending_create.take() else {
+            return;
+        };
+        if self.clip.input.as_ref() != Some(&pending.input) {
+            return;
+        }
+        match self.clip_rejection() {
+            Some(why) => self.set_status(
+                StatusKind::Error,
+                format!("{} was not created: {why}", escape_display(&pending.name)),
             ),
+            None => self.queue_create(pending.name),
         }
     }
 
@@ -778,7 +1157,12 @@ impl App {
             }
             _ => return,
         };
+        let rejected = match &p.kind {
+            PromptKind::Name => self.clip_rejection(),
+            _ => None,
+        };
         let error = match normalize_name(p.input.value()) {
+            _ if rejected.is_some() => rejected,
             Err(e) => Some(e.message),
             Ok(name) => {
                 let key = name_key(&name);
@@ -810,7 +1194,23 @@ impl App {
         let value = p.input.value().to_string();
         match p.kind {
             PromptKind::Path => self.open_typed(value.trim()),
-            PromptKind::Name => self.queue_create(value),
+            PromptKind::Name => {
+                let checking = matches!(self.clip.probe, Some(ProbeState::Running))
+                    && matches!(self.clip.input, Some(Input::File(_)));
+                match (checking, self.clip.input.clone()) {
+                    (true, Some(input)) => {
+                        self.set_status(
+                            StatusKind::Info,
+                            format!(
+                                "{} will be created when the check of the clip is done",
+                                escape_display(value.trim())
+                            ),
+                        );
+                        self.pending_create = Some(PendingCreate { name: value, input });
+                    }
+                    _ => self.queue_create(value),
+                }
+            }
             PromptKind::Rename(id) => self.apply_edit(&id, move |c| {
                 c.name = normalize_name(&value)?;
                 Ok(())
@@ -826,7 +1226,7 @@ impl App {
                 c.tags = job::clean_tags(&tags);
                 Ok(())
             }),
-            PromptKind::Export => self.export(value.trim()),
+            PromptKind::Export => self.export(value.trim(), false),
             PromptKind::Provider(id) => self.register(&id, value.trim()),
         }
     }
@@ -926,14 +1326,13 @@ impl App {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
-        job.finished = job.started.map(|s| s.elapsed());
         match result {
             Ok(created) => {
                 let c = created.character;
-                job.state = JobState::Done {
+                job.end(JobState::Done {
                     id: c.id.clone(),
                     existed: created.existed,
-                };
+                });
                 self.show_created(&c);
                 let usage = usage_lines(&escape_display(&c.name), &c.id);
                 let what = if created.existed {
@@ -945,7 +1344,7 @@ impl App {
                     StatusKind::Ok,
                     format!(
                         "{} {what}: {}  ·  {}  ·  {}",
-                        escape_display(&c.name),
+                        fit(&escape_display(&c.name), STATUS_NAME_W),
                         c.id,
                         usage[2].trim_start_matches("json:").trim(),
                         usage[1]
@@ -953,12 +1352,12 @@ impl App {
                 );
             }
             Err(e) if e.is_cancelled() => {
-                job.state = JobState::Cancelled;
+                job.end(JobState::Cancelled);
                 self.set_status(StatusKind::Info, "job cancelled: nothing was saved");
             }
             Err(e) => {
                 let msg = escape_display(&e.message);
-                job.state = JobState::Failed(msg.clone());
+                job.end(JobState::Failed(msg.clone()));
                 self.set_status(StatusKind::Error, msg);
             }
         }
@@ -1100,17 +1499,18 @@ impl App {
         let Some(job) = self.jobs.get_mut(id) else {
             return;
         };
-        job.finished = job.started.map(|s| s.elapsed());
         let provider_name = job.provider().unwrap_or_default().to_string();
         let prov = escape_display(&provider_name);
         let existed = created.as_ref().is_some_and(|c| c.existed);
         match result {
             Ok((c, reg)) => {
-                job.state = JobState::Done {
+                job.registered = Some((provider_name.clone(), reg.remote_id.clone()));
+                job.log
+                    .push(format!("registered {}: {}", provider_name, reg.remote_id));
+                job.end(JobState::Done {
                     id: c.id.clone(),
                     existed,
-                };
-                job.registered = Some((provider_name.clone(), reg.remote_id.clone()));
+                });
                 if created.is_some() {
                     self.show_created(&c);
                 }
@@ -1126,7 +1526,7 @@ impl App {
                     StatusKind::Ok,
                     format!(
                         "{} {what} with {prov}: {remote}  ·  {}",
-                        escape_display(&c.name),
+                        fit(&escape_display(&c.name), STATUS_NAME_W),
                         escape_display(usage[2].trim_start_matches("json:").trim()),
                     ),
                 );
@@ -1145,12 +1545,12 @@ impl App {
                             "saved as {}, but registering with {prov} {why}: press {retry} to retry",
                             c.id
                         );
-                        job.state = JobState::Failed(msg.clone());
+                        job.end(JobState::Failed(msg.clone()));
                         self.show_created(&c);
                         self.set_status(StatusKind::Error, msg);
                     }
                     None if cancelled => {
-                        job.state = JobState::Cancelled;
+                        job.end(JobState::Cancelled);
                         self.set_status(
                             StatusKind::Info,
                             format!("registering with {prov} cancelled: nothing was recorded"),
@@ -1158,7 +1558,7 @@ impl App {
                     }
                     None => {
                         let msg = escape_display(&e.message);
-                        job.state = JobState::Failed(msg.clone());
+                        job.end(JobState::Failed(msg.clone()));
                         self.set_status(
                             StatusKind::Error,
                             format!("registering with {prov} {why}: press {retry} to retry"),
@@ -1240,68 +1640,157 @@ impl App {
         self.open_prompt(kind, &value);
     }
 
-    fn apply_edit(&mut self, id: &str, edit: impl FnOnce(&mut Character) -> crate::Result<()>) {
-        match self.lib.update(id, edit) {
-            Ok(updated) => {
-                let mut chars = std::mem::take(&mut self.library.characters);
-                let corrupt = std::mem::take(&mut self.library.corrupt);
-                if let Some(c) = chars.iter_mut().find(|c| c.id == updated.id) {
-                    *c = updated.clone();
-                }
-                let query = self.library.query.value().to_string();
-                self.library.set_characters(chars, corrupt);
-                self.library.query = TextInput::new(query);
-                let req = self.library.query_changed();
-                self.spawn_search(req);
-                self.library.select_id(&updated.id);
-                self.set_status(StatusKind::Ok, format!("saved {}", updated.id));
-            }
-            Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
-        }
+    /// Change a record off the UI task (under the library's lock); `Msg::Library` reports.
+    fn apply_edit(
+        &mut self,
+        id: &str,
+        edit: impl FnOnce(&mut Character) -> crate::Result<()> + Send + 'static,
+    ) {
+        let (lib, tx, id) = (self.lib.clone(), self.tx.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            let result = lib.update(&id, edit);
+            let _ = tx.send(Msg::Library(LibraryDone::Edited(Box::new(result))));
+        });
     }
 
+    /// Move a character to the trash off the UI task.
     fn remove(&mut self, id: &str) {
-        match self.lib.remove(id) {
-            Ok(trash) => {
-                let mut chars = std::mem::take(&mut self.library.characters);
-                let corrupt = std::mem::take(&mut self.library.corrupt);
-                chars.retain(|c| c.id != id);
-                self.library.set_characters(chars, corrupt);
-                self.library.query.reset();
-                self.load_char_preview();
-                let shown = self.display_path(&trash);
-                self.set_status(StatusKind::Ok, format!("{id} moved to {shown}"));
-            }
-            Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+        let (lib, tx, id) = (self.lib.clone(), self.tx.clone(), id.to_string());
+        tokio::task::spawn_blocking(move || {
+            let result = lib.remove(&id);
+            let _ = tx.send(Msg::Library(LibraryDone::Removed {
+                id,
+                result: Box::new(result),
+            }));
+        });
+    }
+
+    /// `u`: put the last character removed back from the trash (this session's last removal,
+    /// else the trash's most recent), off the UI task.
+    fn undo_remove(&mut self) {
+        let id = self.removed.pop();
+        let (lib, tx) = (self.lib.clone(), self.tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let target = match &id {
+                Some(id) => Ok(id.clone()),
+                None => lib.trash().and_then(|t| {
+                    t.last().map(|e| e.id.clone()).ok_or_else(|| {
+                        crate::Error::input("not_found", "nothing to undo: the trash is empty")
+                    })
+                }),
+            };
+            let result = target.and_then(|t| lib.restore(&t));
+            let _ = tx.send(Msg::Library(LibraryDone::Restored {
+                id,
+                result: Box::new(result),
+            }));
+        });
+    }
+
+    fn on_library_done(&mut self, done: LibraryDone) {
+        self.dirty = true;
+        match done {
+            LibraryDone::Edited(result) => match *result {
+                Ok(updated) => {
+                    self.replace_character(&updated);
+                    self.library.select_id(&updated.id);
+                    self.set_status(StatusKind::Ok, format!("saved {}", updated.id));
+                }
+                Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+            },
+            LibraryDone::Removed { id, result } => match *result {
+                Ok(trash) => {
+                    self.removed.push(id.clone());
+                    let selected = self.library.selected;
+                    let mut chars = std::mem::take(&mut self.library.characters);
+                    let corrupt = std::mem::take(&mut self.library.corrupt);
+                    chars.retain(|c| c.id != id);
+                    let query = self.library.query.value().to_string();
+                    self.library.set_characters(chars, corrupt);
+                    self.library.query = TextInput::new(query);
+                    let req = self.library.query_changed();
+                    self.spawn_search(req);
+                    self.library.selected = selected;
+                    self.library.move_by(0);
+                    self.load_char_preview();
+                    let shown = self.display_path(&trash);
+                    let undo = self.keys.keys_label(Action::Undo);
+                    self.set_status(
+                        StatusKind::Ok,
+                        format!("{id} moved to {shown}  ·  {undo} (Library pane) brings it back"),
+                    );
+                }
+                Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
+            },
+            LibraryDone::Restored { id, result } => match *result {
+                Ok(c) => {
+                    self.replace_character(&c);
+                    self.library.select_id(&c.id);
+                    self.load_char_preview();
+                    self.set_status(
+                        StatusKind::Ok,
+                        format!(
+                            "{} is back: {}",
+                            fit(&escape_display(&c.name), STATUS_NAME_W),
+                            c.id
+                        ),
+                    );
+                }
+                Err(e) => {
+                    // Still in the trash: u can try again once the cause is gone.
+                    if let Some(id) = id {
+                        self.removed.push(id);
+                    }
+                    self.set_status(
+                        StatusKind::Error,
+                        format!("not restored: {}", escape_display(&e.message)),
+                    );
+                }
+            },
         }
     }
 
-    fn export(&mut self, path: &str) {
+    /// Export the library to `path` (typed), off the UI task; an existing file is replaced
+    /// only once confirmed.
+    fn export(&mut self, path: &str, overwrite: bool) {
         let path = expand_tilde(Path::new(path), self.home.as_deref());
-        let json = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let result = std::fs::File::create(&path)
-            .map_err(|e| crate::Error::io("creating", &path, &e))
-            .and_then(|f| {
-                let w = std::io::BufWriter::new(f);
-                if json {
-                    crate::library::export::write_json(w, &self.library.characters)
-                } else {
-                    crate::library::export::write_csv(w, &self.library.characters)
-                }
+        if path.as_os_str().is_empty() {
+            return;
+        }
+        if !overwrite && path.exists() {
+            self.confirm = Some(Confirm {
+                id: String::new(),
+                name: String::new(),
+                kind: ConfirmKind::Overwrite(path),
             });
+            return;
+        }
+        let chars = self.library.characters.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let format = crate::library::export::Format::from_path(&path);
+            let result = crate::library::export::write_file(&path, &chars, format, overwrite)
+                .map(|()| chars.len());
+            let _ = tx.send(Msg::Exported {
+                path,
+                result: Box::new(result),
+            });
+        });
+        self.set_status(StatusKind::Info, "exporting…");
+    }
+
+    fn on_exported(&mut self, path: PathBuf, result: crate::Result<usize>) {
+        self.dirty = true;
         match result {
-            Ok(()) => {
+            Ok(n) => {
                 let shown = self.display_path(&path);
                 self.set_status(
                     StatusKind::Ok,
-                    format!(
-                        "exported {} characters to {shown}",
-                        self.library.characters.len()
-                    ),
+                    format!("exported {n} characters to {shown}"),
                 );
-                self.files.reload();
+                if path.parent() == Some(self.files.dir.as_path()) {
+                    self.files.reload();
+                }
             }
             Err(e) => self.set_status(StatusKind::Error, escape_display(&e.message)),
         }

@@ -37,6 +37,8 @@ pub struct FilesPane {
     pub selected: usize,
     pub offset: usize,
     pub error: Option<String>,
+    /// Show every file, not only folders and videos.
+    pub show_all: bool,
 }
 
 impl FilesPane {
@@ -46,7 +48,7 @@ impl FilesPane {
         self.selected = 0;
         self.offset = 0;
         self.error = None;
-        self.entries = match read_entries(dir) {
+        self.entries = match read_entries(dir, self.show_all) {
             Ok(e) => e,
             Err(e) => {
                 self.error = Some(format!(
@@ -61,6 +63,12 @@ impl FilesPane {
         {
             self.selected = i;
         }
+    }
+
+    /// Show every file, or only folders and videos again (keeping the selection if it stays).
+    pub fn toggle_all(&mut self) {
+        self.show_all = !self.show_all;
+        self.reload();
     }
 
     pub fn reload(&mut self) {
@@ -82,7 +90,7 @@ impl FilesPane {
     }
 }
 
-fn read_entries(dir: &Path) -> std::io::Result<Vec<FileEntry>> {
+fn read_entries(dir: &Path, all: bool) -> std::io::Result<Vec<FileEntry>> {
     let mut out = Vec::new();
     if let Some(parent) = dir.parent() {
         out.push(FileEntry {
@@ -107,8 +115,10 @@ fn read_entries(dir: &Path) -> std::io::Result<Vec<FileEntry>> {
             EntryKind::Dir
         } else if is_video(&path) {
             EntryKind::Video
-        } else {
+        } else if all {
             EntryKind::Other
+        } else {
+            continue;
         };
         out.push(FileEntry {
             name,
@@ -159,9 +169,17 @@ mod tests {
         let mut p = FilesPane::default();
         p.open(dir.path(), Some(&dir.path().join("z.mp4")));
         let names: Vec<_> = p.entries.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["..", "takes", "a.MOV", "z.mp4", "b.txt"]);
+        assert_eq!(
+            names,
+            ["..", "takes", "a.MOV", "z.mp4"],
+            "folders and videos only"
+        );
         assert_eq!(p.current().unwrap().name, "z.mp4");
         assert_eq!(p.entries[2].kind, EntryKind::Video);
+        p.toggle_all();
+        let names: Vec<_> = p.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["..", "takes", "a.MOV", "z.mp4", "b.txt"]);
+        assert_eq!(p.current().unwrap().name, "z.mp4", "the selection stays");
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::library::{Character, Warning};
 use crate::pipeline::job::{CreateOptions, Input, Progress, Stage};
 use crate::provider::{AnyProvider, Provider};
 
+/// Folded jobs kept for the log at most.
+const MAX_HISTORY: usize = 200;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobState {
     Queued,
@@ -51,9 +54,48 @@ pub struct Job {
     pub finished: Option<Duration>,
     pub cancel: CancellationToken,
     pub warnings: Vec<Warning>,
+    /// What happened, in order (stages, warnings, the end), for the job's log.
+    pub log: Vec<String>,
+    /// When the job ended (done jobs fold away a while after).
+    pub ended_at: Option<Instant>,
 }
 
 impl Job {
+    /// Record a progress event: a new stage or message goes to the log.
+    pub fn on_progress(&mut self, p: Progress) {
+        let changed = self
+            .progress
+            .as_ref()
+            .is_none_or(|old| old.stage != p.stage || old.message != p.message);
+        if changed && !p.message.is_empty() {
+            self.log
+                .push(format!("{:<10} {}", p.stage.label(), p.message));
+        }
+        self.progress = Some(p);
+    }
+
+    pub fn on_warning(&mut self, w: Warning) {
+        self.log.push(format!("warning    {}", w.message));
+        self.warnings.push(w);
+    }
+
+    /// The job ended in `state`; its log says how.
+    pub fn end(&mut self, state: JobState) {
+        self.finished = self.started.map(|s| s.elapsed());
+        self.ended_at = Some(Instant::now());
+        let line = match &state {
+            JobState::Done { id, existed: true } => format!("exists     {id}"),
+            JobState::Done { id, .. } => format!("done       {id}"),
+            JobState::Failed(m) => format!("failed     {m}"),
+            JobState::Cancelled => "cancelled  nothing saved".to_string(),
+            JobState::Queued | JobState::Running => String::new(),
+        };
+        if !line.is_empty() {
+            self.log.push(line);
+        }
+        self.state = state;
+    }
+
     pub fn is_active(&self) -> bool {
         matches!(self.state, JobState::Queued | JobState::Running)
     }
@@ -125,6 +167,8 @@ impl Job {
 #[derive(Debug, Default)]
 pub struct Jobs {
     pub list: Vec<Job>,
+    /// Finished jobs folded out of the list, oldest first (their log stays readable).
+    pub history: Vec<Job>,
     pub selected: usize,
     next_id: u64,
 }
@@ -155,6 +199,8 @@ impl Jobs {
             finished: None,
             cancel: CancellationToken::new(),
             warnings: Vec::new(),
+            log: Vec::new(),
+            ended_at: None,
         });
         self.selected = self.list.len() - 1;
         self.next_id
@@ -181,10 +227,10 @@ impl Jobs {
     }
 
     pub fn move_by(&mut self, delta: isize) {
-        if self.list.is_empty() {
+        if self.rows() == 0 {
             return;
         }
-        let last = self.list.len() as isize - 1;
+        let last = self.rows() as isize - 1;
         self.selected = (self.selected as isize + delta).clamp(0, last) as usize;
     }
 
@@ -197,7 +243,7 @@ impl Jobs {
         match job.state {
             JobState::Queued => {
                 job.cancel.cancel();
-                job.state = JobState::Cancelled;
+                job.end(JobState::Cancelled);
                 true
             }
             JobState::Running => {
@@ -206,6 +252,59 @@ impl Jobs {
             }
             _ => false,
         }
+    }
+
+    /// Drop done and cancelled jobs that ended more than `after` ago (failed ones stay until
+    /// dismissed); returns whether any went.
+    pub fn fold_done(&mut self, now: Instant, after: Duration) -> bool {
+        let before = self.list.len();
+        let selected = self.list.get(self.selected).map(|j| j.id);
+        let (gone, kept): (Vec<Job>, Vec<Job>) =
+            std::mem::take(&mut self.list).into_iter().partition(|j| {
+                matches!(j.state, JobState::Done { .. } | JobState::Cancelled)
+                    && j.ended_at
+                        .is_some_and(|t| now.saturating_duration_since(t) >= after)
+            });
+        self.list = kept;
+        self.history.extend(gone);
+        let excess = self.history.len().saturating_sub(MAX_HISTORY);
+        self.history.drain(..excess);
+        if let Some(id) = selected {
+            self.selected = self
+                .list
+                .iter()
+                .position(|j| j.id == id)
+                .unwrap_or(self.list.len());
+        }
+        self.selected = self.selected.min(self.rows().saturating_sub(1));
+        self.list.len() != before
+    }
+
+    /// Dismiss a finished job (a failed one stays until this).
+    pub fn dismiss(&mut self, index: usize) -> bool {
+        if self.list.get(index).is_some_and(|j| !j.is_active()) {
+            self.list.remove(index);
+            self.selected = self.selected.min(self.rows().saturating_sub(1));
+            return true;
+        }
+        false
+    }
+
+    /// Whether a job will fold away later (the loop needs a tick for it).
+    pub fn folding(&self) -> bool {
+        self.list
+            .iter()
+            .any(|j| matches!(j.state, JobState::Done { .. } | JobState::Cancelled))
+    }
+
+    /// Rows the jobs strip has: the jobs, and one for the folded ones.
+    pub fn rows(&self) -> usize {
+        self.list.len() + usize::from(!self.history.is_empty())
+    }
+
+    /// Whether the selection is the row of the folded jobs.
+    pub fn history_selected(&self) -> bool {
+        !self.history.is_empty() && self.selected == self.list.len()
     }
 
     pub fn cancel_all(&mut self) {

@@ -149,7 +149,8 @@ impl Key {
     }
 }
 
-/// Where a binding is offered in the status bar.
+/// Where a binding works (and is offered in the status bar): in every pane, or only in the
+/// pane that has focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Global,
@@ -157,6 +158,19 @@ pub enum Scope {
     Clip,
     Library,
     Jobs,
+}
+
+impl Scope {
+    /// The pane's name as its title shows it.
+    pub fn pane_name(self) -> &'static str {
+        match self {
+            Scope::Global => "any",
+            Scope::Files => "Files",
+            Scope::Clip => "Clip",
+            Scope::Library => "Library",
+            Scope::Jobs => "Jobs",
+        }
+    }
 }
 
 /// An action, its keys and its help text.
@@ -233,11 +247,25 @@ impl Default for KeyMap {
                     "page down",
                 ),
                 b(
+                    Action::Top,
+                    vec![p(Home), c('g')],
+                    Scope::Global,
+                    None,
+                    "first item",
+                ),
+                b(
+                    Action::Bottom,
+                    vec![p(End), c('G')],
+                    Scope::Global,
+                    None,
+                    "last item",
+                ),
+                b(
                     Action::Open,
                     vec![p(Enter)],
-                    Scope::Files,
-                    Some("open"),
-                    "open, select a clip, confirm",
+                    Scope::Global,
+                    None,
+                    "open/create/details/log",
                 ),
                 b(
                     Action::Back,
@@ -259,6 +287,13 @@ impl Default for KeyMap {
                     Scope::Files,
                     Some("path/URL"),
                     "type or paste a path / URL",
+                ),
+                b(
+                    Action::AllFiles,
+                    vec![c('.')],
+                    Scope::Files,
+                    None,
+                    "all files / videos only",
                 ),
                 b(
                     Action::StartEarlier,
@@ -284,7 +319,7 @@ impl Default for KeyMap {
                 b(
                     Action::Search,
                     vec![c('/')],
-                    Scope::Library,
+                    Scope::Global,
                     Some("search"),
                     "search the library",
                 ),
@@ -294,6 +329,13 @@ impl Default for KeyMap {
                     Scope::Library,
                     Some("copy ID"),
                     "copy the selected ID",
+                ),
+                b(
+                    Action::Sort,
+                    vec![c('s')],
+                    Scope::Library,
+                    None,
+                    "sort: match/name/newest",
                 ),
                 b(
                     Action::EditName,
@@ -324,6 +366,13 @@ impl Default for KeyMap {
                     "remove (to the trash)",
                 ),
                 b(
+                    Action::Undo,
+                    vec![c('u')],
+                    Scope::Library,
+                    None,
+                    "undo the last removal",
+                ),
+                b(
                     Action::Register,
                     vec![c('R')],
                     Scope::Library,
@@ -342,7 +391,7 @@ impl Default for KeyMap {
                     vec![c('x')],
                     Scope::Jobs,
                     Some("cancel job"),
-                    "cancel the selected job",
+                    "cancel or dismiss a job",
                 ),
                 b(
                     Action::Help,
@@ -426,11 +475,31 @@ impl KeyMap {
         Ok(map)
     }
 
+    /// The action of `key` wherever it is bound (the first binding).
     pub fn action_for(&self, key: Key) -> Option<Action> {
         self.bindings
             .iter()
             .find(|b| b.keys.contains(&key))
             .map(|b| b.action)
+    }
+
+    /// The action `key` stands for while `scope` has focus: a binding of that pane, else a
+    /// global one. Keys of other panes do nothing here.
+    pub fn action_in(&self, key: Key, scope: Scope) -> Option<Action> {
+        let find = |s: Scope| {
+            self.bindings
+                .iter()
+                .find(|b| b.scope == s && b.keys.contains(&key))
+                .map(|b| b.action)
+        };
+        find(scope).or_else(|| find(Scope::Global))
+    }
+
+    /// The binding `key` has in some other pane than `scope` (to say where it works).
+    pub fn elsewhere(&self, key: Key, scope: Scope) -> Option<&Binding> {
+        self.bindings
+            .iter()
+            .find(|b| b.scope != scope && b.scope != Scope::Global && b.keys.contains(&key))
     }
 
     /// The keys of an action joined for display (`↓/j`).

@@ -28,13 +28,85 @@ pub struct SearchRequest {
     pub generation: u64,
     pub query: String,
     pub searcher: Arc<Searcher>,
+    pub tags: Arc<Vec<Vec<String>>>,
     pub within: Option<Vec<Hit>>,
 }
 
 impl SearchRequest {
     pub fn run(self) -> (u64, String, Vec<Hit>) {
-        let hits = self.searcher.search(&self.query, self.within.as_deref());
+        let hits = run_query(
+            &self.searcher,
+            &self.tags,
+            &self.query,
+            self.within.as_deref(),
+        );
         (self.generation, self.query, hits)
+    }
+}
+
+/// The tag filters of a query (`#hero`, `tag:hero`, lowercased) and the rest of it.
+pub fn split_query(query: &str) -> (Vec<String>, String) {
+    let mut tags = Vec::new();
+    let mut rest = Vec::new();
+    for word in query.split_whitespace() {
+        let tag = word
+            .strip_prefix('#')
+            .or_else(|| word.strip_prefix("tag:"))
+            .filter(|t| !t.is_empty());
+        match tag {
+            Some(t) => tags.push(t.to_lowercase()),
+            None => rest.push(word),
+        }
+    }
+    (tags, rest.join(" "))
+}
+
+/// Search names and IDs for the query's words, keeping the characters that have a tag
+/// starting with each of its tag filters.
+pub fn run_query(
+    searcher: &Searcher,
+    tags: &[Vec<String>],
+    query: &str,
+    within: Option<&[Hit]>,
+) -> Vec<Hit> {
+    let (wanted, rest) = split_query(query);
+    let mut hits = searcher.search(&rest, within);
+    if !wanted.is_empty() {
+        hits.retain(|h| {
+            let have = tags.get(h.index).map(Vec::as_slice).unwrap_or(&[]);
+            wanted
+                .iter()
+                .all(|w| have.iter().any(|t| t.starts_with(w.as_str())))
+        });
+    }
+    hits
+}
+
+/// The order of the library list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Best match first while searching, else as stored (by name).
+    #[default]
+    Match,
+    Name,
+    /// Newest first.
+    Date,
+}
+
+impl Sort {
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Match => Sort::Name,
+            Sort::Name => Sort::Date,
+            Sort::Date => Sort::Match,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Match => "best match",
+            Sort::Name => "name",
+            Sort::Date => "newest",
+        }
     }
 }
 
@@ -43,6 +115,9 @@ pub struct LibraryPane {
     pub characters: Vec<Character>,
     pub corrupt: Vec<Corrupt>,
     pub searcher: Arc<Searcher>,
+    /// Each character's tags, lowercased (for tag filters).
+    pub tags: Arc<Vec<Vec<String>>>,
+    pub sort: Sort,
     pub query: Input,
     /// The search field has the keyboard.
     pub typing: bool,
@@ -58,10 +133,17 @@ pub struct LibraryPane {
 impl LibraryPane {
     pub fn set_characters(&mut self, characters: Vec<Character>, corrupt: Vec<Corrupt>) {
         self.searcher = Arc::new(Searcher::from_characters(&characters));
+        self.tags = Arc::new(
+            characters
+                .iter()
+                .map(|c| c.tags.iter().map(|t| t.to_lowercase()).collect())
+                .collect(),
+        );
         self.characters = characters;
         self.corrupt = corrupt;
         self.hits_query = String::new();
         self.hits = self.searcher.search("", None);
+        self.apply_sort();
         self.in_flight = false;
         self.generation += 1;
     }
@@ -108,7 +190,7 @@ impl LibraryPane {
         }
         let within = can_narrow(&self.hits_query, &query).then(|| self.hits.clone());
         if self.characters.len() <= INLINE_SEARCH_LIMIT {
-            let hits = self.searcher.search(&query, within.as_deref());
+            let hits = run_query(&self.searcher, &self.tags, &query, within.as_deref());
             self.show(query, hits);
             return None;
         }
@@ -121,6 +203,7 @@ impl LibraryPane {
             generation: self.generation,
             query,
             searcher: self.searcher.clone(),
+            tags: self.tags.clone(),
             within,
         })
     }
@@ -147,6 +230,7 @@ impl LibraryPane {
     fn show(&mut self, query: String, hits: Vec<Hit>) {
         let keep = self.selected_character().map(|c| c.id.clone());
         self.hits = hits;
+        self.apply_sort();
         self.hits_query = query;
         self.selected = 0;
         self.offset = 0;
@@ -156,11 +240,55 @@ impl LibraryPane {
             self.select_id(&id);
         }
     }
+
+    /// Order the results by the chosen sort (a stable sort: ties keep the match order).
+    fn apply_sort(&mut self) {
+        let chars = &self.characters;
+        match self.sort {
+            Sort::Match => {}
+            Sort::Name => self.hits.sort_by(|a, b| {
+                chars[a.index]
+                    .name
+                    .to_lowercase()
+                    .cmp(&chars[b.index].name.to_lowercase())
+            }),
+            Sort::Date => self
+                .hits
+                .sort_by(|a, b| chars[b.index].created_at.cmp(&chars[a.index].created_at)),
+        }
+    }
+
+    /// Switch to the next sort, keeping the selected character selected.
+    pub fn cycle_sort(&mut self) {
+        let keep = self.selected_character().map(|c| c.id.clone());
+        self.sort = self.sort.next();
+        if self.sort == Sort::Match {
+            // Back to the match order: search again.
+            let hits = run_query(&self.searcher, &self.tags, &self.hits_query, None);
+            self.hits = hits;
+        }
+        self.apply_sort();
+        if let Some(id) = keep {
+            self.select_id(&id);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_filters_are_split_from_the_words() {
+        assert_eq!(
+            split_query("#Hero wolf tag:night"),
+            (
+                vec!["hero".to_string(), "night".to_string()],
+                "wolf".to_string()
+            )
+        );
+        assert_eq!(split_query("# tag:"), (vec![], "# tag:".to_string()));
+    }
 
     #[test]
     fn narrowing_only_when_the_matches_can_only_shrink() {

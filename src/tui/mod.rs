@@ -11,9 +11,11 @@ pub mod jobs;
 pub mod keys;
 pub mod library;
 pub mod preview;
+pub mod probe;
 pub mod term;
 pub mod theme;
 pub mod ui;
+pub mod watch;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -139,6 +141,7 @@ fn prepare(opts: Options) -> crate::Result<AppOptions> {
         local_clipboard: true,
         providers,
         default_provider: cfg.defaults.provider.clone(),
+        mouse: cfg.ui.mouse.unwrap_or(true),
     })
 }
 
@@ -242,6 +245,7 @@ fn event_msg(ev: Event) -> Option<Msg> {
         Event::Key(k) => Some(Msg::Key(k)),
         Event::Paste(s) => Some(Msg::Paste(s)),
         Event::Resize(..) => Some(Msg::Resize),
+        Event::Mouse(m) => Some(Msg::Mouse(m)),
         _ => None,
     }
 }

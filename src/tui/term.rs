@@ -4,7 +4,12 @@
 
 use std::io::{self, Stdout};
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, EventStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    EventStream,
+};
 use crossterm::terminal::{
     EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode,
     enable_raw_mode,
@@ -12,11 +17,14 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use ratatui_image::picker::Picker;
+use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::tui::action::Msg;
 use crate::tui::app::{App, AppOptions};
-use crate::tui::{Host, run_loop};
+use crate::tui::{Host, probe, run_loop};
+
+/// Whether the app takes the mouse (`[ui] mouse`).
+static MOUSE: AtomicBool = AtomicBool::new(false);
 
 fn enter() -> io::Result<()> {
     enable_raw_mode()?;
@@ -25,11 +33,18 @@ fn enter() -> io::Result<()> {
         EnterAlternateScreen,
         EnableBracketedPaste,
         cursor::Hide
-    )
+    )?;
+    if MOUSE.load(Ordering::Relaxed) {
+        execute!(io::stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
 }
 
 /// Give the terminal back as it was; safe to call more than once.
 pub fn restore() {
+    if MOUSE.load(Ordering::Relaxed) {
+        let _ = execute!(io::stdout(), DisableMouseCapture);
+    }
     let _ = execute!(
         io::stdout(),
         EndSynchronizedUpdate,
@@ -102,28 +117,63 @@ fn watch_signals(app: &App) {
     });
 }
 
-/// The image protocol for previews: asked of the terminal, except inside tmux or screen,
-/// which do not answer for the outer terminal (half-blocks work everywhere).
-fn picker() -> io::Result<Picker> {
-    let multiplexed = std::env::var_os("TMUX").is_some() || std::env::var_os("STY").is_some();
-    if multiplexed {
-        return Ok(Picker::halfblocks());
+/// The image protocol for previews and the keys typed while it was asked for. Inside tmux or
+/// screen nothing is asked (they answer for themselves, not for the outer terminal):
+/// half-blocks work everywhere.
+fn picker() -> (Picker, Vec<u8>) {
+    let answer = if probe::should_query() {
+        probe::query(probe::QUERY_TIMEOUT).unwrap_or_default()
+    } else {
+        probe::Answer::default()
+    };
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    // Their kitty and sixel support is partial: iTerm2 images (from the environment) instead.
+    let partial = set("WEZTERM_EXECUTABLE") || set("KONSOLE_VERSION");
+    let mut picker = probe::picker(ProtocolType::Halfblocks, answer.cell);
+    let from_env = if probe::should_query() {
+        env_protocol()
+    } else {
+        ProtocolType::Halfblocks
+    };
+    let protocol = match answer.protocol() {
+        ProtocolType::Halfblocks => from_env,
+        _ if partial => from_env,
+        p => p,
+    };
+    picker.set_protocol_type(protocol);
+    (picker, answer.typed)
+}
+
+/// Terminals known by their environment to show iTerm2 images.
+fn env_protocol() -> ProtocolType {
+    let program = std::env::var("TERM_PROGRAM").unwrap_or_default();
+    let iterm = [
+        "iTerm", "WezTerm", "mintty", "vscode", "Tabby", "Hyper", "rio",
+    ]
+    .iter()
+    .any(|p| program.contains(p));
+    if iterm {
+        ProtocolType::Iterm2
+    } else {
+        ProtocolType::Halfblocks
     }
-    let picker = Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks());
-    // The query switches raw mode off when it is done: switch it on again.
-    enable_raw_mode()?;
-    Ok(picker)
 }
 
 pub async fn run_in_terminal(mut opts: AppOptions) -> io::Result<()> {
     install_panic_hook();
+    MOUSE.store(opts.mouse, Ordering::Relaxed);
     enter()?;
     let _guard = Guard;
-    // Ask the terminal which image protocol it speaks before reading its events.
-    opts.picker = Some(picker()?);
+    // Ask the terminal which image protocol it speaks before reading its events; keys typed
+    // meanwhile are handed to the app below.
+    let (picker, typed) = picker();
+    opts.picker = Some(picker);
     let mut terminal: Terminal<CrosstermBackend<Stdout>> =
         Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let (mut app, mut rx) = App::new(opts);
+    for key in probe::decode_keys(&typed) {
+        app.update(Msg::Key(key));
+    }
     watch_signals(&app);
     let mut events = EventStream::new();
     let mut out = io::stdout();

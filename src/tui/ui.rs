@@ -12,7 +12,7 @@ use ratatui_image::StatefulImage;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::library::record::usage_lines;
-use crate::tui::app::{App, Focus, StatusKind};
+use crate::tui::app::{App, ConfirmKind, Focus, ReaderKind, StatusKind};
 use crate::tui::clip::{ProbeState, WINDOW_S};
 use crate::tui::files::{EntryKind, age};
 use crate::tui::jobs::{Job, JobKind, JobState};
@@ -20,8 +20,12 @@ use crate::tui::keys::Scope;
 use crate::tui::theme::Theme;
 use crate::util::{escape_display, human_size};
 
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+/// Below this size the panes are shown one at a time, with a tab bar.
+pub const FULL_WIDTH: u16 = 80;
+pub const FULL_HEIGHT: u16 = 24;
+/// Below this size only "too small" is shown.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 18;
 const MAX_JOB_LINES: usize = 3;
 
 pub fn draw(frame: &mut Frame, app: &mut App) {
@@ -49,8 +53,20 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         );
         return;
     }
-    let job_lines = app.jobs.list.len().min(MAX_JOB_LINES) as u16;
-    let status_lines = u16::from(app.status.is_some());
+    let job_lines = app.jobs.rows().min(MAX_JOB_LINES) as u16;
+    // The status wraps (up to three rows), so an ID or a message is never cut.
+    let status_para = app.status.as_ref().map(|s| {
+        let style = match s.kind {
+            StatusKind::Info => theme.base(),
+            StatusKind::Ok => theme.fg(theme.ok_fg),
+            StatusKind::Error => theme.fg(theme.error_fg),
+        };
+        Paragraph::new(Line::from(Span::styled(format!(" {}", s.text), style)))
+            .wrap(Wrap { trim: false })
+    });
+    let status_lines = status_para
+        .as_ref()
+        .map_or(0, |p| p.line_count(area.width).clamp(1, 3) as u16);
     let [main, jobs, status, hints] = Layout::vertical([
         Constraint::Fill(1),
         Constraint::Length(job_lines),
@@ -58,52 +74,233 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
-    let [files, clip] =
-        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(top);
-    let [list, details] =
-        Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(bottom);
-
-    draw_files(frame, app, &theme, files);
-    draw_clip(frame, app, &theme, clip);
-    draw_library(frame, app, &theme, list);
-    draw_details(frame, app, &theme, details);
-    draw_jobs(frame, app, &theme, jobs);
-    if let Some(s) = &app.status {
-        let style = match s.kind {
-            StatusKind::Info => theme.base(),
-            StatusKind::Ok => theme.fg(theme.ok_fg),
-            StatusKind::Error => theme.fg(theme.error_fg),
+    let compact = area.width < FULL_WIDTH || area.height < FULL_HEIGHT;
+    if compact {
+        // One pane at a time under a tab bar; the jobs strip stays at the bottom.
+        let [tabs, body] =
+            Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(main);
+        draw_tabs(frame, app, &theme, tabs);
+        app.areas = crate::tui::app::PaneAreas {
+            jobs,
+            jobs_first: app.areas.jobs_first,
+            ..Default::default()
         };
-        frame.render_widget(
-            Paragraph::new(Line::from(Span::styled(format!(" {}", s.text), style))),
-            status,
-        );
+        match app.focus {
+            Focus::Files => {
+                app.areas.files = body;
+                draw_files(frame, app, &theme, body);
+            }
+            Focus::Clip => {
+                app.areas.clip = body;
+                draw_clip(frame, app, &theme, body);
+            }
+            Focus::Library | Focus::Jobs => {
+                app.areas.library = body;
+                draw_library(frame, app, &theme, body);
+            }
+        }
+    } else {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
+        let [files, clip] =
+            Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)]).areas(top);
+        let [list, details] =
+            Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)])
+                .areas(bottom);
+        app.areas = crate::tui::app::PaneAreas {
+            files,
+            clip,
+            library: list,
+            details,
+            jobs,
+            jobs_first: app.areas.jobs_first,
+        };
+        draw_files(frame, app, &theme, files);
+        draw_clip(frame, app, &theme, clip);
+        draw_library(frame, app, &theme, list);
+        draw_details(frame, app, &theme, details);
+    }
+    draw_jobs(frame, app, &theme, jobs);
+    if let Some(p) = status_para {
+        frame.render_widget(p, status);
     }
     draw_hints(frame, app, &theme, hints);
     if app.prompt.is_some() {
         draw_prompt(frame, app, &theme, area);
     }
-    if let Some((id, name)) = &app.confirm {
-        let lines = vec![
-            Line::from(format!("Remove {} ({id})?", escape_display(name))),
-            Line::from(Span::styled(
-                "It moves to the library's trash folder.",
-                theme.dim(),
-            )),
-            Line::from(vec![
-                Span::styled("y", theme.key()),
-                Span::raw(" remove   "),
-                Span::styled("any other key", theme.key()),
-                Span::raw(" keep it"),
-            ]),
-        ];
-        popup(frame, &theme, area, "Remove", lines, 60);
+    if let Some(c) = &app.confirm {
+        let key = c.key().label();
+        let (title, lines) = match &c.kind {
+            ConfirmKind::Remove => (
+                "Remove",
+                vec![
+                    Line::from(format!("Remove {}?", escape_display(&c.name))),
+                    Line::from(vec![
+                        Span::styled("ID ", theme.dim()),
+                        Span::styled(c.id.clone(), theme.fg(theme.accent_fg)),
+                    ]),
+                    Line::from(Span::styled(
+                        format!(
+                            "It moves to the library's trash folder; {} brings it back.",
+                            app.keys.keys_label(crate::tui::action::Action::Undo)
+                        ),
+                        theme.dim(),
+                    )),
+                    Line::from(vec![
+                        Span::styled(key, theme.key()),
+                        Span::raw(" remove   "),
+                        Span::styled("any other key", theme.key()),
+                        Span::raw(" keep it"),
+                    ]),
+                ],
+            ),
+            ConfirmKind::Overwrite(path) => (
+                "Replace?",
+                vec![
+                    Line::from(format!("{} exists already.", app.display_path(path))),
+                    Line::from(vec![
+                        Span::styled(key, theme.key()),
+                        Span::raw(" replace it   "),
+                        Span::styled("any other key", theme.key()),
+                        Span::raw(" keep it"),
+                    ]),
+                ],
+            ),
+        };
+        popup(frame, &theme, area, title, lines, 60);
+    }
+    if app.reader.is_some() {
+        draw_reader(frame, app, &theme, area);
     }
     if app.help {
         draw_help(frame, app, &theme, area);
     }
+}
+
+/// The tab bar of the compact layout: every pane, the focused one marked.
+fn draw_tabs(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let mut panes = vec![
+        (Focus::Files, "Files"),
+        (Focus::Clip, "Clip"),
+        (Focus::Library, "Library"),
+    ];
+    if app.jobs.rows() > 0 {
+        panes.push((Focus::Jobs, "Jobs"));
+    }
+    let mut spans = Vec::new();
+    for (f, name) in panes {
+        let style = if f == app.focus {
+            theme.selection()
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(format!(" {name} "), style));
+        spans.push(Span::styled("│", theme.dim()));
+    }
+    spans.pop();
+    let tab = app.keys.keys_label(crate::tui::action::Action::NextPane);
+    spans.push(Span::styled(format!("  {tab} switches"), theme.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The reader overlay: a job's log, the folded jobs' logs, or a character's details, wrapped
+/// and scrolled.
+fn draw_reader(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let Some(kind) = app.reader.as_ref().map(|r| r.kind.clone()) else {
+        return;
+    };
+    let (title, lines) = match &kind {
+        ReaderKind::Job(id) => match app.jobs.list.iter().find(|j| j.id == *id) {
+            Some(j) => (
+                format!("Job: {}", escape_display(&j.name)),
+                job_log_lines(j, theme),
+            ),
+            None => ("Job".to_string(), vec![Line::from("this job is gone")]),
+        },
+        ReaderKind::History => {
+            let mut lines = Vec::new();
+            for j in app.jobs.history.iter().rev() {
+                lines.push(Line::from(Span::styled(
+                    escape_display(&j.name),
+                    theme.title(),
+                )));
+                lines.extend(job_log_lines(j, theme));
+                lines.push(Line::from(""));
+            }
+            ("Finished jobs".to_string(), lines)
+        }
+        ReaderKind::Character(id) => match app.library.characters.iter().find(|c| c.id == *id) {
+            Some(c) => (escape_display(&c.name), details_lines(c, theme)),
+            None => (
+                "Character".to_string(),
+                vec![Line::from(format!("{id} is no longer in the library"))],
+            ),
+        },
+    };
+    let w = area.width.saturating_sub(4).min(110);
+    let h = area.height.saturating_sub(2);
+    let rect = centered(area, w, h);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(true))
+        .title(Line::from(Span::styled(
+            format!(" {} ", fit(&title, w.saturating_sub(4) as usize)),
+            theme.title(),
+        )))
+        .title_bottom(Line::from(Span::styled(
+            " ↑↓ PgUp PgDn g G scroll · Esc close ",
+            theme.dim(),
+        )))
+        .style(theme.base());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let total = para.line_count(inner.width);
+    let max = total.saturating_sub(inner.height as usize);
+    let scroll = match &mut app.reader {
+        Some(r) => {
+            r.scroll = r.scroll.min(max);
+            r.scroll
+        }
+        None => 0,
+    };
+    frame.render_widget(
+        para.scroll((scroll.min(u16::MAX as usize) as u16, 0)),
+        inner,
+    );
+}
+
+/// A job's log: what it is, every event, how it ended.
+fn job_log_lines(j: &Job, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(vec![
+        Span::styled("source     ", theme.dim()),
+        Span::raw(escape_display(&j.source)),
+    ])];
+    if let JobState::Done { id, .. } = &j.state {
+        lines.push(Line::from(vec![
+            Span::styled("ID         ", theme.dim()),
+            Span::styled(id.clone(), theme.fg(theme.accent_fg)),
+        ]));
+    }
+    for l in &j.log {
+        let style = if l.starts_with("warning") {
+            theme.fg(theme.warning_fg)
+        } else if l.starts_with("failed") {
+            theme.fg(theme.error_fg)
+        } else {
+            theme.base()
+        };
+        lines.push(Line::from(Span::styled(escape_display(l), style)));
+    }
+    if j.is_active() {
+        lines.push(Line::from(Span::styled(
+            format!("{}…", j.stage_label()),
+            theme.dim(),
+        )));
+    }
+    lines
 }
 
 fn pane_block<'a>(theme: &Theme, title: Vec<Span<'a>>, focused: bool) -> Block<'a> {
@@ -173,11 +370,13 @@ fn keep_visible(selected: usize, offset: &mut usize, height: usize) {
 fn draw_files(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     let focused = app.focus == Focus::Files;
     let dir = app.display_path(&app.files.dir);
-    let title_room = (area.width as usize).saturating_sub(12);
+    let all = if app.files.show_all { " (all)" } else { "" };
+    let title_room = (area.width as usize).saturating_sub(12 + all.len());
     let block = pane_block(
         theme,
         vec![
             Span::styled("Files", theme.title()),
+            Span::styled(all, theme.dim()),
             Span::raw("  "),
             Span::raw(fit_left(&dir, title_room)),
         ],
@@ -343,16 +542,13 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     } else {
         (inner, None)
     };
-    let (text_area, image_area) =
-        split_for_image(text_area, lines.len() as u16, app.clip_preview.is_some());
-    // Explanations wrap; a report is one row per item (so a preview below never overlaps).
-    let para = Paragraph::new(lines);
-    let para = if app.clip.report().is_some() {
-        para
-    } else {
-        para.wrap(Wrap { trim: false })
-    };
-    frame.render_widget(para, text_area);
+    // Every message wraps; the preview goes beside the text or below all of it.
+    let (text_area, image_area) = split_for_image(
+        text_area,
+        wrapped_rows(&lines, text_area.width),
+        app.clip_preview.is_some(),
+    );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     if let (Some(img_area), Some(p)) = (image_area, app.clip_preview.as_mut()) {
         frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
     }
@@ -432,6 +628,13 @@ fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         Span::styled("Library", theme.title()),
         Span::raw(format!(" {count}")),
     ];
+    let sort = if lib.sort != crate::tui::library::Sort::Match {
+        format!(" ↕{}", lib.sort.label())
+    } else {
+        String::new()
+    };
+    let sort_w = sort.width() as u16;
+    title.push(Span::styled(sort, theme.dim()));
     let query = lib.query.value();
     if lib.typing || !query.is_empty() {
         let room = (area.width as usize).saturating_sub(20);
@@ -453,6 +656,7 @@ fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             + 2
             + "Library ".width() as u16
             + count.width() as u16
+            + sort_w
             + 3
             + lib.query.visual_cursor() as u16;
         if x < area.right() {
@@ -460,6 +664,13 @@ fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         }
     }
     let height = inner.height as usize;
+    if !app.loaded && lib.characters.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Span::styled("reading the library…", theme.dim())),
+            inner,
+        );
+        return;
+    }
     if lib.characters.is_empty() {
         let c = app.keys.keys_label(crate::tui::action::Action::Create);
         frame.render_widget(
@@ -507,7 +718,21 @@ fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         .map(|(i, h)| {
             let c = &lib.characters[h.index];
             let idx = lib.searcher.name_indices(h.index, q);
+            let tags = escape_display(
+                &c.tags
+                    .iter()
+                    .map(|t| format!("#{t}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            // The name first; the tags in the room it leaves.
             let mut spans = highlight(&escape_display(&c.name), &c.name, &idx, name_room, theme);
+            let used: usize = spans.iter().map(|s| s.content.width()).sum();
+            let left = name_room.saturating_sub(used + 1);
+            if !tags.is_empty() && left >= 4 {
+                spans.push(Span::raw(" "));
+                spans.push(Span::styled(fit(&tags, left), theme.fg(theme.accent_fg)));
+            }
             let used: usize = spans.iter().map(|s| s.content.width()).sum();
             if show_id {
                 spans.push(Span::raw(" ".repeat(width.saturating_sub(1 + used + id_w))));
@@ -574,6 +799,50 @@ fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(c) = c else { return };
+    let lines = details_lines(&c, theme);
+    let (text_area, image_area) = split_for_image(
+        inner,
+        wrapped_rows(&lines, inner.width),
+        app.char_preview.is_some(),
+    );
+    let more = wrapped_rows(&lines, text_area.width) > text_area.height;
+    if more && text_area.height > 0 {
+        // What does not fit is one key away.
+        let key = app.keys.keys_label(crate::tui::action::Action::Open);
+        let key = key.split('/').next().unwrap_or("");
+        let para = Paragraph::new(lines).wrap(Wrap { trim: false });
+        let [body, last] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(text_area);
+        frame.render_widget(para, body);
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("… ", theme.dim()),
+                Span::styled(key.to_string(), theme.key()),
+                Span::styled(" shows it all (Library pane)", theme.dim()),
+            ])),
+            last,
+        );
+    } else {
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    }
+    if let (Some(img_area), Some(p)) = (image_area, app.char_preview.as_mut()) {
+        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
+    }
+}
+
+/// Rows `lines` take wrapped at `width` columns.
+fn wrapped_rows(lines: &[Line], width: u16) -> u16 {
+    if width == 0 {
+        return 0;
+    }
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width)
+        .min(u16::MAX as usize) as u16
+}
+
+/// A character's record as labelled lines (the details pane and its reader).
+pub fn details_lines(c: &crate::library::Character, theme: &Theme) -> Vec<Line<'static>> {
     let label = |s: &'static str| Span::styled(format!("{s:<10}"), theme.dim());
     let mut lines = vec![
         Line::from(vec![
@@ -646,19 +915,14 @@ fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             theme.fg(theme.warning_fg),
         )));
     }
-    let (text_area, image_area) =
-        split_for_image(inner, lines.len() as u16, app.char_preview.is_some());
-    frame.render_widget(Paragraph::new(lines), text_area);
-    if let (Some(img_area), Some(p)) = (image_area, app.char_preview.as_mut()) {
-        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
-    }
+    lines
 }
 
 fn draw_jobs(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     if area.height == 0 {
         return;
     }
-    let n = app.jobs.list.len();
+    let n = app.jobs.rows();
     let h = area.height as usize;
     let sel = app.jobs.selected.min(n.saturating_sub(1));
     let first = if sel + 1 > h {
@@ -668,20 +932,26 @@ fn draw_jobs(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     };
     let now = Instant::now();
     let focused = app.focus == Focus::Jobs;
-    let lines: Vec<Line> = app
-        .jobs
-        .list
-        .iter()
-        .enumerate()
-        .skip(first)
+    let history = app.jobs.history.len();
+    app.areas.jobs_first = first;
+    let lines: Vec<Line> = (first..n)
         .take(h)
-        .map(|(i, j)| {
-            row_line(
+        .map(|i| match app.jobs.list.get(i) {
+            Some(j) => row_line(
                 theme,
                 i == sel && focused,
                 focused,
                 job_spans(j, theme, now, area.width as usize),
-            )
+            ),
+            None => row_line(
+                theme,
+                i == sel && focused,
+                focused,
+                vec![Span::styled(
+                    format!("{history} finished job(s) folded away: their log is here"),
+                    theme.dim(),
+                )],
+            ),
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), area);
@@ -777,12 +1047,20 @@ fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             .into_iter()
             .map(|(k, t)| (k, t.to_string()))
             .collect();
-        if scope != Scope::Jobs && app.jobs.active() > 0 {
-            // Cancelling is offered wherever the jobs are visible.
-            let pos = h.len().saturating_sub(2);
-            for (k, t) in app.keys.hints(Scope::Jobs).into_iter().take(1) {
-                h.insert(pos, (k, t.to_string()));
-            }
+        let enter = app.keys.keys_label(crate::tui::action::Action::Open);
+        let enter = enter.split('/').next().unwrap_or("").to_string();
+        let what = match scope {
+            Scope::Files => Some("open"),
+            Scope::Clip if app.clip.input.is_some() => Some("create"),
+            Scope::Jobs => Some("log"),
+            Scope::Library if app.library.selected_character().is_some() => Some("details"),
+            _ => None,
+        };
+        if let Some(what) = what
+            && !enter.is_empty()
+            && !h.iter().any(|(_, t)| t == what)
+        {
+            h.insert(0, (enter, what.to_string()));
         }
         h
     };
@@ -815,6 +1093,8 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     )
 }
 
+/// A bordered box in the middle of `area` with `lines` wrapped to its width; returns its
+/// inner area.
 fn popup(
     frame: &mut Frame,
     theme: &Theme,
@@ -823,7 +1103,10 @@ fn popup(
     lines: Vec<Line>,
     width: u16,
 ) -> Rect {
-    let rect = centered(area, width, lines.len() as u16 + 2);
+    let w = width.min(area.width.saturating_sub(2));
+    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = para.line_count(w.saturating_sub(2)) as u16;
+    let rect = centered(area, w, rows + 2);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -835,7 +1118,7 @@ fn popup(
         )))
         .style(theme.base());
     let inner = block.inner(rect);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    frame.render_widget(para.block(block), rect);
     inner
 }
 

@@ -168,8 +168,20 @@ impl Harness {
             local_clipboard: false,
             providers,
             default_provider: cfg.defaults.provider.clone(),
+            mouse: true,
         });
-        Harness { app, rx, root }
+        let mut h = Harness { app, rx, root };
+        h.wait_loaded();
+        h
+    }
+
+    /// Handle messages until the library has been read (the first frame does not wait for
+    /// it; the tests start from a loaded library).
+    pub fn wait_loaded(&mut self) {
+        while !self.app.loaded {
+            let msg = futures::executor::block_on(self.rx.recv()).expect("the app's channel");
+            self.app.update(msg);
+        }
     }
 
     pub fn home(&self) -> PathBuf {
