@@ -431,6 +431,46 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             output::print_trash(&lib.trash()?, json);
             Ok(0)
         }
+        Command::Pack {
+            characters,
+            all,
+            output: out,
+            force,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let chosen = if all {
+                lib.list()?.characters
+            } else {
+                characters
+                    .iter()
+                    .map(|c| lib.resolve(c))
+                    .collect::<Result<Vec<_>>>()?
+            };
+            let summary = crate::library::pack::write_pack(&lib, &chosen, &out, force)?;
+            output::print_packed(&summary, json);
+            Ok(0)
+        }
+        Command::Import {
+            source,
+            on_conflict,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let mode = match on_conflict {
+                args::OnConflictArg::Fail => crate::library::import::OnConflict::Fail,
+                args::OnConflictArg::Skip => crate::library::import::OnConflict::Skip,
+                args::OnConflictArg::Rename => crate::library::import::OnConflict::Rename,
+            };
+            let stage = if source.is_dir() {
+                crate::library::import::stage_folder(&lib, &source)?
+            } else {
+                crate::library::pack::stage_pack(&lib, &source)?
+            };
+            let results = crate::library::import::commit(&lib, stage, mode)?;
+            output::print_imported(&results, json);
+            Ok(0)
+        }
     }
 }
 
