@@ -592,3 +592,80 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
     );
     assert_nothing_imported(&b);
 }
+
+/// The `.gitignore` the README suggests for a library kept in git.
+const LIBRARY_GITIGNORE: &str = ".work/\n.trash/\n.lock\n";
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=Cast",
+            "-c",
+            "user.email=cast@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "pull.rebase=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+#[test]
+fn two_git_clones_of_a_library_create_characters_apart_and_merge_without_conflicts() {
+    let a = Env::new();
+    let shared = id_of(&a.create(&clip_a(), "Wolf", &[]));
+    std::fs::write(a.lib().join(".gitignore"), LIBRARY_GITIGNORE).unwrap();
+    git(&a.lib(), &["init", "-q"]);
+    git(&a.lib(), &["add", "-A"]);
+    git(&a.lib(), &["commit", "-qm", "cast"]);
+
+    // A clone elsewhere: its own library, used through castbook like any other.
+    let b = Env::new();
+    let src = a.lib().to_str().unwrap().to_string();
+    let dest = b.lib().to_str().unwrap().to_string();
+    git(b.dir.path(), &["clone", "-q", &src, &dest]);
+    let listed = json_ok(&b.run(&["list", "--json"]));
+    assert_eq!(listed[0]["id"], shared.as_str());
+
+    // Each side creates its own characters and commits.
+    let fox = id_of(&a.create(&clip_a(), "Fox", &[]));
+    git(&a.lib(), &["add", "-A"]);
+    git(&a.lib(), &["commit", "-qm", "fox"]);
+    let bear = id_of(&b.create(&clip_b(), "Bear", &[]));
+    assert!(b.run(&["edit", "Wolf", "--tag", "night"]).status.success());
+    git(&b.lib(), &["add", "-A"]);
+    git(&b.lib(), &["commit", "-qm", "bear"]);
+    // Nothing of the library's own housekeeping is committed.
+    let tracked = stdout(&git(&b.lib(), &["ls-files"]));
+    assert!(
+        tracked
+            .lines()
+            .all(|l| l == ".gitignore" || l.starts_with("char_")),
+        "{tracked}"
+    );
+
+    // B pulls A: a clean merge (git exits non-zero on a conflict), all three characters.
+    git(&b.lib(), &["pull", "-q", "--no-edit", "origin", "main"]);
+    let mut ids = vec![shared.clone(), fox, bear];
+    ids.sort();
+    assert_eq!(b.characters(), ids);
+    let doctor = b.run(&["doctor", "--json"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    let wolf = json_ok(&b.run(&["show", "Wolf", "--json"]));
+    assert_eq!(wolf["tags"], serde_json::json!(["night"]));
+    let status = stdout(&git(&b.lib(), &["status", "--porcelain"]));
+    assert_eq!(status, "", "castbook left files git would see");
+}
