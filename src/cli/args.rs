@@ -170,9 +170,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Bring characters in from a pack or another library folder, keeping their IDs
+    /// Bring characters in from a pack or another library folder (keeping their IDs), or create
+    /// one per row of a CSV manifest (columns clip,name,start,tags,notes)
     Import {
-        /// A .castpack file, or another library's folder
+        /// A .castpack file, another library's folder, or a .csv manifest
         source: PathBuf,
         /// An incoming character whose name another character holds: fail (import nothing),
         /// skip it, or rename it ("Name (2)")

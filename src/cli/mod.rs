@@ -2,6 +2,7 @@
 //! for results, stderr for warnings and progress) or one JSON document with `--json`.
 
 pub mod args;
+mod batch;
 mod doctor;
 pub mod output;
 pub mod progress;
@@ -462,6 +463,21 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 args::OnConflictArg::Skip => crate::library::import::OnConflict::Skip,
                 args::OnConflictArg::Rename => crate::library::import::OnConflict::Rename,
             };
+            let is_csv = source
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if !source.is_dir() && !source.is_file() {
+                return Err(Error::input(
+                    "not_found",
+                    format!(
+                        "{} is not a file or a folder: give a .castpack file, another library's folder, or a CSV manifest",
+                        escape_display(&source.display().to_string())
+                    ),
+                ));
+            }
+            if is_csv && source.is_file() {
+                return batch::run(&lib, &cfg, &source, json).await;
+            }
             let stage = if source.is_dir() {
                 crate::library::import::stage_folder(&lib, &source)?
             } else {
