@@ -152,6 +152,36 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write characters (record, clip, keyframes) into one pack file to hand to another library
+    #[command(group(clap::ArgGroup::new("which").required(true).multiple(true)))]
+    Pack {
+        /// IDs or exact names
+        #[arg(group = "which")]
+        characters: Vec<String>,
+        /// Every character of the library
+        #[arg(long, group = "which")]
+        all: bool,
+        /// The pack to write (e.g. cast.castpack)
+        #[arg(long, short, value_name = "FILE")]
+        output: PathBuf,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring characters in from a pack or another library folder (keeping their IDs), or create
+    /// one per row of a CSV manifest (columns clip,name,start,tags,notes)
+    Import {
+        /// A .castpack file, another library's folder, or a .csv manifest
+        source: PathBuf,
+        /// An incoming character whose name another character holds: fail (import nothing),
+        /// skip it, or rename it ("Name (2)")
+        #[arg(long, value_enum, default_value_t = OnConflictArg::Fail)]
+        on_conflict: OnConflictArg,
+        #[arg(long)]
+        json: bool,
+    },
     /// The characters that look most alike, by signature
     Similar {
         /// An ID, an exact name, or a clip file
@@ -180,6 +210,14 @@ pub enum Shell {
     Fish,
 }
 
+/// `--on-conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnConflictArg {
+    Fail,
+    Skip,
+    Rename,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     Csv,
@@ -201,6 +239,8 @@ impl Command {
             | Command::Restore { json, .. }
             | Command::Trash { json }
             | Command::Doctor { json, .. }
+            | Command::Pack { json, .. }
+            | Command::Import { json, .. }
             | Command::Similar { json, .. } => *json,
             Command::Export { format, json, .. } => *json || *format == ExportFormat::Json,
             Command::Completions { .. } => false,

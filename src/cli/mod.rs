@@ -2,6 +2,7 @@
 //! for results, stderr for warnings and progress) or one JSON document with `--json`.
 
 pub mod args;
+mod batch;
 mod doctor;
 pub mod output;
 pub mod progress;
@@ -414,6 +415,61 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
         Command::Trash { json } => {
             let lib = open_library(library, &cfg)?;
             output::print_trash(&lib.trash()?, json);
+            Ok(0)
+        }
+        Command::Pack {
+            characters,
+            all,
+            output: out,
+            force,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let chosen = if all {
+                lib.list()?.characters
+            } else {
+                characters
+                    .iter()
+                    .map(|c| lib.resolve(c))
+                    .collect::<Result<Vec<_>>>()?
+            };
+            let summary = crate::library::pack::write_pack(&lib, &chosen, &out, force)?;
+            output::print_packed(&summary, json);
+            Ok(0)
+        }
+        Command::Import {
+            source,
+            on_conflict,
+            json,
+        } => {
+            let lib = open_library(library, &cfg)?;
+            let mode = match on_conflict {
+                args::OnConflictArg::Fail => crate::library::import::OnConflict::Fail,
+                args::OnConflictArg::Skip => crate::library::import::OnConflict::Skip,
+                args::OnConflictArg::Rename => crate::library::import::OnConflict::Rename,
+            };
+            let is_csv = source
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if !source.is_dir() && !source.is_file() {
+                return Err(Error::input(
+                    "not_found",
+                    format!(
+                        "{} is not a file or a folder: give a .castpack file, another library's folder, or a CSV manifest",
+                        escape_display(&source.display().to_string())
+                    ),
+                ));
+            }
+            if is_csv && source.is_file() {
+                return batch::run(&lib, &cfg, &source, json).await;
+            }
+            let stage = if source.is_dir() {
+                crate::library::import::stage_folder(&lib, &source)?
+            } else {
+                crate::library::pack::stage_pack(&lib, &source)?
+            };
+            let results = crate::library::import::commit(&lib, stage, mode)?;
+            output::print_imported(&results, json);
             Ok(0)
         }
     }

@@ -280,3 +280,67 @@ pub fn print_trash(entries: &[TrashEntry], json: bool) {
         );
     }
 }
+
+/// What `pack` wrote: the file and its characters.
+pub fn print_packed(s: &crate::library::pack::PackSummary, json: bool) {
+    if json {
+        print_json(s);
+        return;
+    }
+    for c in &s.characters {
+        println!("{}  {}", esc(&c.id), esc(&c.name));
+    }
+    eprintln!(
+        "packed {} character(s), {} files, {} into {}",
+        s.characters.len(),
+        s.files,
+        human_size(s.bytes),
+        esc(&s.path.display().to_string())
+    );
+}
+
+/// One line per incoming character: what happened, its ID, its name, and why.
+pub fn print_imported(results: &[crate::library::import::ImportResult], json: bool) {
+    use crate::library::import::Status;
+    if json {
+        print_json(results);
+        return;
+    }
+    let width = results
+        .iter()
+        .map(|r| r.status.label().len())
+        .max()
+        .unwrap_or(0);
+    for r in results {
+        let detail = match r.status {
+            Status::Merged => format!("added: {}", esc(&r.providers_added.join(", "))),
+            Status::Skipped | Status::Renamed => r
+                .name_held_by
+                .as_ref()
+                .map(|h| format!("the name is held by {} ({})", esc(&h.id), esc(&h.name)))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let name = match &r.new_name {
+            Some(n) => format!("{} (was {})", esc(n), esc(&r.name)),
+            None => esc(&r.name),
+        };
+        println!(
+            "{:width$}  {}  {}{}{}",
+            r.status.label(),
+            esc(&r.id),
+            name,
+            if detail.is_empty() { "" } else { "  " },
+            detail
+        );
+    }
+    let count = |s: Status| results.iter().filter(|r| r.status == s).count();
+    eprintln!(
+        "{} created, {} already there, {} merged, {} skipped, {} renamed",
+        count(Status::Created),
+        count(Status::Existing),
+        count(Status::Merged),
+        count(Status::Skipped),
+        count(Status::Renamed)
+    );
+}

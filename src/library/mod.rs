@@ -4,7 +4,9 @@
 pub mod export;
 pub mod health;
 pub mod id;
+pub mod import;
 pub mod name;
+pub mod pack;
 pub mod record;
 pub mod search;
 pub mod store;
