@@ -49,6 +49,9 @@ fn be64(b: &[u8], at: usize) -> Option<u64> {
 pub const MAX_SAMPLES: u32 = 1 << 24;
 /// The largest `moov` body read into memory; a larger one is left to ffprobe.
 pub const MAX_MOOV_BYTES: u64 = 64 * 1024 * 1024;
+/// The most top-level boxes walked looking for `moov` (a fragmented file has two per
+/// fragment).
+pub const MAX_TOP_BOXES: usize = 100_000;
 /// The most keyframe times `Track::keyframe_times` returns.
 pub const MAX_KEYFRAMES: usize = 10_000;
 
@@ -117,7 +120,11 @@ pub fn top_level_of(f: &mut (impl Read + Seek), size: u64) -> std::io::Result<Op
     };
     let mut at = 0u64;
     let mut first = true;
-    while at + 8 <= size {
+    // Everything needed is in `ftyp` and `moov`: the walk ends at the `moov`, or after
+    // `MAX_TOP_BOXES` boxes (a file of millions of tiny boxes is not walked to its end).
+    let mut walked = 0;
+    while at + 8 <= size && top.moov.is_none() && walked < MAX_TOP_BOXES {
+        walked += 1;
         let mut head = [0u8; 16];
         f.seek(SeekFrom::Start(at))?;
         let n = read_up_to(f, &mut head)?;
@@ -235,6 +242,8 @@ pub struct Track {
     /// `stsz`: uniform size (non-zero) or per-sample sizes.
     pub uniform_size: u32,
     pub sizes: Vec<u32>,
+    /// The sample count of `stsz`, once checked: at most `MAX_SAMPLES`, each sample with its
+    /// size entry or its uniform size within the file; 0 when the claim does not hold.
     pub count: u32,
     /// `stco`/`co64` chunk offsets and `stsc` runs (first_chunk, samples_per_chunk).
     pub chunk_offsets: Vec<u64>,
@@ -822,6 +831,26 @@ mod tests {
         assert_eq!(v.fps(), 25.0);
         assert!(!s.has_audio);
         assert_eq!(s.size_bytes, data.len() as u64);
+    }
+
+    #[test]
+    fn the_walk_ends_at_the_moov_or_the_box_cap() {
+        let moov_last = |free_boxes: usize| {
+            let mut data = boxes::bx(b"ftyp", b"isom\0\0\x02\0isom");
+            for _ in 0..free_boxes {
+                data.extend(boxes::bx(b"free", b""));
+            }
+            data.extend(boxes::bx(
+                b"moov",
+                &boxes::video_trak(&Tables::constant(3, 1, 0)),
+            ));
+            let size = data.len() as u64;
+            top_level_of(&mut std::io::Cursor::new(data), size)
+                .unwrap()
+                .unwrap()
+        };
+        assert!(moov_last(1000).moov.is_some());
+        assert!(moov_last(MAX_TOP_BOXES).moov.is_none());
     }
 
     #[test]
