@@ -4,6 +4,7 @@
 pub mod export;
 pub mod health;
 pub mod id;
+pub mod index;
 pub mod name;
 pub mod record;
 pub mod search;

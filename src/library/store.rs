@@ -413,10 +413,16 @@ impl Library {
     /// The characters' IDs, names and signatures now: to check a name early, and for
     /// look-alike warnings. The commit checks the name again, exactly, under the lock.
     pub fn names(&self) -> Result<NameSnapshot> {
+        // From the derived index (each entry checked against its record's stat).
         let heads: Vec<RecordHead> = self
-            .read_all::<RecordHead>()?
+            .summaries()?
+            .rows
             .into_iter()
-            .map(|(_, h)| h)
+            .map(|s| RecordHead {
+                id: s.id,
+                name: s.name,
+                signature: s.signature.map(RawJson::from_compact),
+            })
             .collect();
         Ok(NameSnapshot { heads })
     }
