@@ -194,6 +194,26 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 }
             })
         }
+        Command::List { json: false } => {
+            // From the derived index: no record is parsed unless it changed.
+            let lib = open_library(library, &cfg)?;
+            let s = lib.summaries()?;
+            output::report_corrupt(&s.corrupt);
+            let rows: Vec<output::ListRow> = s
+                .rows
+                .iter()
+                .map(|r| output::ListRow {
+                    id: &r.id,
+                    name: &r.name,
+                    created_at: &r.created_at,
+                    tags: &r.tags,
+                    damage: crate::library::health::quick_damage(&lib, r),
+                })
+                .collect();
+            output::report_damaged(rows.iter().filter(|r| !r.damage.is_empty()).count());
+            output::print_rows(&rows);
+            Ok(0)
+        }
         Command::List { json } => {
             let lib = open_library(library, &cfg)?;
             let listing = lib.list()?;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::library::health::Problem;
+use crate::library::health::{Problem, ProblemKind};
 use crate::library::record::usage_lines;
 use crate::library::{Character, Corrupt, Library, TrashEntry};
 use crate::pipeline::job::{Created, ProbeReport};
@@ -171,36 +171,66 @@ pub fn print_list(chars: &[Character], damage: &dyn Fn(&str) -> Option<Vec<Probl
         print_json(&rows);
         return;
     }
+    let rows: Vec<ListRow> = chars
+        .iter()
+        .map(|c| ListRow {
+            id: &c.id,
+            name: &c.name,
+            created_at: &c.created_at,
+            tags: &c.tags,
+            damage: damage(&c.id)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p.kind)
+                .collect(),
+        })
+        .collect();
+    print_rows(&rows);
+}
+
+/// One line of `list`.
+pub struct ListRow<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub created_at: &'a str,
+    pub tags: &'a [String],
+    /// What is wrong with its files (empty when nothing is).
+    pub damage: Vec<ProblemKind>,
+}
+
+/// ID, name, created date, tags, and `damaged: ...` when the files are.
+pub fn print_rows(chars: &[ListRow]) {
     if chars.is_empty() {
         eprintln!("no characters");
         return;
     }
     let width = chars
         .iter()
-        .map(|c| esc(&c.name).chars().count())
+        .map(|c| esc(c.name).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 32);
     for c in chars {
-        let name = esc(&c.name);
+        let name = esc(c.name);
         let shown: String = if name.chars().count() > width {
             name.chars().take(width - 1).chain(['…']).collect()
         } else {
             name.clone()
         };
         let pad = width - shown.chars().count();
-        let mark = damage(&c.id)
-            .map(|p| {
-                let kinds: Vec<&str> = p.iter().map(|p| p.kind.as_str()).collect();
-                format!("  damaged: {}", kinds.join(", "))
-            })
-            .unwrap_or_default();
+        let mut kinds: Vec<&str> = c.damage.iter().map(|k| k.as_str()).collect();
+        kinds.dedup();
+        let mark = if kinds.is_empty() {
+            String::new()
+        } else {
+            format!("  damaged: {}", kinds.join(", "))
+        };
         println!(
             "{}  {}{}  {}  {}{mark}",
             esc(&c.id),
             shown,
             " ".repeat(pad),
-            esc(c.created_at.get(..10).unwrap_or(&c.created_at)),
+            esc(c.created_at.get(..10).unwrap_or(c.created_at)),
             esc(&c.tags.join(", "))
         );
     }

@@ -17,7 +17,7 @@ use crate::library::name::{
     MAX_NAME_CHARS, check_notes, check_tags, is_id, name_key, normalize_name,
 };
 use crate::library::record::{Character, SCHEMA};
-use crate::library::store::{Library, RECORD_FILE, RecordHead, WorkDir, safe_relative, sync_dir};
+use crate::library::store::{Library, RECORD_FILE, WorkDir, safe_relative, sync_dir};
 use crate::util::escape_display;
 
 /// The largest file a character may bring (its clip is a few MB; a record a few KB).
@@ -397,14 +397,8 @@ pub fn commit(lib: &Library, mut stage: Stage, mode: OnConflict) -> Result<Vec<I
     let _lock = lib.lock()?;
     // Every name now, by key: the exact check, under the lock.
     let mut names: HashMap<String, Holder> = HashMap::new();
-    for (folder, head) in lib.read_all::<RecordHead>()? {
-        names.insert(
-            name_key(&head.name),
-            Holder {
-                id: folder,
-                name: head.name,
-            },
-        );
+    for (folder, name) in lib.all_names()? {
+        names.insert(name_key(&name), Holder { id: folder, name });
     }
     // First pass, nothing changed yet: the characters already there (readable), and the
     // name conflicts as the import would meet them.

@@ -5,6 +5,7 @@ pub mod export;
 pub mod health;
 pub mod id;
 pub mod import;
+pub mod index;
 pub mod name;
 pub mod pack;
 pub mod record;

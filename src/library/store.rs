@@ -344,9 +344,11 @@ impl Library {
         ))
     }
 
-    /// Every readable record, each parsed only into `T` (a few fields), with the name of
-    /// its folder; read on up to 4 threads. Corrupt records are skipped (`list` reports them).
-    pub fn read_all<T: serde::de::DeserializeOwned + Send>(&self) -> Result<Vec<(String, T)>> {
+    /// The name every record holds, with its folder's name; read on up to 4 threads, each
+    /// record only as far as its `name` (a record is never trusted to be unchanged: this
+    /// is the exact read a name check under the lock makes). Records without a readable
+    /// name are skipped (`list` reports them).
+    pub(crate) fn all_names(&self) -> Result<Vec<(String, String)>> {
         let mut ids: Vec<String> = fs::read_dir(&self.root)
             .map_err(|e| Error::io("reading the library", &self.root, &e))?
             .flatten()
@@ -363,22 +365,18 @@ impl Library {
             .unwrap_or(1)
             .clamp(1, 4);
         let chunk = ids.len().div_ceil(threads).max(256);
-        let read_chunk = |ids: &[String]| -> Vec<(String, T)> {
+        let read_chunk = |ids: &[String]| -> Vec<(String, String)> {
             let mut buf = Vec::with_capacity(8192);
             let mut path = self.root.clone();
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 path.push(id);
                 path.push(RECORD_FILE);
-                buf.clear();
-                let ok = File::open(&path)
-                    .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut buf))
-                    .is_ok();
-                path.pop();
-                path.pop();
-                if ok && let Ok(v) = serde_json::from_slice::<T>(&buf) {
-                    out.push((id.clone(), v));
+                if let Some(name) = read_name(&path, &mut buf) {
+                    out.push((id.clone(), name));
                 }
+                path.pop();
+                path.pop();
             }
             out
         };
@@ -402,9 +400,9 @@ impl Library {
     /// Call it under the lock for a check that holds until the lock is released.
     pub fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
         let key = name_key(name);
-        for (folder, other) in self.read_all::<NameHead>()? {
-            if name_key(&other.name) == key && Some(folder.as_str()) != except_id {
-                return Err(name_taken(name, &folder, &other.name));
+        for (folder, other) in self.all_names()? {
+            if name_key(&other) == key && Some(folder.as_str()) != except_id {
+                return Err(name_taken(name, &folder, &other));
             }
         }
         Ok(())
@@ -413,10 +411,16 @@ impl Library {
     /// The characters' IDs, names and signatures now: to check a name early, and for
     /// look-alike warnings. The commit checks the name again, exactly, under the lock.
     pub fn names(&self) -> Result<NameSnapshot> {
+        // From the derived index (each entry checked against its record's stat).
         let heads: Vec<RecordHead> = self
-            .read_all::<RecordHead>()?
+            .summaries()?
+            .rows
             .into_iter()
-            .map(|(_, h)| h)
+            .map(|s| RecordHead {
+                id: s.id,
+                name: s.name,
+                signature: s.signature.map(RawJson::from_compact),
+            })
             .collect();
         Ok(NameSnapshot { heads })
     }
@@ -531,10 +535,48 @@ impl Library {
     }
 }
 
-/// The name of a record: all a name check reads (the ID is its folder's name).
-#[derive(Debug, Clone, serde::Deserialize)]
-struct NameHead {
-    name: String,
+/// The top-level `name` of a record, reading it only as far as needed: the first 8 KB
+/// (castbook writes the name near the top), else the whole file.
+fn read_name(path: &Path, buf: &mut Vec<u8>) -> Option<String> {
+    use std::io::Read;
+    let mut f = File::open(path).ok()?;
+    buf.clear();
+    buf.resize(8192, 0);
+    let n = f.read(buf).ok()?;
+    buf.truncate(n);
+    if let Some(name) = name_in(buf) {
+        return Some(name);
+    }
+    f.read_to_end(buf).ok()?;
+    name_in(buf)
+}
+
+/// The value of the top-level `name` key of the JSON object in `bytes`, if it is reached
+/// (the rest need not be there or be valid).
+fn name_in(bytes: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct FindName<'a>(&'a mut Option<String>);
+    impl<'de> Visitor<'de> for FindName<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a character record")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "name" {
+                    *self.0 = Some(map.next_value::<String>()?);
+                    // Stop here: the caller ignores what follows.
+                    return Err(serde::de::Error::custom("found"));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let _ = (&mut de).deserialize_map(FindName(&mut found));
+    found
 }
 
 /// What name checks and look-alike warnings read of each record.
@@ -688,5 +730,33 @@ impl Drop for WorkDir {
             let _ = fs::remove_dir_all(&self.path);
         }
         let _ = fs::remove_file(&self.lock_path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_in;
+
+    #[test]
+    fn the_top_level_name_is_found_wherever_it_is() {
+        assert_eq!(
+            name_in(br#"{"schema":1,"id":"char_x","name":"Wolf","signature":{"hist":[0.1,"#),
+            Some("Wolf".into()),
+            "the rest of a record need not be read"
+        );
+        assert_eq!(
+            name_in(br#"{"source":{"name":"inner"},"tags":["a"],"name":"Outer"}"#),
+            Some("Outer".into()),
+            "a nested name is not the record's"
+        );
+        assert_eq!(
+            name_in(br#"{"n\u0061me":"Esc","id":"x"}"#),
+            Some("Esc".into())
+        );
+        assert_eq!(name_in(br#"{"id":"x","name":"Cut sho"#), None);
+        assert_eq!(name_in(br#"{"id":"x"}"#), None);
+        assert_eq!(name_in(b"not json"), None);
+        assert_eq!(name_in(br#"{"name":7}"#), None);
+        assert_eq!(name_in(br#"["name","Wolf"]"#), None);
     }
 }
