@@ -653,6 +653,17 @@ async fn window_start_moves_and_the_clip_is_probed_again() {
         h.key(KeyCode::Left);
     }
     assert_eq!(h.app.clip.start_s, 0.0);
+    // Shift moves it 5 s at a time, within the same bounds.
+    let shift = |code| {
+        Msg::Key(crossterm::event::KeyEvent::new(
+            code,
+            crossterm::event::KeyModifiers::SHIFT,
+        ))
+    };
+    h.app.update(shift(KeyCode::Right));
+    assert_eq!(h.app.clip.start_s, 5.0);
+    h.app.update(shift(KeyCode::Left));
+    assert_eq!(h.app.clip.start_s, 0.0);
 }
 
 #[tokio::test]

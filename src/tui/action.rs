@@ -44,6 +44,8 @@ actions! {
     AllFiles = "all_files",
     StartEarlier = "start_earlier",
     StartLater = "start_later",
+    StartMuchEarlier = "start_much_earlier",
+    StartMuchLater = "start_much_later",
     Create = "create",
     Search = "search",
     Copy = "copy",

@@ -20,7 +20,7 @@ use crate::library::{Character, Library};
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
 use crate::provider::{self, AnyProvider, Provider, Registration, Registry};
 use crate::tui::action::{Action, LibraryDone, Msg};
-use crate::tui::clip::{ClipPane, ProbeState, START_STEP_S};
+use crate::tui::clip::{ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S};
 use crate::tui::clipboard;
 use crate::tui::files::{EntryKind, FilesPane};
 use crate::tui::jobs::{JobKind, JobState, Jobs};
@@ -741,6 +741,8 @@ impl App {
             }
             Action::StartEarlier => self.shift_start(-START_STEP_S),
             Action::StartLater => self.shift_start(START_STEP_S),
+            Action::StartMuchEarlier => self.shift_start(-START_BIG_STEP_S),
+            Action::StartMuchLater => self.shift_start(START_BIG_STEP_S),
             Action::Create => self.ask_name(),
             Action::Search => {
                 self.focus = Focus::Library;

@@ -9,6 +9,8 @@ use crate::pipeline::job::{Input, ProbeReport};
 pub const WINDOW_S: f64 = 4.0;
 /// How far one key press moves the window start.
 pub const START_STEP_S: f64 = 0.5;
+/// How far one shifted key press moves it.
+pub const START_BIG_STEP_S: f64 = 5.0;
 
 #[derive(Debug)]
 pub enum ProbeState {

@@ -310,6 +310,20 @@ impl Default for KeyMap {
                     "window start 0.5 s later",
                 ),
                 b(
+                    Action::StartMuchEarlier,
+                    vec![Key::new(Left, KeyModifiers::SHIFT), c('{')],
+                    Scope::Clip,
+                    None,
+                    "window start 5 s earlier",
+                ),
+                b(
+                    Action::StartMuchLater,
+                    vec![Key::new(Right, KeyModifiers::SHIFT), c('}')],
+                    Scope::Clip,
+                    None,
+                    "window start 5 s later",
+                ),
+                b(
                     Action::Create,
                     vec![c('c')],
                     Scope::Clip,

@@ -1036,7 +1036,7 @@ fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             ("Esc".into(), "clear".into()),
         ]
     } else {
-        let scope = if app.focus == Focus::Jobs && app.jobs.list.is_empty() {
+        let scope = if app.focus == Focus::Jobs && app.jobs.rows() == 0 {
             Scope::Global
         } else {
             app.focus.scope()
