@@ -14,7 +14,7 @@ use crate::library::Library;
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
 use crate::util::escape_display;
 
-use super::{output, progress, with_ctrl_c};
+use super::{output, progress};
 
 /// The largest manifest read.
 const MAX_CSV_BYTES: u64 = 16 << 20;
@@ -190,6 +190,8 @@ pub async fn run(lib: &Library, cfg: &Config, manifest: &Path, json: bool) -> Re
     let rows = read_rows(manifest)?;
     let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
     let cancel = CancellationToken::new();
+    // One watcher for the whole batch: a Ctrl-C between two clips stops it too.
+    let watcher = tokio::spawn(stop_on_signal(cancel.clone()));
     let total = rows.len();
     for (n, row) in rows.into_iter().enumerate() {
         let name = row_name(&row);
@@ -239,7 +241,7 @@ pub async fn run(lib: &Library, cfg: &Config, manifest: &Path, json: bool) -> Re
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let drawer = tokio::spawn(progress::draw(rx));
         let fut = job::create(lib.clone(), input, opts, Reporter::new(tx), cancel.clone());
-        let outcome = with_ctrl_c(fut, &cancel).await;
+        let outcome = fut.await;
         let _ = drawer.await;
         match outcome {
             Ok(created) => {
@@ -266,6 +268,7 @@ pub async fn run(lib: &Library, cfg: &Config, manifest: &Path, json: bool) -> Re
         }
         results.push(result);
     }
+    watcher.abort();
     print_results(&results, json);
     let any = |s: RowStatus| results.iter().any(|r| r.status == s);
     Ok(if any(RowStatus::Cancelled) {
@@ -277,6 +280,24 @@ pub async fn run(lib: &Library, cfg: &Config, manifest: &Path, json: bool) -> Re
     } else {
         0
     })
+}
+
+/// Cancel `cancel` on Ctrl-C or SIGTERM.
+async fn stop_on_signal(cancel: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated => {}
+    }
+    cancel.cancel();
 }
 
 fn print_results(results: &[RowResult], json: bool) {
