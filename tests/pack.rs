@@ -566,7 +566,8 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
     let wolf = id_of(&a.create(&clip_a(), "Wolf", &[]));
     a.create(&clip_a(), "Fox", &[]);
     let clip = a.lib().join(&wolf).join("clip.mp4");
-    let mut bytes = std::fs::read(&clip).unwrap();
+    let good_clip = std::fs::read(&clip).unwrap();
+    let mut bytes = good_clip.clone();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
     std::fs::write(&clip, bytes).unwrap();
@@ -576,6 +577,20 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
     let msg = e["message"].as_str().unwrap();
     assert!(msg.contains(&wolf) && msg.contains("clip.mp4"), "{msg}");
     assert_nothing_imported(&b);
+
+    // A record whose provider entry holds terminal escapes is refused.
+    std::fs::write(&clip, &good_clip).unwrap();
+    add_provider(&a.lib(), &wolf, "alpha", "id\u{1b}[2J");
+    let e = json_err(&import(&b, &a.lib(), &["--json"]));
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("not a remote ID") && msg.contains("U+001B"),
+        "{msg}"
+    );
+    assert_nothing_imported(&b);
+    add_provider(&a.lib(), &wolf, "alpha", "id-1");
+    assert!(import(&b, &a.lib(), &["--json"]).status.success());
+    assert!(std::fs::remove_dir_all(b.lib()).is_ok());
 
     // A clip replaced by a link to a file elsewhere is refused too.
     let elsewhere = a.path("elsewhere.mp4");

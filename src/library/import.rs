@@ -282,6 +282,23 @@ fn check_record(
             }
         }
     }
+    for (provider, remote) in &r.provider_ids {
+        if provider.is_empty()
+            || provider.chars().count() > 64
+            || provider.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "its record names the provider {:?}: a provider name is 1-64 printable characters",
+                escape_display(provider)
+            ));
+        }
+        crate::provider::check_remote_id(remote).map_err(|why| {
+            format!(
+                "its record's ID with {} is not a remote ID: {why}",
+                escape_display(provider)
+            )
+        })?;
+    }
     if r.clip.size_bytes == 0 {
         return Err("its record says the clip is empty".into());
     }
