@@ -478,6 +478,8 @@ fn two_libraries_that_grew_apart_merge_with_nothing_lost_or_duplicated() {
     // Fox, B made Bear and its own "Fox" from another clip.
     add_provider(&a.lib(), &wolf, "alpha", "remote-a");
     add_provider(&b.lib(), &wolf, "beta", "remote-b");
+    add_provider(&b.lib(), &wolf, "gamma", "remote-g1");
+    add_provider(&a.lib(), &wolf, "gamma", "remote-g2");
     let fox_a = id_of(&a.create(&clip_a(), "Fox", &[]));
     let bear = id_of(&b.create(&clip_a(), "Bear", &[]));
     let fox_b = id_of(&b.create(&clip_b(), "Fox", &[]));
@@ -503,10 +505,11 @@ fn two_libraries_that_grew_apart_merge_with_nothing_lost_or_duplicated() {
         .find(|r| r["id"] == wolf.as_str())
         .unwrap();
     assert_eq!(merged["providers_added"], serde_json::json!(["beta"]));
+    assert_eq!(merged["providers_differ"], serde_json::json!(["gamma"]));
     let w = json_ok(&a.run(&["show", &wolf, "--json"]));
     assert_eq!(
         w["provider_ids"],
-        serde_json::json!({"alpha": "remote-a", "beta": "remote-b"})
+        serde_json::json!({"alpha": "remote-a", "beta": "remote-b", "gamma": "remote-g2"})
     );
     assert_eq!(w["name"], "Wolf");
     // Nothing of A's was changed but Wolf's record, and no ID is there twice.

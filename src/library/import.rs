@@ -91,6 +91,10 @@ pub struct ImportResult {
     /// The providers whose registrations were added (merged only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers_added: Vec<String>,
+    /// The providers it is registered with under another remote ID than the library's
+    /// character (the library's is kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers_differ: Vec<String>,
     /// The character holding its name (skipped, renamed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name_held_by: Option<Holder>,
@@ -491,13 +495,18 @@ pub fn commit(lib: &Library, mut stage: Stage, mode: OnConflict) -> Result<Vec<I
             status: Status::Created,
             new_name: None,
             providers_added: Vec::new(),
+            providers_differ: Vec::new(),
             name_held_by: None,
         };
         if let Some(mut have) = existing.remove(&r.id) {
             for (provider, remote) in &r.provider_ids {
-                if !have.provider_ids.contains_key(provider) {
-                    have.provider_ids.insert(provider.clone(), remote.clone());
-                    result.providers_added.push(provider.clone());
+                match have.provider_ids.get(provider) {
+                    None => {
+                        have.provider_ids.insert(provider.clone(), remote.clone());
+                        result.providers_added.push(provider.clone());
+                    }
+                    Some(ours) if ours != remote => result.providers_differ.push(provider.clone()),
+                    Some(_) => {}
                 }
             }
             if result.providers_added.is_empty() {
