@@ -687,3 +687,76 @@ fn two_git_clones_of_a_library_create_characters_apart_and_merge_without_conflic
     let status = stdout(&git(&b.lib(), &["status", "--porcelain"]));
     assert_eq!(status, "", "castbook left files git would see");
 }
+
+/// The sample pack rebuilt with `edit` applied to each entry's (header, data).
+fn rebuilt(bytes: &[u8], edit: impl Fn(&str, &mut tar::Header, &mut Vec<u8>)) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    let mut ar = tar::Archive::new(bytes);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut h = e.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        edit(&path, &mut h, &mut data);
+        h.set_cksum();
+        out.append(&h, &data[..]).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+#[test]
+fn sizes_are_bounded_before_anything_is_read() {
+    let (a, _file, bytes) = sample_pack();
+    let b = Env::new();
+    let try_pack = |name: &str, data: Vec<u8>| -> String {
+        let file = a.path(name);
+        std::fs::write(&file, data).unwrap();
+        let e = json_err(&import(&b, &file, &["--json"]));
+        assert_eq!(e["code"], "bad_pack", "{e}");
+        assert_nothing_imported(&b);
+        e["message"].as_str().unwrap().to_string()
+    };
+
+    // A manifest that lists a clip of a terabyte.
+    let huge = rebuilt(&bytes, |path, h, data| {
+        if path == "manifest.json" {
+            let mut m: Value = serde_json::from_slice(data).unwrap();
+            for f in m["files"].as_array_mut().unwrap() {
+                if f["path"].as_str().unwrap().ends_with("clip.mp4") {
+                    f["size"] = Value::from(1u64 << 40);
+                }
+            }
+            *data = serde_json::to_vec(&m).unwrap();
+            h.set_size(data.len() as u64);
+        }
+    });
+    let msg = try_pack("huge.castpack", huge);
+    assert!(msg.contains("over the 67108864-byte limit"), "{msg}");
+
+    // An entry whose header says more than its manifest.
+    let longer = rebuilt(&bytes, |path, h, _| {
+        if path.ends_with("keyframes/01.jpg") {
+            h.set_size(1 << 30);
+        }
+    });
+    let msg = try_pack("longer.castpack", longer);
+    assert!(msg.contains("its manifest says"), "{msg}");
+
+    // A second manifest later on.
+    let twice = rebuilt(&bytes, |path, h, data| {
+        if path.ends_with("keyframes/02.jpg") {
+            let manifest_path = b"manifest.json";
+            let raw = h.as_old_mut();
+            raw.name = [0; 100];
+            raw.name[..manifest_path.len()].copy_from_slice(manifest_path);
+            *data = b"{}".to_vec();
+            h.set_size(2);
+        }
+    });
+    let msg = try_pack("twice.castpack", twice);
+    assert!(
+        msg.contains("manifest.json must be its first entry"),
+        "{msg}"
+    );
+}
