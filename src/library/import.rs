@@ -339,6 +339,14 @@ pub fn stage_folder(lib: &Library, from: &Path) -> Result<Stage> {
         })
         .collect();
     ids.sort();
+    if ids.is_empty() {
+        return Err(Error::input(
+            "no_characters",
+            format!(
+                "{shown} holds no characters (char_*/character.json): give another library's folder or a .castpack file; to make characters from clips, list them in a CSV manifest (clip,name,start,tags,notes) and import that"
+            ),
+        ));
+    }
     if ids.len() > MAX_FILES {
         return Err(bad(format!(
             "{} character folders are over the limit of {MAX_FILES}",
