@@ -161,3 +161,149 @@ fn ctrl_c_stops_the_batch_keeping_what_finished() {
     let doctor = env.run(&["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
 }
+
+fn run_json(env: &Env, args: &[&std::ffi::OsStr]) -> (Option<i32>, Value) {
+    let out = env.run_os(args);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}\n{}", stdout(&out), stderr(&out)));
+    (out.status.code(), v)
+}
+
+#[test]
+fn create_several_clips_names_each_from_its_stem_and_a_rerun_creates_nothing() {
+    let env = Env::new();
+    let good = testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true);
+    let hero = env.path("hero.mp4");
+    let villain = env.path("villain.mp4");
+    let small = env.path("small.mp4");
+    std::fs::copy(&good, &hero).unwrap();
+    std::fs::copy(&good, &villain).unwrap();
+    std::fs::copy(fixture("bikes.mp4"), &small).unwrap();
+    let args = [
+        "create".as_ref(),
+        hero.as_os_str(),
+        small.as_os_str(),
+        villain.as_os_str(),
+        "--name-from".as_ref(),
+        "stem".as_ref(),
+        "--tag".as_ref(),
+        "take".as_ref(),
+        "--json".as_ref(),
+    ];
+    let (code, v) = run_json(&env, &args);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(statuses(&v), ["created", "rejected", "created"], "{v}");
+    assert_eq!(v[0]["name"], "hero");
+    assert_eq!(v[1]["code"], "resolution");
+    assert_eq!(v[2]["name"], "villain");
+    assert!(v[0].get("line").is_none(), "{v}");
+    let id = v[0]["id"].as_str().unwrap();
+    let shown: Value = serde_json::from_slice(&env.run(&["show", id, "--json"]).stdout).unwrap();
+    assert_eq!(shown["tags"], serde_json::json!(["take"]));
+    assert_eq!(env.characters().len(), 2);
+    assert!(env.work_leftovers().is_empty());
+
+    let before = env.characters();
+    let (code, again) = run_json(&env, &args);
+    assert_eq!(code, Some(3));
+    assert_eq!(statuses(&again), ["existing", "rejected", "existing"]);
+    assert_eq!(again[0]["id"], v[0]["id"]);
+    assert_eq!(env.characters(), before);
+
+    // Only the good ones, without --name-from (stems are the default for several): exit 0.
+    let (code, ok) = run_json(
+        &env,
+        &[
+            "create".as_ref(),
+            hero.as_os_str(),
+            villain.as_os_str(),
+            "--json".as_ref(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{ok}");
+    assert_eq!(statuses(&ok), ["existing", "existing"]);
+}
+
+#[test]
+fn name_with_several_clips_is_a_usage_error_and_creates_nothing() {
+    let env = Env::new();
+    let good = testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true);
+    let out = env.run_os(&[
+        "create".as_ref(),
+        good.as_os_str(),
+        good.as_os_str(),
+        "--name".as_ref(),
+        "Hero".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--name-from stem"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(env.characters().is_empty());
+    // One clip and no name at all: said so, nothing made.
+    let out = env.run_os(&["create".as_ref(), good.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(env.characters().is_empty());
+    // One clip named from its stem.
+    let (code, v) = run_json(
+        &env,
+        &[
+            "create".as_ref(),
+            good.as_os_str(),
+            "--name-from".as_ref(),
+            "stem".as_ref(),
+            "--json".as_ref(),
+        ],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["name"], "720p-audio");
+}
+
+#[test]
+fn import_a_folder_of_clips_takes_every_video_and_ignores_the_rest() {
+    let env = Env::new();
+    let good = testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true);
+    let dir = env.path("takes");
+    std::fs::create_dir_all(dir.join("older")).unwrap();
+    std::fs::copy(&good, dir.join("alpha.mp4")).unwrap();
+    std::fs::copy(&good, dir.join("Beta.MOV")).unwrap();
+    std::fs::copy(&good, dir.join("older").join("gamma.mp4")).unwrap();
+    std::fs::write(dir.join("notes.txt"), "the best takes").unwrap();
+    std::fs::write(dir.join("cover.jpg"), [0xff, 0xd8, 0xff]).unwrap();
+    let (code, v) = run_json(
+        &env,
+        &["import".as_ref(), dir.as_os_str(), "--json".as_ref()],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Beta", "alpha"], "{v}");
+    assert_eq!(statuses(&v), ["created", "created"]);
+    assert_eq!(env.characters().len(), 2);
+    // Again: nothing new.
+    let before = env.characters();
+    let (code, v) = run_json(
+        &env,
+        &["import".as_ref(), dir.as_os_str(), "--json".as_ref()],
+    );
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(statuses(&v), ["existing", "existing"]);
+    assert_eq!(env.characters(), before);
+    // A video that is not one is rejected with its reason; the others stay.
+    std::fs::write(dir.join("broken.mp4"), b"not a video at all").unwrap();
+    let (code, v) = run_json(
+        &env,
+        &["import".as_ref(), dir.as_os_str(), "--json".as_ref()],
+    );
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(statuses(&v), ["existing", "existing", "rejected"], "{v}");
+    assert!(!v[2]["reason"].as_str().unwrap().is_empty());
+    assert_eq!(env.characters(), before);
+    assert!(env.work_leftovers().is_empty());
+}

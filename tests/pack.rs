@@ -581,10 +581,11 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
     assert!(msg.contains(&wolf) && msg.contains("clip.mp4"), "{msg}");
     assert_nothing_imported(&b);
 
-    // A folder without characters (clips, say) is not a library: said so, nothing made.
+    // A folder without characters or videos is not a library: said so, nothing made.
     let clips = a.path("clips");
     std::fs::create_dir_all(&clips).unwrap();
-    std::fs::copy(clip_a(), clips.join("take.mp4")).unwrap();
+    std::fs::write(clips.join("notes.txt"), "take 3 was best").unwrap();
+    std::fs::copy(clip_a(), clips.join("take.mp4.bak")).unwrap();
     let e = json_err(&import(&b, &clips, &["--json"]));
     assert_eq!(e["code"], "no_characters", "{e}");
     assert_nothing_imported(&b);

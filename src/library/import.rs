@@ -311,6 +311,15 @@ fn check_record(
 
 /// Stage the characters of another library folder (its `char_*/` folders): each record read,
 /// the files it names copied and checked against the hashes it keeps (when it keeps them).
+/// Whether `dir` holds character folders (`char_*`), i.e. is a library rather than clips.
+pub fn holds_characters(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_str().is_some_and(is_id))
+    })
+}
+
 pub fn stage_folder(lib: &Library, from: &Path) -> Result<Stage> {
     let shown = escape_display(&from.display().to_string());
     let bad = |m: String| {
@@ -343,7 +352,7 @@ pub fn stage_folder(lib: &Library, from: &Path) -> Result<Stage> {
         return Err(Error::input(
             "no_characters",
             format!(
-                "{shown} holds no characters (char_*/character.json): give another library's folder or a .castpack file; to make characters from clips, list them in a CSV manifest (clip,name,start,tags,notes) and import that"
+                "{shown} holds no characters (char_*/character.json) and no videos: give another library's folder, a folder of clips, a .castpack file, or a CSV manifest (clip,name,start,tags,notes)"
             ),
         ));
     }
