@@ -197,6 +197,10 @@ fn create_several_clips_names_each_from_its_stem_and_a_rerun_creates_nothing() {
     assert_eq!(v[1]["code"], "resolution");
     assert_eq!(v[2]["name"], "villain");
     assert!(v[0].get("line").is_none(), "{v}");
+    // Each clip that ran says how long its job took.
+    for r in v.as_array().unwrap() {
+        assert!(r["seconds"].as_f64().is_some_and(|s| s > 0.0), "{r}");
+    }
     let id = v[0]["id"].as_str().unwrap();
     let shown: Value = serde_json::from_slice(&env.run(&["show", id, "--json"]).stdout).unwrap();
     assert_eq!(shown["tags"], serde_json::json!(["take"]));

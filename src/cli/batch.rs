@@ -76,6 +76,9 @@ pub struct RowResult {
     pub code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How long the clip's job took, from its start in the pool, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 fn bad_csv(path: &Path, m: String) -> Error {
@@ -361,6 +364,7 @@ async fn run_one(
         id: None,
         code: None,
         reason: None,
+        seconds: None,
     };
     let opts = match item.opts {
         Ok(o) => o,
@@ -380,7 +384,9 @@ async fn run_one(
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let job = job::create(lib, item.input, opts, Reporter::new(tx), cancel.clone());
+    let started = std::time::Instant::now();
     let (outcome, ()) = tokio::join!(job, bar.follow(index, item.shown, rx));
+    result.seconds = Some((started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
     match outcome {
         Ok(created) => {
             result.status = if created.existed {
