@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod pipeline;
+pub mod pool;
 pub mod progress;
 pub mod provider;
 pub mod tui;

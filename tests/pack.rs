@@ -478,6 +478,8 @@ fn two_libraries_that_grew_apart_merge_with_nothing_lost_or_duplicated() {
     // Fox, B made Bear and its own "Fox" from another clip.
     add_provider(&a.lib(), &wolf, "alpha", "remote-a");
     add_provider(&b.lib(), &wolf, "beta", "remote-b");
+    add_provider(&b.lib(), &wolf, "gamma", "remote-g1");
+    add_provider(&a.lib(), &wolf, "gamma", "remote-g2");
     let fox_a = id_of(&a.create(&clip_a(), "Fox", &[]));
     let bear = id_of(&b.create(&clip_a(), "Bear", &[]));
     let fox_b = id_of(&b.create(&clip_b(), "Fox", &[]));
@@ -503,10 +505,11 @@ fn two_libraries_that_grew_apart_merge_with_nothing_lost_or_duplicated() {
         .find(|r| r["id"] == wolf.as_str())
         .unwrap();
     assert_eq!(merged["providers_added"], serde_json::json!(["beta"]));
+    assert_eq!(merged["providers_differ"], serde_json::json!(["gamma"]));
     let w = json_ok(&a.run(&["show", &wolf, "--json"]));
     assert_eq!(
         w["provider_ids"],
-        serde_json::json!({"alpha": "remote-a", "beta": "remote-b"})
+        serde_json::json!({"alpha": "remote-a", "beta": "remote-b", "gamma": "remote-g2"})
     );
     assert_eq!(w["name"], "Wolf");
     // Nothing of A's was changed but Wolf's record, and no ID is there twice.
@@ -566,7 +569,8 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
     let wolf = id_of(&a.create(&clip_a(), "Wolf", &[]));
     a.create(&clip_a(), "Fox", &[]);
     let clip = a.lib().join(&wolf).join("clip.mp4");
-    let mut bytes = std::fs::read(&clip).unwrap();
+    let good_clip = std::fs::read(&clip).unwrap();
+    let mut bytes = good_clip.clone();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
     std::fs::write(&clip, bytes).unwrap();
@@ -576,6 +580,29 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
     let msg = e["message"].as_str().unwrap();
     assert!(msg.contains(&wolf) && msg.contains("clip.mp4"), "{msg}");
     assert_nothing_imported(&b);
+
+    // A folder without characters or videos is not a library: said so, nothing made.
+    let clips = a.path("clips");
+    std::fs::create_dir_all(&clips).unwrap();
+    std::fs::write(clips.join("notes.txt"), "take 3 was best").unwrap();
+    std::fs::copy(clip_a(), clips.join("take.mp4.bak")).unwrap();
+    let e = json_err(&import(&b, &clips, &["--json"]));
+    assert_eq!(e["code"], "no_characters", "{e}");
+    assert_nothing_imported(&b);
+
+    // A record whose provider entry holds terminal escapes is refused.
+    std::fs::write(&clip, &good_clip).unwrap();
+    add_provider(&a.lib(), &wolf, "alpha", "id\u{1b}[2J");
+    let e = json_err(&import(&b, &a.lib(), &["--json"]));
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains("not a remote ID") && msg.contains("U+001B"),
+        "{msg}"
+    );
+    assert_nothing_imported(&b);
+    add_provider(&a.lib(), &wolf, "alpha", "id-1");
+    assert!(import(&b, &a.lib(), &["--json"]).status.success());
+    assert!(std::fs::remove_dir_all(b.lib()).is_ok());
 
     // A clip replaced by a link to a file elsewhere is refused too.
     let elsewhere = a.path("elsewhere.mp4");
@@ -668,4 +695,77 @@ fn two_git_clones_of_a_library_create_characters_apart_and_merge_without_conflic
     assert_eq!(wolf["tags"], serde_json::json!(["night"]));
     let status = stdout(&git(&b.lib(), &["status", "--porcelain"]));
     assert_eq!(status, "", "castbook left files git would see");
+}
+
+/// The sample pack rebuilt with `edit` applied to each entry's (header, data).
+fn rebuilt(bytes: &[u8], edit: impl Fn(&str, &mut tar::Header, &mut Vec<u8>)) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    let mut ar = tar::Archive::new(bytes);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let mut h = e.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        edit(&path, &mut h, &mut data);
+        h.set_cksum();
+        out.append(&h, &data[..]).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+#[test]
+fn sizes_are_bounded_before_anything_is_read() {
+    let (a, _file, bytes) = sample_pack();
+    let b = Env::new();
+    let try_pack = |name: &str, data: Vec<u8>| -> String {
+        let file = a.path(name);
+        std::fs::write(&file, data).unwrap();
+        let e = json_err(&import(&b, &file, &["--json"]));
+        assert_eq!(e["code"], "bad_pack", "{e}");
+        assert_nothing_imported(&b);
+        e["message"].as_str().unwrap().to_string()
+    };
+
+    // A manifest that lists a clip of a terabyte.
+    let huge = rebuilt(&bytes, |path, h, data| {
+        if path == "manifest.json" {
+            let mut m: Value = serde_json::from_slice(data).unwrap();
+            for f in m["files"].as_array_mut().unwrap() {
+                if f["path"].as_str().unwrap().ends_with("clip.mp4") {
+                    f["size"] = Value::from(1u64 << 40);
+                }
+            }
+            *data = serde_json::to_vec(&m).unwrap();
+            h.set_size(data.len() as u64);
+        }
+    });
+    let msg = try_pack("huge.castpack", huge);
+    assert!(msg.contains("over the 67108864-byte limit"), "{msg}");
+
+    // An entry whose header says more than its manifest.
+    let longer = rebuilt(&bytes, |path, h, _| {
+        if path.ends_with("keyframes/01.jpg") {
+            h.set_size(1 << 30);
+        }
+    });
+    let msg = try_pack("longer.castpack", longer);
+    assert!(msg.contains("its manifest says"), "{msg}");
+
+    // A second manifest later on.
+    let twice = rebuilt(&bytes, |path, h, data| {
+        if path.ends_with("keyframes/02.jpg") {
+            let manifest_path = b"manifest.json";
+            let raw = h.as_old_mut();
+            raw.name = [0; 100];
+            raw.name[..manifest_path.len()].copy_from_slice(manifest_path);
+            *data = b"{}".to_vec();
+            h.set_size(2);
+        }
+    });
+    let msg = try_pack("twice.castpack", twice);
+    assert!(
+        msg.contains("manifest.json must be its first entry"),
+        "{msg}"
+    );
 }

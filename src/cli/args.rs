@@ -45,11 +45,15 @@ pub enum Command {
     },
     /// Turn a clip into a character in the library; prints its ID
     Create {
-        /// A clip file (or an http(s) URL)
-        input: String,
-        /// The character's name (unique in the library)
-        #[arg(long)]
-        name: String,
+        /// Clip files (or http(s) URLs); several clips make a batch, each named from its file stem
+        #[arg(required = true, value_name = "CLIP")]
+        inputs: Vec<String>,
+        /// The character's name (unique in the library); only with one clip
+        #[arg(long, conflicts_with = "name_from")]
+        name: Option<String>,
+        /// Name each character from its clip: `stem`, the file name without its extension
+        #[arg(long, value_enum, value_name = "stem")]
+        name_from: Option<NameFrom>,
         /// Start of the 4-second window, in seconds, or `auto` to pick one shot, well exposed and steady
         #[arg(long, value_name = "SECONDS|auto", value_parser = parse_start)]
         start: Option<StartArg>,
@@ -246,6 +250,13 @@ impl Command {
             Command::Completions { .. } => false,
         }
     }
+}
+
+/// Where batch names come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NameFrom {
+    /// The clip's file name without its extension
+    Stem,
 }
 
 /// The subcommand names (and aliases) the parser knows.

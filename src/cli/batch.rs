@@ -1,6 +1,7 @@
-//! `castbook import MANIFEST.csv`: one character per row (`clip,name,start,tags,notes`), each
-//! created by the job API, one after another. A row that fails is reported and the batch goes
-//! on; Ctrl-C stops it, keeping what finished.
+//! Batches of creates: `castbook import MANIFEST.csv` (one character per row,
+//! `clip,name,start,tags,notes`), `castbook import FOLDER` (every video in it) and
+//! `castbook create CLIP...`, run through the bounded job pool (`crate::pool`). A clip that
+//! fails is reported and the batch goes on; Ctrl-C stops it, keeping what finished.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,9 @@ use crate::library::Library;
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
 use crate::util::escape_display;
 
-use super::{output, progress, with_ctrl_c};
+use super::output;
+use super::progress::BatchBar;
+use crate::pool;
 
 /// The largest manifest read.
 const MAX_CSV_BYTES: u64 = 16 << 20;
@@ -62,7 +65,8 @@ impl RowStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RowResult {
-    pub line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     pub clip: String,
     pub name: String,
     pub status: RowStatus,
@@ -72,6 +76,9 @@ pub struct RowResult {
     pub code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How long the clip's job took, from its start in the pool, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 fn bad_csv(path: &Path, m: String) -> Error {
@@ -174,101 +181,156 @@ fn clip_input(manifest: &Path, clip: &str) -> (Input, String) {
     }
 }
 
-/// The name a row gives, or its clip's file stem.
-fn row_name(row: &Row) -> String {
-    if !row.name.is_empty() {
-        return row.name.clone();
-    }
-    Path::new(&row.clip)
+/// A clip's file stem, the name it gets when none is given.
+pub fn stem_name(clip: &str) -> String {
+    Path::new(clip)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-/// Run the manifest's rows one after another; print the table (or JSON); the exit code.
+/// The name a row gives, or its clip's file stem.
+fn row_name(row: &Row) -> String {
+    if !row.name.is_empty() {
+        return row.name.clone();
+    }
+    stem_name(&row.clip)
+}
+
+/// One clip of a batch: where it comes from, and its options (or why it is refused before
+/// anything runs).
+pub struct Item {
+    /// The manifest line it comes from, for a CSV batch.
+    pub line: Option<usize>,
+    /// The clip as given.
+    pub clip: String,
+    /// The clip as shown in the progress display.
+    pub shown: String,
+    pub input: Input,
+    pub opts: std::result::Result<CreateOptions, Error>,
+}
+
+/// The items of a manifest's rows.
+fn manifest_items(cfg: &Config, manifest: &Path, rows: Vec<Row>) -> Vec<Item> {
+    rows.into_iter()
+        .map(|row| {
+            let name = row_name(&row);
+            let (input, shown) = clip_input(manifest, &row.clip);
+            let start = match row.start.as_str() {
+                "" => Ok((cfg.defaults.start.unwrap_or(0.0), false)),
+                s if s.eq_ignore_ascii_case("auto") => Ok((0.0, true)),
+                s => match s.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Ok((v, false)),
+                    _ => Err(Error::input(
+                        "start_invalid",
+                        format!(
+                            "{:?} is not a start time: give seconds >= 0 (e.g. 1.5), `auto`, or leave it empty",
+                            escape_display(s)
+                        ),
+                    )),
+                },
+            };
+            Item {
+                line: Some(row.line),
+                clip: row.clip.clone(),
+                shown,
+                input,
+                opts: start.map(|(start_s, auto_start)| CreateOptions {
+                    name,
+                    start_s,
+                    auto_start,
+                    notes: row.notes.clone(),
+                    tags: row.tags.clone(),
+                    strict: cfg.defaults.strict.unwrap_or(false),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The file extensions taken as videos when a folder of clips is imported.
+const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "mts", "m2ts", "wmv", "flv",
+    "3gp", "ogv",
+];
+
+/// Whether `path` is named like a video.
+pub fn is_video_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.iter().any(|v| v.eq_ignore_ascii_case(e)))
+}
+
+/// The videos of a folder (not its subfolders), by name; other files are ignored.
+pub fn folder_clips(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("reading", dir, &e))?;
+    let mut clips = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file && is_video_name(&path) {
+            if clips.len() == MAX_ROWS {
+                return Err(Error::input(
+                    "too_many_clips",
+                    format!(
+                        "{} holds over {MAX_ROWS} videos: import them in smaller folders; nothing was created",
+                        escape_display(&dir.display().to_string())
+                    ),
+                ));
+            }
+            clips.push(path);
+        }
+    }
+    clips.sort();
+    Ok(clips)
+}
+
+/// Items for clips given on the command line or found in a folder, named from their stems.
+pub fn clip_items(clips: &[String], template: &CreateOptions) -> Vec<Item> {
+    clips
+        .iter()
+        .map(|clip| {
+            let name = stem_name(clip);
+            Item {
+                line: None,
+                clip: clip.clone(),
+                shown: clip.clone(),
+                input: Input::parse(clip),
+                opts: crate::library::name::normalize_name(&name).map(|_| CreateOptions {
+                    name,
+                    ..template.clone()
+                }),
+            }
+        })
+        .collect()
+}
+
+/// `import MANIFEST.csv`: check the manifest, then run its rows as one batch.
 pub async fn run(lib: &Library, cfg: &Config, manifest: &Path, json: bool) -> Result<i32> {
     let rows = read_rows(manifest)?;
-    let mut results: Vec<RowResult> = Vec::with_capacity(rows.len());
+    let items = manifest_items(cfg, manifest, rows);
+    Ok(run_items(lib, items, json).await)
+}
+
+/// Run a batch through the pool; print the table (or JSON); the exit code: 0 when every clip
+/// was created or already there, 130 when stopped, 3 when any was rejected, 4 when any failed.
+pub async fn run_items(lib: &Library, items: Vec<Item>, json: bool) -> i32 {
     let cancel = CancellationToken::new();
-    let total = rows.len();
-    for (n, row) in rows.into_iter().enumerate() {
-        let name = row_name(&row);
-        let (input, shown) = clip_input(manifest, &row.clip);
-        let mut result = RowResult {
-            line: row.line,
-            clip: row.clip.clone(),
-            name: name.clone(),
-            status: RowStatus::Created,
-            id: None,
-            code: None,
-            reason: None,
-        };
-        if cancel.is_cancelled() {
-            result.status = RowStatus::Cancelled;
-            results.push(result);
-            continue;
-        }
-        let (start_s, auto_start) = match row.start.as_str() {
-            "" => (cfg.defaults.start.unwrap_or(0.0), false),
-            s if s.eq_ignore_ascii_case("auto") => (0.0, true),
-            s => match s.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => (v, false),
-                _ => {
-                    result.status = RowStatus::Rejected;
-                    result.code = Some("start_invalid");
-                    result.reason = Some(format!(
-                        "{:?} is not a start time: give seconds >= 0 (e.g. 1.5), `auto`, or leave it empty",
-                        escape_display(s)
-                    ));
-                    results.push(result);
-                    continue;
-                }
-            },
-        };
-        if !json {
-            eprintln!("[{}/{total}] {}", n + 1, escape_display(&shown));
-        }
-        let opts = CreateOptions {
-            name,
-            start_s,
-            auto_start,
-            notes: row.notes.clone(),
-            tags: row.tags.clone(),
-            strict: cfg.defaults.strict.unwrap_or(false),
-        };
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let drawer = tokio::spawn(progress::draw(rx));
-        let fut = job::create(lib.clone(), input, opts, Reporter::new(tx), cancel.clone());
-        let outcome = with_ctrl_c(fut, &cancel).await;
-        let _ = drawer.await;
-        match outcome {
-            Ok(created) => {
-                result.status = if created.existed {
-                    RowStatus::Existing
-                } else {
-                    RowStatus::Created
-                };
-                result.name = created.character.name.clone();
-                result.id = Some(created.character.id);
-            }
-            Err(e) => {
-                if e.is_cancelled() {
-                    cancel.cancel();
-                }
-                result.status = match e.kind {
-                    ErrorKind::Cancelled => RowStatus::Cancelled,
-                    ErrorKind::Input => RowStatus::Rejected,
-                    _ => RowStatus::Failed,
-                };
-                result.code = Some(e.code);
-                result.reason = Some(e.message);
-            }
-        }
-        results.push(result);
-    }
+    // One watcher for the whole batch: a Ctrl-C between two clips stops it too.
+    let watcher = tokio::spawn(stop_on_signal(cancel.clone()));
+    let bar = BatchBar::new(items.len());
+    let results = pool::run(items, pool::size(), |index, item| {
+        let lib = lib.clone();
+        let cancel = cancel.clone();
+        let bar = bar.clone();
+        async move { run_one(lib, index, item, &bar, cancel).await }
+    })
+    .await;
+    bar.finish();
+    watcher.abort();
     print_results(&results, json);
     let any = |s: RowStatus| results.iter().any(|r| r.status == s);
-    Ok(if any(RowStatus::Cancelled) {
+    if any(RowStatus::Cancelled) {
         130
     } else if any(RowStatus::Rejected) {
         3
@@ -276,7 +338,93 @@ pub async fn run(lib: &Library, cfg: &Config, manifest: &Path, json: bool) -> Re
         4
     } else {
         0
-    })
+    }
+}
+
+fn status_of(e: &Error) -> RowStatus {
+    match e.kind {
+        ErrorKind::Cancelled => RowStatus::Cancelled,
+        ErrorKind::Input => RowStatus::Rejected,
+        _ => RowStatus::Failed,
+    }
+}
+
+async fn run_one(
+    lib: Library,
+    index: usize,
+    item: Item,
+    bar: &BatchBar,
+    cancel: CancellationToken,
+) -> RowResult {
+    let mut result = RowResult {
+        line: item.line,
+        clip: item.clip,
+        name: String::new(),
+        status: RowStatus::Created,
+        id: None,
+        code: None,
+        reason: None,
+        seconds: None,
+    };
+    let opts = match item.opts {
+        Ok(o) => o,
+        Err(e) => {
+            bar.skip(index);
+            result.status = status_of(&e);
+            result.code = Some(e.code);
+            result.reason = Some(e.message);
+            return result;
+        }
+    };
+    result.name = opts.name.clone();
+    if cancel.is_cancelled() {
+        bar.skip(index);
+        result.status = RowStatus::Cancelled;
+        return result;
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let job = job::create(lib, item.input, opts, Reporter::new(tx), cancel.clone());
+    let started = std::time::Instant::now();
+    let (outcome, ()) = tokio::join!(job, bar.follow(index, item.shown, rx));
+    result.seconds = Some((started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
+    match outcome {
+        Ok(created) => {
+            result.status = if created.existed {
+                RowStatus::Existing
+            } else {
+                RowStatus::Created
+            };
+            result.name = created.character.name.clone();
+            result.id = Some(created.character.id);
+        }
+        Err(e) => {
+            if e.is_cancelled() {
+                cancel.cancel();
+            }
+            result.status = status_of(&e);
+            result.code = Some(e.code);
+            result.reason = Some(e.message);
+        }
+    }
+    result
+}
+
+/// Cancel `cancel` on Ctrl-C or SIGTERM.
+async fn stop_on_signal(cancel: CancellationToken) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminated => {}
+    }
+    cancel.cancel();
 }
 
 fn print_results(results: &[RowResult], json: bool) {

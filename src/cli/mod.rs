@@ -68,6 +68,14 @@ fn check_library_path(path: &std::path::Path) -> Result<()> {
     }
 }
 
+/// A command line that cannot work as given: said the way the parser says it, exit 2.
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    args::Cli::command()
+        .error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
+}
+
 /// Run one headless command; errors are printed here (JSON or human) and become the exit code.
 pub async fn run(library: Option<PathBuf>, command: Command) -> i32 {
     let json = command.json();
@@ -112,8 +120,9 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             Ok(if report.valid { 0 } else { 3 })
         }
         Command::Create {
-            input,
+            inputs,
             name,
+            name_from,
             start,
             notes,
             tags,
@@ -121,11 +130,26 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             provider,
             json,
         } => {
+            if inputs.len() > 1 && name.is_some() {
+                usage_error(
+                    "--name names one character: with several clips, name each from its file with --name-from stem (or create them one at a time)",
+                );
+            }
+            if inputs.len() > 1 && provider.is_some() {
+                usage_error(
+                    "--provider registers one character: create the clips first, then `castbook register` each",
+                );
+            }
+            if name.is_none() && name_from.is_none() && inputs.len() == 1 {
+                usage_error(
+                    "the character needs a name: --name NAME, or --name-from stem to use the clip's file name",
+                );
+            }
             let lib = open_library(library, &cfg)?;
             // A misspelt provider or a missing key is found before any work is done.
             let provider = provider.map(|p| find_provider(&cfg, &p)).transpose()?;
             let opts = CreateOptions {
-                name,
+                name: name.unwrap_or_else(|| batch::stem_name(&inputs[0])),
                 start_s: match start {
                     Some(args::StartArg::At(s)) => s,
                     _ => cfg.defaults.start.unwrap_or(0.0),
@@ -135,12 +159,16 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 tags,
                 strict: strict || cfg.defaults.strict.unwrap_or(false),
             };
+            if inputs.len() > 1 {
+                let items = batch::clip_items(&inputs, &opts);
+                return Ok(batch::run_items(&lib, items, json).await);
+            }
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let drawer = tokio::spawn(progress::draw(rx));
             let cancel = CancellationToken::new();
             let fut = job::create(
                 lib.clone(),
-                Input::parse(&input),
+                Input::parse(&inputs[0]),
                 opts,
                 Reporter::new(tx),
                 cancel.clone(),
@@ -482,6 +510,20 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             }
             if is_csv && source.is_file() {
                 return batch::run(&lib, &cfg, &source, json).await;
+            }
+            if source.is_dir() && !crate::library::import::holds_characters(&source) {
+                let clips = batch::folder_clips(&source)?;
+                if !clips.is_empty() {
+                    let clips: Vec<String> =
+                        clips.iter().map(|p| p.display().to_string()).collect();
+                    let opts = CreateOptions {
+                        strict: cfg.defaults.strict.unwrap_or(false),
+                        start_s: cfg.defaults.start.unwrap_or(0.0),
+                        ..Default::default()
+                    };
+                    let items = batch::clip_items(&clips, &opts);
+                    return Ok(batch::run_items(&lib, items, json).await);
+                }
             }
             let stage = if source.is_dir() {
                 crate::library::import::stage_folder(&lib, &source)?

@@ -342,7 +342,7 @@ pub fn print_imported(results: &[crate::library::import::ImportResult], json: bo
         .max()
         .unwrap_or(0);
     for r in results {
-        let detail = match r.status {
+        let mut detail = match r.status {
             Status::Merged => format!("added: {}", esc(&r.providers_added.join(", "))),
             Status::Skipped | Status::Renamed => r
                 .name_held_by
@@ -351,6 +351,15 @@ pub fn print_imported(results: &[crate::library::import::ImportResult], json: bo
                 .unwrap_or_default(),
             _ => String::new(),
         };
+        if !r.providers_differ.is_empty() {
+            if !detail.is_empty() {
+                detail.push_str("; ");
+            }
+            detail.push_str(&format!(
+                "registered under other remote IDs with {} (this library's kept)",
+                esc(&r.providers_differ.join(", "))
+            ));
+        }
         let name = match &r.new_name {
             Some(n) => format!("{} (was {})", esc(n), esc(&r.name)),
             None => esc(&r.name),

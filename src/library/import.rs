@@ -91,6 +91,10 @@ pub struct ImportResult {
     /// The providers whose registrations were added (merged only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers_added: Vec<String>,
+    /// The providers it is registered with under another remote ID than the library's
+    /// character (the library's is kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers_differ: Vec<String>,
     /// The character holding its name (skipped, renamed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name_held_by: Option<Holder>,
@@ -282,6 +286,23 @@ fn check_record(
             }
         }
     }
+    for (provider, remote) in &r.provider_ids {
+        if provider.is_empty()
+            || provider.chars().count() > 64
+            || provider.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "its record names the provider {:?}: a provider name is 1-64 printable characters",
+                escape_display(provider)
+            ));
+        }
+        crate::provider::check_remote_id(remote).map_err(|why| {
+            format!(
+                "its record's ID with {} is not a remote ID: {why}",
+                escape_display(provider)
+            )
+        })?;
+    }
     if r.clip.size_bytes == 0 {
         return Err("its record says the clip is empty".into());
     }
@@ -290,6 +311,15 @@ fn check_record(
 
 /// Stage the characters of another library folder (its `char_*/` folders): each record read,
 /// the files it names copied and checked against the hashes it keeps (when it keeps them).
+/// Whether `dir` holds character folders (`char_*`), i.e. is a library rather than clips.
+pub fn holds_characters(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_str().is_some_and(is_id))
+    })
+}
+
 pub fn stage_folder(lib: &Library, from: &Path) -> Result<Stage> {
     let shown = escape_display(&from.display().to_string());
     let bad = |m: String| {
@@ -318,6 +348,14 @@ pub fn stage_folder(lib: &Library, from: &Path) -> Result<Stage> {
         })
         .collect();
     ids.sort();
+    if ids.is_empty() {
+        return Err(Error::input(
+            "no_characters",
+            format!(
+                "{shown} holds no characters (char_*/character.json) and no videos: give another library's folder, a folder of clips, a .castpack file, or a CSV manifest (clip,name,start,tags,notes)"
+            ),
+        ));
+    }
     if ids.len() > MAX_FILES {
         return Err(bad(format!(
             "{} character folders are over the limit of {MAX_FILES}",
@@ -468,13 +506,18 @@ pub fn commit(lib: &Library, mut stage: Stage, mode: OnConflict) -> Result<Vec<I
             status: Status::Created,
             new_name: None,
             providers_added: Vec::new(),
+            providers_differ: Vec::new(),
             name_held_by: None,
         };
         if let Some(mut have) = existing.remove(&r.id) {
             for (provider, remote) in &r.provider_ids {
-                if !have.provider_ids.contains_key(provider) {
-                    have.provider_ids.insert(provider.clone(), remote.clone());
-                    result.providers_added.push(provider.clone());
+                match have.provider_ids.get(provider) {
+                    None => {
+                        have.provider_ids.insert(provider.clone(), remote.clone());
+                        result.providers_added.push(provider.clone());
+                    }
+                    Some(ours) if ours != remote => result.providers_differ.push(provider.clone()),
+                    Some(_) => {}
                 }
             }
             if result.providers_added.is_empty() {
