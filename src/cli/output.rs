@@ -227,7 +227,7 @@ pub fn print_rows(chars: &[ListRow]) {
         };
         println!(
             "{}  {}{}  {}  {}{mark}",
-            esc(&c.id),
+            esc(c.id),
             shown,
             " ".repeat(pad),
             esc(c.created_at.get(..10).unwrap_or(c.created_at)),
