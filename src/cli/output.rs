@@ -238,8 +238,17 @@ pub fn print_rows(chars: &[ListRow]) {
 
 pub fn print_show(lib: &Library, c: &Character, json: bool) {
     let damage = lib.damage(c);
+    let state = c.source.check();
     if json {
-        print_json(&with_damage(c, Some(&damage)));
+        let mut v = with_damage(c, Some(&damage));
+        if let Some(map) = v.as_object_mut() {
+            map.insert(
+                "source_name".into(),
+                serde_json::json!(c.source.file_name()),
+            );
+            map.insert("source_state".into(), serde_json::json!(state));
+        }
+        print_json(&v);
         return;
     }
     let dir = lib.character_dir(&c.id);
@@ -254,7 +263,17 @@ pub fn print_show(lib: &Library, c: &Character, json: bool) {
     }
     println!("name      {}", esc(&c.name));
     println!("created   {}", esc(&c.created_at));
-    println!("source    {}", esc(c.source.display()));
+    println!(
+        "source    {} ({}, blake3 {})",
+        esc(&c.source.file_name().unwrap_or_else(|| "-".into())),
+        human_size(c.source.size_bytes),
+        esc(c.source.blake3.get(..16).unwrap_or(&c.source.blake3))
+    );
+    match (&c.source.path, &c.source.url) {
+        (Some(p), _) => println!("          {}: {}", esc(p), state.describe()),
+        (None, Some(u)) => println!("          from {}", esc(u)),
+        (None, None) => {}
+    }
     println!("window    {:.3} s + {:.2} s", c.start_s, c.clip.duration_s);
     println!(
         "clip      {} ({}x{}, {:.2} fps, {}{}, {})",

@@ -88,7 +88,74 @@ pub struct Source {
     pub extra: Map<String, Value>,
 }
 
+/// Whether a character's source is still where it was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// The same bytes (size and blake3) are still at the recorded path.
+    Present,
+    /// A file is there, but not the same one (another size or hash).
+    Changed,
+    /// Nothing readable is there any more (moved, removed, or another machine's path).
+    Missing,
+    /// The record keeps no local path (a download).
+    NoPath,
+}
+
+impl SourceState {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SourceState::Present => "still there",
+            SourceState::Changed => "changed since (another file is there)",
+            SourceState::Missing => "no longer there",
+            SourceState::NoPath => "downloaded, no local copy kept",
+        }
+    }
+}
+
 impl Source {
+    /// The source file's name: the last part of its path, or of its URL.
+    pub fn file_name(&self) -> Option<String> {
+        if let Some(p) = &self.path {
+            return std::path::Path::new(p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+        }
+        let url = self.url.as_deref()?;
+        let path = url.split(['?', '#']).next().unwrap_or_default();
+        let after_host = path.splitn(4, '/').nth(3)?;
+        after_host
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+    }
+
+    /// Whether the source is still at its recorded path. The path is only a local hint: the
+    /// size is compared first, and the blake3 only when the size is the same.
+    pub fn check(&self) -> SourceState {
+        let Some(p) = &self.path else {
+            return SourceState::NoPath;
+        };
+        let path = std::path::Path::new(p);
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {
+                if m.len() != self.size_bytes {
+                    return SourceState::Changed;
+                }
+                match crate::library::id::SourceDigest::of_file(path) {
+                    Ok(d) if d.blake3 == self.blake3 && d.size_bytes == self.size_bytes => {
+                        SourceState::Present
+                    }
+                    Ok(_) => SourceState::Changed,
+                    Err(_) => SourceState::Missing,
+                }
+            }
+            Ok(_) => SourceState::Changed,
+            Err(_) => SourceState::Missing,
+        }
+    }
+
     /// The path or URL, for display.
     pub fn display(&self) -> &str {
         self.path
@@ -193,6 +260,43 @@ impl Character {
         self.extra.insert(
             KEYFRAME_HASHES.into(),
             Value::Array(keyframes.into_iter().map(Value::String).collect()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(path: Option<&str>, url: Option<&str>) -> Source {
+        Source {
+            path: path.map(String::from),
+            url: url.map(String::from),
+            size_bytes: 1,
+            blake3: "00".into(),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn file_names_from_paths_and_urls() {
+        assert_eq!(
+            source(Some("/a/b/take 1.mp4"), None).file_name().as_deref(),
+            Some("take 1.mp4")
+        );
+        assert_eq!(
+            source(None, Some("https://x.example/c/hero.mp4?sig=1#t"))
+                .file_name()
+                .as_deref(),
+            Some("hero.mp4")
+        );
+        assert_eq!(source(None, Some("https://x.example/")).file_name(), None);
+        assert_eq!(source(None, Some("https://x.example")).file_name(), None);
+        assert_eq!(source(None, None).file_name(), None);
+        assert_eq!(source(None, Some("https://x")).check(), SourceState::NoPath);
+        assert_eq!(
+            source(Some("/nonexistent/castbook/x.mp4"), None).check(),
+            SourceState::Missing
         );
     }
 }
