@@ -113,6 +113,12 @@ fn main() {
     let small = library_of(root, &template, 100);
     let empty = root.join("lib-0");
     eprintln!("libraries made in {:.1} s", t.elapsed().as_secs_f64());
+    // A library in use has its derived index (the first `list` makes it).
+    for lib in [&big, &small] {
+        let mut c = bin();
+        c.arg("--library").arg(lib).arg("list");
+        secs(c);
+    }
 
     // The same create in each; the new folder removed after each run (not to the trash), so
     // every run sees the same library. One warm-up run each.

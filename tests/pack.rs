@@ -621,7 +621,7 @@ fn a_library_folder_with_a_changed_clip_imports_nothing() {
 }
 
 /// The `.gitignore` the README suggests for a library kept in git.
-const LIBRARY_GITIGNORE: &str = ".work/\n.trash/\n.lock\n";
+const LIBRARY_GITIGNORE: &str = ".work/\n.trash/\n.index/\n.lock\n";
 
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = std::process::Command::new("git")

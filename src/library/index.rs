@@ -108,8 +108,15 @@ impl Library {
     /// Every readable record's summary (by folder), checked against the records' `stat`;
     /// the records that changed are read again and the index file rewritten.
     pub fn summaries(&self) -> crate::Result<Summaries> {
-        let old: HashMap<String, Entry> = fs::read(self.index_path())
-            .ok()
+        self.summaries_with(true)
+    }
+
+    /// `summaries`; with `create` false an index file is only kept up to date, never made
+    /// (a create that is refused leaves the library folder exactly as it was).
+    pub(crate) fn summaries_with(&self, create: bool) -> crate::Result<Summaries> {
+        let bytes = fs::read(self.index_path()).ok();
+        let exists = bytes.is_some();
+        let old: HashMap<String, Entry> = bytes
             .and_then(|b| serde_json::from_slice::<IndexFile>(&b).ok())
             .map(|f| {
                 f.entries
@@ -157,7 +164,7 @@ impl Library {
             path.pop();
             entries.push(entry);
         }
-        if changed {
+        if changed && (create || exists) {
             self.write_index(&entries);
         }
         let mut out = Summaries::default();

@@ -413,7 +413,7 @@ impl Library {
     pub fn names(&self) -> Result<NameSnapshot> {
         // From the derived index (each entry checked against its record's stat).
         let heads: Vec<RecordHead> = self
-            .summaries()?
+            .summaries_with(false)?
             .rows
             .into_iter()
             .map(|s| RecordHead {
