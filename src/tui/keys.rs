@@ -296,6 +296,27 @@ impl Default for KeyMap {
                     "all files / videos only",
                 ),
                 b(
+                    Action::Mark,
+                    vec![c(' ')],
+                    Scope::Files,
+                    None,
+                    "mark or unmark a video",
+                ),
+                b(
+                    Action::MarkAll,
+                    vec![c('A')],
+                    Scope::Files,
+                    None,
+                    "mark every video here",
+                ),
+                b(
+                    Action::CreateMarked,
+                    vec![c('c')],
+                    Scope::Files,
+                    None,
+                    "create the marked videos",
+                ),
+                b(
                     Action::StartEarlier,
                     vec![p(Left), c('[')],
                     Scope::Clip,
