@@ -2110,3 +2110,40 @@ async fn marking_keys_do_nothing_outside_the_files_pane() {
     assert!(h.app.batch.is_none(), "c in the library opens no batch");
     assert!(h.app.jobs.list.is_empty());
 }
+
+#[tokio::test]
+async fn a_batch_fills_every_slot_of_the_pool_and_queues_the_rest() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            for f in ["one.mp4", "two.mp4", "three.mp4"] {
+                gen_clip(clips, f, 1280, 720, 2.0);
+            }
+        },
+        "clips",
+        false,
+    );
+    h.wait_loaded();
+    h.app.job_slots = 2;
+    h.key(KeyCode::Char('A'));
+    h.key(KeyCode::Char('c'));
+    h.key(KeyCode::Enter);
+    let states: Vec<_> = h.app.jobs.list.iter().map(|j| j.state.clone()).collect();
+    assert_eq!(
+        states,
+        [JobState::Running, JobState::Running, JobState::Queued]
+    );
+    h.pump_until(LONG, "every create", |a| {
+        let running = a
+            .jobs
+            .list
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .count();
+        assert!(running <= 2, "more than two jobs run at once");
+        a.jobs.list.iter().all(|j| !j.is_active())
+    })
+    .await;
+    for j in &h.app.jobs.list {
+        assert!(matches!(j.state, JobState::Done { .. }), "{:?}", j.state);
+    }
+}
