@@ -261,6 +261,7 @@ async fn cancelling_a_job_saves_nothing() {
         false,
     );
     h.pump_until(LONG, "the probe", probed).await;
+    h.app.job_slots = 1;
     h.app.queue_create("Big".into());
     // A second job waits in the queue meanwhile.
     h.app.queue_create("Big Two".into());
@@ -1916,4 +1917,233 @@ async fn done_jobs_fold_away_and_failed_ones_stay_until_dismissed() {
     h.key(KeyCode::Char('g'));
     h.key(KeyCode::Char('x'));
     assert!(h.app.jobs.list.is_empty());
+}
+
+/// Select the file `name` in the files pane.
+fn select_file(h: &mut Harness, name: &str) {
+    h.app.files.selected = h
+        .app
+        .files
+        .entries
+        .iter()
+        .position(|e| e.name == name)
+        .unwrap_or_else(|| panic!("{name} is listed"));
+}
+
+fn marked_names(h: &Harness) -> Vec<String> {
+    h.app
+        .files
+        .marked_videos()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn marked_clips_are_created_in_one_batch_named_after_their_files() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            for f in ["char_bad.mp4", "Hero One.mp4", "Taken.mp4", "Villain.mp4"] {
+                gen_clip(clips, f, 1280, 720, 2.0);
+            }
+            write_characters(lib, &[fake_character(1, "Taken", &[], "")]);
+        },
+        "clips",
+        false,
+    );
+    h.wait_loaded();
+    assert_eq!(h.app.focus, Focus::Files);
+    // c without marks says how to mark.
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.batch.is_none());
+    let status = h.app.status.clone().unwrap().text;
+    assert!(status.contains("Space") && status.contains('A'), "{status}");
+    // Space marks the video under the cursor and moves on; a folder entry is not marked.
+    select_file(&mut h, "..");
+    h.key(KeyCode::Char(' '));
+    assert!(
+        h.app.files.marked.is_empty(),
+        "the parent entry is no video"
+    );
+    select_file(&mut h, "Hero One.mp4");
+    h.key(KeyCode::Char(' '));
+    assert_eq!(h.app.files.current().unwrap().name, "Taken.mp4");
+    select_file(&mut h, "Villain.mp4");
+    h.key(KeyCode::Char(' '));
+    assert_eq!(marked_names(&h), ["Hero One.mp4", "Villain.mp4"]);
+    // Space again unmarks.
+    select_file(&mut h, "Villain.mp4");
+    h.key(KeyCode::Char(' '));
+    assert_eq!(marked_names(&h), ["Hero One.mp4"]);
+    h.key(KeyCode::Char(' '));
+    h.key(KeyCode::Char('c'));
+    let names: Vec<_> = h
+        .app
+        .batch
+        .as_ref()
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    assert_eq!(names, ["Hero One", "Villain"]);
+    // Esc queues nothing and keeps the marks.
+    h.key(KeyCode::Esc);
+    assert!(h.app.batch.is_none());
+    assert!(h.app.jobs.list.is_empty());
+    assert_eq!(marked_names(&h), ["Hero One.mp4", "Villain.mp4"]);
+    // A marks every video; the dialog says why two of them cannot be created.
+    h.key(KeyCode::Char('A'));
+    assert_eq!(
+        marked_names(&h),
+        ["char_bad.mp4", "Hero One.mp4", "Taken.mp4", "Villain.mp4"]
+    );
+    h.key(KeyCode::Char('c'));
+    let batch = h.app.batch.clone().unwrap();
+    let errors: Vec<_> = batch.items.iter().map(|i| i.error.is_some()).collect();
+    assert_eq!(errors, [true, false, true, false]);
+    assert!(
+        batch.items[2].error.as_ref().unwrap().contains(&fake_id(1)),
+        "{:?}",
+        batch.items[2].error
+    );
+    insta::assert_snapshot!(sizes_hidden(&h.render(80, 24)));
+    // Keys other than Enter and Esc do nothing in the dialog.
+    h.key(KeyCode::Char('q'));
+    h.key(KeyCode::Char(' '));
+    assert!(!h.app.quit);
+    assert!(h.app.batch.is_some());
+    h.key(KeyCode::Enter);
+    assert!(h.app.batch.is_none());
+    assert!(h.app.files.marked.is_empty(), "the marks are cleared");
+    let queued: Vec<_> = h.app.jobs.list.iter().map(|j| j.name.clone()).collect();
+    assert_eq!(queued, ["Hero One", "Villain"]);
+    h.pump_until(LONG, "both creates", |a| {
+        a.jobs.list.iter().all(|j| !j.is_active())
+    })
+    .await;
+    for j in &h.app.jobs.list {
+        assert!(matches!(j.state, JobState::Done { .. }), "{:?}", j.state);
+    }
+    let lib = Library::open(h.home().join("lib")).unwrap();
+    let mut names: Vec<_> = lib
+        .list()
+        .unwrap()
+        .characters
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Hero One", "Taken", "Villain"]);
+}
+
+#[tokio::test]
+async fn a_batch_runs_no_more_jobs_at_once_than_the_pool_allows() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            for f in ["one.mp4", "two.mp4", "three.mp4"] {
+                gen_clip(clips, f, 1280, 720, 2.0);
+            }
+        },
+        "clips",
+        false,
+    );
+    h.wait_loaded();
+    assert_eq!(
+        h.app.job_slots,
+        castbook::pool::size(),
+        "the CLI batch's pool size"
+    );
+    h.app.job_slots = 1;
+    h.key(KeyCode::Char('A'));
+    h.key(KeyCode::Char('c'));
+    h.key(KeyCode::Enter);
+    let states: Vec<_> = h.app.jobs.list.iter().map(|j| j.state.clone()).collect();
+    assert_eq!(
+        states,
+        [JobState::Running, JobState::Queued, JobState::Queued]
+    );
+    let running = |a: &castbook::tui::app::App| {
+        a.jobs
+            .list
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .count()
+    };
+    h.pump_until(LONG, "every create", |a| {
+        assert!(running(a) <= 1, "more than one job runs at once");
+        a.jobs.list.iter().all(|j| !j.is_active())
+    })
+    .await;
+    for j in &h.app.jobs.list {
+        assert!(matches!(j.state, JobState::Done { .. }), "{:?}", j.state);
+    }
+}
+
+#[tokio::test]
+async fn marking_keys_do_nothing_outside_the_files_pane() {
+    let mut h = Harness::with_start(
+        |clips, lib| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 2.0);
+            write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+        },
+        "clips",
+        false,
+    );
+    h.wait_loaded();
+    select_file(&mut h, "hero.mp4");
+    for pane in [Focus::Clip, Focus::Library, Focus::Jobs] {
+        h.app.focus = pane;
+        for c in [' ', 'A'] {
+            h.key(KeyCode::Char(c));
+            assert!(h.app.files.marked.is_empty(), "{c:?} marked from {pane:?}");
+        }
+        h.action(Action::Mark);
+        h.action(Action::MarkAll);
+        assert!(h.app.files.marked.is_empty(), "an action from {pane:?}");
+    }
+    h.app.focus = Focus::Files;
+    h.key(KeyCode::Char(' '));
+    assert_eq!(marked_names(&h), ["hero.mp4"]);
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.batch.is_none(), "c in the library opens no batch");
+    assert!(h.app.jobs.list.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_fills_every_slot_of_the_pool_and_queues_the_rest() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            for f in ["one.mp4", "two.mp4", "three.mp4"] {
+                gen_clip(clips, f, 1280, 720, 2.0);
+            }
+        },
+        "clips",
+        false,
+    );
+    h.wait_loaded();
+    h.app.job_slots = 2;
+    h.key(KeyCode::Char('A'));
+    h.key(KeyCode::Char('c'));
+    h.key(KeyCode::Enter);
+    let states: Vec<_> = h.app.jobs.list.iter().map(|j| j.state.clone()).collect();
+    assert_eq!(
+        states,
+        [JobState::Running, JobState::Running, JobState::Queued]
+    );
+    h.pump_until(LONG, "every create", |a| {
+        let running = a
+            .jobs
+            .list
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .count();
+        assert!(running <= 2, "more than two jobs run at once");
+        a.jobs.list.iter().all(|j| !j.is_active())
+    })
+    .await;
+    for j in &h.app.jobs.list {
+        assert!(matches!(j.state, JobState::Done { .. }), "{:?}", j.state);
+    }
 }

@@ -205,6 +205,26 @@ struct PendingCreate {
     input: Input,
 }
 
+/// One clip of a batch create: the name it gets, or why it cannot be created.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    pub path: PathBuf,
+    pub name: String,
+    pub error: Option<String>,
+}
+
+/// The batch create dialog: the marked videos with the names taken from their file names.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub items: Vec<BatchItem>,
+}
+
+impl Batch {
+    pub fn ready(&self) -> usize {
+        self.items.iter().filter(|i| i.error.is_none()).count()
+    }
+}
+
 /// A loaded preview image, keyed by what it shows.
 pub struct Preview {
     pub key: String,
@@ -221,6 +241,10 @@ pub struct App {
     pub library: LibraryPane,
     pub jobs: Jobs,
     pub prompt: Option<Prompt>,
+    /// The batch create dialog over the panes.
+    pub batch: Option<Batch>,
+    /// How many jobs run at once (the batch pool's size); the others wait, queued.
+    pub job_slots: usize,
     /// A removal waiting for its confirming key.
     pub confirm: Option<Confirm>,
     pub help: bool,
@@ -274,6 +298,8 @@ impl App {
             library: LibraryPane::default(),
             jobs: Jobs::default(),
             prompt: None,
+            batch: None,
+            job_slots: crate::pool::size(),
             confirm: None,
             help: false,
             reader: None,
@@ -522,6 +548,16 @@ impl App {
         if self.prompt.is_some() {
             return self.prompt_key(ev);
         }
+        if let Some(batch) = self.batch.take() {
+            match key.code {
+                KeyCode::Enter => self.queue_batch(batch),
+                KeyCode::Esc => {
+                    self.set_status(StatusKind::Info, "nothing created: the marks are kept")
+                }
+                _ => self.batch = Some(batch),
+            }
+            return;
+        }
         if self.reader.is_some() {
             return self.reader_key(key);
         }
@@ -711,6 +747,14 @@ impl App {
             Action::Top => self.move_by(isize::MIN / 2),
             Action::Bottom => self.move_by(isize::MAX / 2),
             Action::Open => self.open_selected(),
+            Action::Mark if self.focus == Focus::Files => {
+                if self.files.toggle_mark() {
+                    self.files.move_by(1);
+                }
+            }
+            Action::MarkAll if self.focus == Focus::Files => self.files.mark_all(),
+            Action::CreateMarked if self.focus == Focus::Files => self.open_batch(),
+            Action::Mark | Action::MarkAll | Action::CreateMarked => {}
             Action::Back => {
                 if self.focus == Focus::Library && !self.library.query.value().is_empty() {
                     self.library.query.reset();
@@ -1264,29 +1308,113 @@ impl App {
         }
     }
 
+    /// Open the batch dialog for the marked videos, named after their file names.
+    fn open_batch(&mut self) {
+        let marked = self.files.marked_videos();
+        if marked.is_empty() {
+            let mark = self.keys.keys_label(Action::Mark);
+            let all = self.keys.keys_label(Action::MarkAll);
+            self.set_status(
+                StatusKind::Error,
+                format!("no video is marked: {mark} marks one, {all} every video in the folder"),
+            );
+            return;
+        }
+        let mut taken: Vec<String> = Vec::new();
+        let items = marked
+            .into_iter()
+            .map(|path| {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let (name, error) = match normalize_name(&stem) {
+                    Err(e) => (stem, Some(e.message)),
+                    Ok(name) => {
+                        let key = name_key(&name);
+                        let error = if let Some(c) = self
+                            .library
+                            .characters
+                            .iter()
+                            .find(|c| name_key(&c.name) == key)
+                        {
+                            Some(format!("the name is taken by {}", c.id))
+                        } else if taken.contains(&key) {
+                            Some("the name is taken by another clip of this batch".to_string())
+                        } else {
+                            None
+                        };
+                        taken.push(key);
+                        (name, error)
+                    }
+                };
+                BatchItem { path, name, error }
+            })
+            .collect();
+        self.batch = Some(Batch { items });
+    }
+
+    /// Queue a create for every clip of the batch that can be created; the marks are cleared.
+    fn queue_batch(&mut self, batch: Batch) {
+        let ready = batch.ready();
+        if ready == 0 {
+            self.set_status(
+                StatusKind::Error,
+                "nothing created: no clip has a usable name",
+            );
+            return;
+        }
+        for item in batch.items.iter().filter(|i| i.error.is_none()) {
+            let source = self.display_path(&item.path);
+            let input = Input::File(item.path.clone());
+            if !self.queue_create_of(input, item.name.clone(), self.default_start_s, source) {
+                return;
+            }
+        }
+        self.files.marked.clear();
+        let skipped = batch.items.len() - ready;
+        let text = if skipped == 0 {
+            format!("{ready} creates queued")
+        } else {
+            format!("{ready} creates queued, {skipped} skipped (see their reasons in the dialog)")
+        };
+        self.set_status(StatusKind::Info, text);
+    }
+
     /// Queue a create job for the clip pane's clip with `name`.
     pub fn queue_create(&mut self, name: String) {
         let Some(input) = self.clip.input.clone() else {
             return;
         };
+        let source = self.clip.label.clone();
+        self.queue_create_of(input, name, self.clip.start_s, source);
+    }
+
+    /// Queue a create job; false (and the reason in the status line) when it cannot start.
+    fn queue_create_of(
+        &mut self,
+        input: Input,
+        name: String,
+        start_s: f64,
+        source: String,
+    ) -> bool {
         // A missing key is found before any work is done, as in `castbook create --provider`.
         let register = match self.default_provider.clone() {
             Some(name) => match self.callable_provider(&name) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.set_status(StatusKind::Error, e);
-                    return;
+                    return false;
                 }
             },
             None => None,
         };
         let opts = CreateOptions {
             name: name.trim().to_string(),
-            start_s: self.clip.start_s,
+            start_s,
             strict: self.strict,
             ..Default::default()
         };
-        let source = self.clip.label.clone();
         let kind = JobKind::Create {
             input,
             opts: opts.clone(),
@@ -1295,13 +1423,19 @@ impl App {
         self.jobs.add_job(opts.name, source, kind);
         self.start_next_job();
         self.dirty = true;
+        true
     }
 
+    /// Start queued jobs while fewer than `job_slots` run.
     fn start_next_job(&mut self) {
+        while self.start_one_job() {}
+    }
+
+    fn start_one_job(&mut self) -> bool {
         let lib = self.lib.clone();
         let tx = self.tx.clone();
-        let Some(job) = self.jobs.next_to_start() else {
-            return;
+        let Some(job) = self.jobs.next_to_start(self.job_slots) else {
+            return false;
         };
         job.state = JobState::Running;
         job.started = Some(Instant::now());
@@ -1321,6 +1455,7 @@ impl App {
             let _ = forward.await;
             let _ = tx.send(msg);
         });
+        true
     }
 
     fn on_job_done(&mut self, id: u64, result: crate::Result<job::Created>) {

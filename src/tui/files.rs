@@ -1,6 +1,7 @@
 //! The files pane's state: the folder being browsed and its entries (parent, folders,
 //! videos, other files), with the selection.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -39,11 +40,16 @@ pub struct FilesPane {
     pub error: Option<String>,
     /// Show every file, not only folders and videos.
     pub show_all: bool,
+    /// Videos of this folder marked for a batch create.
+    pub marked: BTreeSet<PathBuf>,
 }
 
 impl FilesPane {
     /// Open `dir`; when `select` names one of its files, select it.
     pub fn open(&mut self, dir: &Path, select: Option<&Path>) {
+        if self.dir != dir {
+            self.marked.clear();
+        }
         self.dir = dir.to_path_buf();
         self.selected = 0;
         self.offset = 0;
@@ -79,6 +85,38 @@ impl FilesPane {
 
     pub fn current(&self) -> Option<&FileEntry> {
         self.entries.get(self.selected)
+    }
+
+    /// Mark the video under the cursor, or unmark it; false when it is not a video.
+    pub fn toggle_mark(&mut self) -> bool {
+        let Some(e) = self.current().filter(|e| e.kind == EntryKind::Video) else {
+            return false;
+        };
+        let path = e.path.clone();
+        if !self.marked.remove(&path) {
+            self.marked.insert(path);
+        }
+        true
+    }
+
+    /// Mark every video of the folder.
+    pub fn mark_all(&mut self) {
+        let videos: Vec<PathBuf> = self
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Video)
+            .map(|e| e.path.clone())
+            .collect();
+        self.marked.extend(videos);
+    }
+
+    /// The marked videos still listed, in list order.
+    pub fn marked_videos(&self) -> Vec<PathBuf> {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Video && self.marked.contains(&e.path))
+            .map(|e| e.path.clone())
+            .collect()
     }
 
     pub fn move_by(&mut self, delta: isize) {

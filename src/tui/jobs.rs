@@ -1,6 +1,6 @@
 //! Jobs: creating a character from a clip (and registering it with a provider right after the
-//! save, when one is set), or registering a saved character. Queued, running one at a time
-//! (ffmpeg already uses every core), finished, failed or cancelled. Each has a cancellation
+//! save, when one is set), or registering a saved character. Queued, running at most as many at
+//! once as the batch pool allows (`pool::size()`), finished, failed or cancelled. Each has a cancellation
 //! token, its stage and progress, elapsed time.
 
 use std::time::{Duration, Instant};
@@ -218,9 +218,14 @@ impl Jobs {
         self.list.iter().filter(|j| j.is_active()).count()
     }
 
-    /// The next queued job, when none runs.
-    pub fn next_to_start(&mut self) -> Option<&mut Job> {
-        if self.running() {
+    /// The next queued job, when fewer than `slots` run.
+    pub fn next_to_start(&mut self, slots: usize) -> Option<&mut Job> {
+        let running = self
+            .list
+            .iter()
+            .filter(|j| j.state == JobState::Running)
+            .count();
+        if running >= slots.max(1) {
             return None;
         }
         self.list.iter_mut().find(|j| j.state == JobState::Queued)

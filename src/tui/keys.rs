@@ -296,6 +296,27 @@ impl Default for KeyMap {
                     "all files / videos only",
                 ),
                 b(
+                    Action::Mark,
+                    vec![c(' ')],
+                    Scope::Files,
+                    None,
+                    "mark or unmark a video",
+                ),
+                b(
+                    Action::MarkAll,
+                    vec![c('A')],
+                    Scope::Files,
+                    None,
+                    "mark every video here",
+                ),
+                b(
+                    Action::CreateMarked,
+                    vec![c('c')],
+                    Scope::Files,
+                    None,
+                    "create the marked videos",
+                ),
+                b(
                     Action::StartEarlier,
                     vec![p(Left), c('[')],
                     Scope::Clip,
@@ -566,7 +587,12 @@ mod tests {
         let t: toml::Table = toml::from_str("create = \"N\"\nquit = [\"q\", \"f10\"]").unwrap();
         let map = KeyMap::from_config(&t).unwrap();
         assert_eq!(map.action_for(Key::char('N')), Some(Action::Create));
-        assert_eq!(map.action_for(Key::char('c')), None);
+        assert_eq!(map.action_in(Key::char('c'), Scope::Clip), None);
+        // The Files pane keeps c for the marked videos.
+        assert_eq!(
+            map.action_in(Key::char('c'), Scope::Files),
+            Some(Action::CreateMarked)
+        );
         assert_eq!(
             map.action_for(Key::plain(KeyCode::F(10))),
             Some(Action::Quit)

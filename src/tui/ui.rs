@@ -128,6 +128,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     if app.prompt.is_some() {
         draw_prompt(frame, app, &theme, area);
     }
+    if app.batch.is_some() {
+        draw_batch(frame, app, &theme, area);
+    }
     if let Some(c) = &app.confirm {
         let key = c.key().label();
         let (title, lines) = match &c.kind {
@@ -370,7 +373,11 @@ fn keep_visible(selected: usize, offset: &mut usize, height: usize) {
 fn draw_files(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     let focused = app.focus == Focus::Files;
     let dir = app.display_path(&app.files.dir);
-    let all = if app.files.show_all { " (all)" } else { "" };
+    let mut all = if app.files.show_all { " (all)" } else { "" }.to_string();
+    let marked = app.files.marked_videos().len();
+    if marked > 0 {
+        all.push_str(&format!(" {marked} marked"));
+    }
     let title_room = (area.width as usize).saturating_sub(12 + all.len());
     let block = pane_block(
         theme,
@@ -406,6 +413,9 @@ fn draw_files(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         .map(|(i, e)| {
             let selected = i == app.files.selected;
             let mut name = escape_display(&e.name);
+            if app.files.marked.contains(&e.path) {
+                name.insert_str(0, "+ ");
+            }
             if matches!(e.kind, EntryKind::Dir) {
                 name.push('/');
             }
@@ -1023,7 +1033,12 @@ fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span
 }
 
 fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let pairs: Vec<(String, String)> = if app.prompt.is_some() {
+    let pairs: Vec<(String, String)> = if app.batch.is_some() {
+        vec![
+            ("Enter".into(), "queue the creates".into()),
+            ("Esc".into(), "cancel".into()),
+        ]
+    } else if app.prompt.is_some() {
         vec![
             ("Enter".into(), "confirm".into()),
             ("Esc".into(), "cancel".into()),
@@ -1061,6 +1076,15 @@ fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             && !h.iter().any(|(_, t)| t == what)
         {
             h.insert(0, (enter, what.to_string()));
+        }
+        // With marks, the batch create comes first.
+        let marked = app.files.marked_videos().len();
+        let create = app
+            .keys
+            .keys_label(crate::tui::action::Action::CreateMarked);
+        if scope == Scope::Files && marked > 0 && !create.is_empty() {
+            let create = create.split('/').next().unwrap_or("").to_string();
+            h.insert(0, (create, format!("create {marked} marked")));
         }
         h
     };
@@ -1147,6 +1171,52 @@ fn draw_prompt(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     if x < inner.right() {
         frame.set_cursor_position(Position::new(x, inner.y));
     }
+}
+
+fn draw_batch(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let Some(b) = &app.batch else { return };
+    let width = 76.min(area.width.saturating_sub(4));
+    let room = width.saturating_sub(4) as usize;
+    let mut lines = vec![Line::from(Span::styled(
+        "Names from the file names:",
+        theme.dim(),
+    ))];
+    for item in &b.items {
+        let file = item
+            .path
+            .file_name()
+            .map(|f| escape_display(&f.to_string_lossy()))
+            .unwrap_or_default();
+        let line = match &item.error {
+            None => Line::from(vec![
+                Span::styled("✓ ", theme.fg(theme.accent_fg)),
+                Span::raw(fit(&escape_display(&item.name), room / 2)),
+                Span::styled(format!("  {}", fit(&file, room / 2)), theme.dim()),
+            ]),
+            Some(why) => Line::from(vec![
+                Span::styled("✗ ", theme.fg(theme.error_fg)),
+                Span::raw(format!("{}: ", fit(&file, room / 2))),
+                Span::styled(escape_display(why), theme.fg(theme.error_fg)),
+            ]),
+        };
+        lines.push(line);
+    }
+    let ready = b.ready();
+    let skipped = b.items.len() - ready;
+    let mut foot = format!("Enter queues {ready}");
+    if skipped > 0 {
+        foot.push_str(&format!(" (skips {skipped})"));
+    }
+    foot.push_str(" · Esc cancel");
+    lines.push(Line::from(Span::styled(foot, theme.dim())));
+    popup(
+        frame,
+        theme,
+        area,
+        &format!("Create {} characters", b.items.len()),
+        lines,
+        width,
+    );
 }
 
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
