@@ -337,17 +337,7 @@ pub fn stage_folder(lib: &Library, from: &Path) -> Result<Stage> {
         ));
     }
     let mut stage = Stage::new(lib)?;
-    let entries = fs::read_dir(from).map_err(|e| Error::io("reading", from, &e))?;
-    let mut ids: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .filter(|n| is_id(n))
-                .map(String::from)
-        })
-        .collect();
-    ids.sort();
+    let ids = crate::library::store::character_folders(from, "reading")?;
     if ids.is_empty() {
         return Err(Error::input(
             "no_characters",

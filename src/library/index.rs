@@ -15,7 +15,6 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::library::name::is_id;
 use crate::library::record::RawJson;
 use crate::library::store::{Corrupt, Library, RECORD_FILE, read_record};
 
@@ -125,17 +124,7 @@ impl Library {
                     .collect()
             })
             .unwrap_or_default();
-        let mut folders: Vec<String> = fs::read_dir(self.root())
-            .map_err(|e| crate::Error::io("reading the library", self.root(), &e))?
-            .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .filter(|n| is_id(n))
-                    .map(String::from)
-            })
-            .collect();
-        folders.sort_unstable();
+        let folders = super::store::character_folders(self.root(), "reading the library")?;
         let mut changed = folders.len() != old.len();
         let mut entries = Vec::with_capacity(folders.len());
         let mut path = self.root().to_path_buf();

@@ -349,17 +349,7 @@ impl Library {
     /// is the exact read a name check under the lock makes). Records without a readable
     /// name are skipped (`list` reports them).
     pub(crate) fn all_names(&self) -> Result<Vec<(String, String)>> {
-        let mut ids: Vec<String> = fs::read_dir(&self.root)
-            .map_err(|e| Error::io("reading the library", &self.root, &e))?
-            .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()
-                    .filter(|n| is_id(n))
-                    .map(String::from)
-            })
-            .collect();
-        ids.sort_unstable();
+        let ids = character_folders(&self.root, "reading the library")?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -701,6 +691,22 @@ pub(crate) fn remove_stray_temps(dir: &Path) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// The names of the character folders (`char_...`) in `dir`, sorted.
+pub(crate) fn character_folders(dir: &Path, doing: &str) -> Result<Vec<String>> {
+    let mut ids: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| Error::io(doing, dir, &e))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .filter(|n| is_id(n))
+                .map(String::from)
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 pub(crate) fn sync_dir(dir: &Path) {
