@@ -138,20 +138,21 @@ fn veo_gets_the_three_best_keyframes_at_the_clips_size() {
         );
         assert!(r["score"]["sharpness"].as_f64().unwrap() > 0.0);
     }
-    let images = plan["request"]["referenceImages"].as_array().unwrap();
+    let instance = &plan["request"]["instances"][0];
+    assert_eq!(instance["prompt"], plan["prompt"]);
+    let images = instance["referenceImages"].as_array().unwrap();
     assert_eq!(images.len(), 3);
     for (img, r) in images.iter().zip(refs(&plan)) {
         assert_eq!(img["referenceType"], "asset");
-        assert_eq!(img["image"]["uri"], r["path"]);
+        assert_eq!(img["image"]["mimeType"], "image/jpeg");
+        let bytes = img["image"]["bytesBase64Encoded"].as_str().unwrap();
+        assert!(bytes.contains(r["path"].as_str().unwrap()), "{bytes}");
     }
     assert!(
         plan["prompt"].as_str().unwrap().starts_with("Hero"),
         "{plan}"
     );
-    assert!(
-        plan["notes"].to_string().contains("[hosting]"),
-        "local files say how to get URLs: {plan}"
-    );
+    assert!(plan["notes"].to_string().contains("base64"), "{plan}");
     // The frames are kept: a second run makes none again.
     let first = PathBuf::from(refs(&plan)[0]["path"].as_str().unwrap());
     let before = std::fs::metadata(&first).unwrap().modified().unwrap();
@@ -439,7 +440,7 @@ fn the_json_plan_has_one_shape() {
     let text = stdout(&env.run(&["use", id, "--for", "veo-3.1"]));
     assert!(text.contains("3 reference images"), "{text}");
     assert!(text.contains("prompt: \"Shape"), "{text}");
-    assert!(text.contains("json:   {\"referenceImages\""), "{text}");
+    assert!(text.contains("json:   {\"instances\""), "{text}");
 }
 
 #[test]
