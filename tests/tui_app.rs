@@ -1116,7 +1116,10 @@ async fn with_several_providers_the_typed_name_is_checked() {
     .await;
     let c = on_disk(&h, &fake_id(1));
     assert_eq!(
-        c.provider_ids.into_iter().collect::<Vec<_>>(),
+        c.provider_ids
+            .into_iter()
+            .map(|(p, e)| (p, e.id))
+            .collect::<Vec<_>>(),
         [("beta".to_string(), "beta-7".to_string())]
     );
 }

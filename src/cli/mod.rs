@@ -569,13 +569,22 @@ async fn register(
     character: Character,
 ) -> std::result::Result<Character, (Error, Character)> {
     if let Some(remote) = character.provider_ids.get(provider.name()) {
+        if !remote.expired() {
+            eprintln!(
+                "{} is already registered with {} as {}: nothing was sent",
+                character.id,
+                escape_display(provider.name()),
+                escape_display(&remote.id)
+            );
+            return Ok(character);
+        }
         eprintln!(
-            "{} is already registered with {} as {}: nothing was sent",
+            "{}'s registration with {} ({}) expired {}: registering again",
             character.id,
             escape_display(provider.name()),
-            escape_display(remote)
+            escape_display(&remote.id),
+            escape_display(remote.expires_at.as_deref().unwrap_or_default())
         );
-        return Ok(character);
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let drawer = tokio::spawn(progress::draw(rx));
@@ -602,8 +611,15 @@ async fn register(
                 escape_display(provider.name())
             );
             if e.is_cancelled() {
+                // A cancel after the request was sent says what may still happen remotely.
+                let remote = e
+                    .message
+                    .strip_prefix("cancelled: ")
+                    .filter(|m| *m != "nothing was saved")
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default();
                 e.message = format!(
-                    "cancelled: {} is kept in the library but not registered with {}; register it later with {retry}",
+                    "cancelled: {} is kept in the library but not registered with {}{remote}; register it later with {retry}",
                     character.id,
                     escape_display(provider.name())
                 );

@@ -1581,14 +1581,14 @@ impl App {
             );
             return;
         };
-        if let Some(remote) = c.provider_ids.get(name) {
+        if let Some(remote) = c.provider_ids.get(name).filter(|r| !r.expired()) {
             self.set_status(
                 StatusKind::Info,
                 format!(
                     "{} is already registered with {} as {}: nothing was sent",
                     escape_display(&c.name),
                     escape_display(name),
-                    escape_display(remote)
+                    escape_display(&remote.id)
                 ),
             );
             return;
@@ -1958,7 +1958,11 @@ async fn run_job(
             .await;
             match (result, register) {
                 (Ok(created), Some(p))
-                    if !created.character.provider_ids.contains_key(p.name()) =>
+                    if created
+                        .character
+                        .provider_ids
+                        .get(p.name())
+                        .is_none_or(|r| r.expired()) =>
                 {
                     let mut reporter = Reporter::new(etx);
                     let result = provider::register_character(

@@ -895,7 +895,14 @@ pub fn details_lines(c: &crate::library::Character, theme: &Theme) -> Vec<Line<'
             } else {
                 c.provider_ids
                     .iter()
-                    .map(|(p, id)| format!("{}: {}", escape_display(p), escape_display(id)))
+                    .map(|(p, e)| {
+                        let expired = if e.expired() {
+                            " (expired: register again)"
+                        } else {
+                            ""
+                        };
+                        format!("{}: {}{expired}", escape_display(p), escape_display(&e.id))
+                    })
                     .collect::<Vec<_>>()
                     .join("  ")
             }),
