@@ -616,13 +616,19 @@ async fn register(
                     .message
                     .strip_prefix("cancelled: ")
                     .filter(|m| *m != "nothing was saved")
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default();
-                e.message = format!(
-                    "cancelled: {} is kept in the library but not registered with {}{remote}; register it later with {retry}",
-                    character.id,
-                    escape_display(provider.name())
-                );
+                    .map(str::to_string);
+                e.message = match remote {
+                    Some(m) => format!(
+                        "cancelled: {} is kept in the library but not registered with {}; {m}; if it does not, register it again with {retry}",
+                        character.id,
+                        escape_display(provider.name())
+                    ),
+                    None => format!(
+                        "cancelled: {} is kept in the library but not registered with {}; register it later with {retry}",
+                        character.id,
+                        escape_display(provider.name())
+                    ),
+                };
             } else {
                 e.message = format!(
                     "{}; {} is kept in the library: retry with {retry}",
@@ -655,14 +661,21 @@ async fn with_ctrl_c<T>(
         r = &mut fut => r,
         _ = tokio::signal::ctrl_c() => {
             cancel.cancel();
-            let _ = tokio::time::timeout(CLEANUP_WAIT, fut).await;
-            Err(Error::cancelled())
+            Err(cancelled_with_detail(tokio::time::timeout(CLEANUP_WAIT, fut).await))
         }
         _ = terminated => {
             cancel.cancel();
-            let _ = tokio::time::timeout(CLEANUP_WAIT, fut).await;
-            Err(Error::cancelled())
+            Err(cancelled_with_detail(tokio::time::timeout(CLEANUP_WAIT, fut).await))
         }
+    }
+}
+
+/// The error of a cancelled job: the job's own, when it said more than "cancelled" (a
+/// request already sent may still be acted on remotely).
+fn cancelled_with_detail<T, E>(ended: std::result::Result<Result<T>, E>) -> Error {
+    match ended {
+        Ok(Err(e)) if e.is_cancelled() => e,
+        _ => Error::cancelled(),
     }
 }
 
