@@ -23,7 +23,7 @@ use crate::tui::action::{Action, LibraryDone, Msg};
 use crate::tui::clip::{ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S};
 use crate::tui::clipboard;
 use crate::tui::files::{EntryKind, FilesPane};
-use crate::tui::jobs::{JobKind, JobState, Jobs};
+use crate::tui::jobs::{JobKind, JobState, Jobs, REMOTE_LOG};
 use crate::tui::keys::{Key, KeyMap, Scope};
 use crate::tui::library::{LibraryPane, SearchRequest};
 use crate::tui::preview;
@@ -1670,8 +1670,20 @@ impl App {
             }
             Err(e) => {
                 let cancelled = e.is_cancelled();
+                // A cancel after the request was submitted: the remote job may still finish.
+                let remote = e
+                    .message
+                    .strip_prefix("cancelled: ")
+                    .filter(|m| cancelled && *m != "nothing was saved")
+                    .map(escape_display);
+                if let Some(m) = &remote {
+                    job.log.push(format!("{REMOTE_LOG:<10} {m}"));
+                }
                 let why = if cancelled {
-                    "cancelled".to_string()
+                    match &remote {
+                        Some(m) => format!("cancelled ({m})"),
+                        None => "cancelled".to_string(),
+                    }
                 } else {
                     format!("failed: {}", escape_display(&e.message))
                 };
@@ -1690,7 +1702,10 @@ impl App {
                         job.end(JobState::Cancelled);
                         self.set_status(
                             StatusKind::Info,
-                            format!("registering with {prov} cancelled: nothing was recorded"),
+                            format!(
+                                "registering with {prov} cancelled: nothing was recorded{}",
+                                remote.map(|m| format!("; {m}")).unwrap_or_default()
+                            ),
                         );
                     }
                     None => {
