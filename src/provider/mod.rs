@@ -535,6 +535,32 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_provider_examples_build() {
+        let readme = include_str!("../../README.md");
+        let mut built = 0;
+        for block in readme.split("```toml\n").skip(1) {
+            let text = block.split("```").next().unwrap();
+            let cfg = Config::parse(text).unwrap();
+            let reg =
+                Registry::from_config(&cfg).unwrap_or_else(|e| panic!("{}\n{text}", e.message));
+            built += reg.names().count();
+        }
+        assert!(built >= 4, "the README shows the kinds and a preset");
+    }
+
+    #[test]
+    fn config_lines_of_keys() {
+        let text = "[providers.k]\npreset = \"x\"\nsubmit.url = \"u\"\n[providers.k.poll]\n\ndeadline_s = 1\n[[providers.k.upload.steps]]\nurl = \"v\"\n";
+        assert_eq!(line_of(text, "k", ""), Some(1));
+        assert_eq!(line_of(text, "k", "preset"), Some(2));
+        assert_eq!(line_of(text, "k", "submit.url"), Some(3));
+        assert_eq!(line_of(text, "k", "poll.deadline_s"), Some(6));
+        assert_eq!(line_of(text, "k", "upload.steps[0].url"), Some(8));
+        assert_eq!(line_of(text, "k", "vars.model"), Some(1));
+        assert_eq!(line_of(text, "other", "preset"), None);
+    }
+
+    #[test]
     fn registry_reads_both_kinds_and_names_broken_ones() {
         let cfg = Config::parse(
             "[providers.sora]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1/\"\n\
