@@ -1075,3 +1075,29 @@ fn every_step_reports_its_progress() {
     assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
     assert_eq!(*fractions.last().unwrap(), 1.0);
 }
+
+#[test]
+fn a_provider_that_takes_urls_without_hosting_or_upload_stops_before_any_work() {
+    let api = kling_api(0);
+    let env = env_with(&format!(
+        "[providers.kling]\npreset = \"kling-elements\"\nbase_url = \"{}\"\napi_key_env = \"KLING_TEST_KEY\"\n",
+        api.url("")
+    ));
+    let r = env.run(&[
+        "create",
+        fixture("bigbuckbunny.mp4").to_str().unwrap(),
+        "--name",
+        "Wolf",
+        "--provider",
+        "kling",
+        "--json",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("[hosting]") && msg.contains("[upload]"),
+        "{msg}"
+    );
+    assert!(env.characters().is_empty(), "nothing was created");
+    assert!(api.requests().is_empty());
+}

@@ -217,6 +217,8 @@ pub struct HttpProvider {
     max_retries: u32,
     vars: BTreeMap<String, String>,
     upload: Option<Upload>,
+    /// Whether a submit body takes files as URLs (an upload step or hosting gives them).
+    needs_urls: bool,
     submit: Step,
     fallback: Option<(f64, Value)>,
     max_keyframes: Option<usize>,
@@ -711,6 +713,13 @@ impl HttpProvider {
             timeout,
             max_retries,
             vars: cfg.vars,
+            needs_urls: {
+                let (clip, keyframes) = submit.body.as_ref().map_or((false, false), Self::needs);
+                let (fb_clip, fb_keyframes) = fallback
+                    .as_ref()
+                    .map_or((false, false), |(_, b)| Self::needs(b));
+                clip || keyframes || fb_clip || fb_keyframes
+            },
             upload,
             submit,
             fallback,
@@ -757,6 +766,18 @@ impl HttpProvider {
         Error::network(
             "provider",
             format!("registering with {} failed: {what}", esc(&self.name)),
+        )
+    }
+
+    /// The error when files are needed as URLs and nothing can give them.
+    fn no_urls(&self) -> Error {
+        Error::input(
+            "hosting",
+            format!(
+                "{} takes the clip or keyframes as URLs: set up [hosting] (kind = \"s3\") in the config, or give [providers.{}] an [upload] step",
+                esc(&self.name),
+                esc(&self.name)
+            ),
         )
     }
 
@@ -1359,7 +1380,11 @@ impl Provider for HttpProvider {
         "http"
     }
     fn check(&self) -> Result<()> {
-        self.key().map(|_| ())
+        self.key()?;
+        if self.needs_urls && self.upload.is_none() {
+            return Err(self.no_urls());
+        }
+        Ok(())
     }
 
     async fn register(
@@ -1422,11 +1447,7 @@ impl Provider for HttpProvider {
         let hosted_until: Option<SystemTime> = None;
         if !files.is_empty() {
             let Some(up) = &self.upload else {
-                return Err(self.error(&format!(
-                    "it needs the {} as a URL: add an [upload] step to [providers.{}] (or set up [hosting])",
-                    if need_clip { "clip" } else { "keyframes" },
-                    esc(&self.name)
-                )));
+                return Err(self.no_urls());
             };
             let mut progress = UploadProgress {
                 done: 0,
