@@ -29,6 +29,8 @@ pub struct Config {
     /// The terminal app's behaviour.
     #[serde(default)]
     pub ui: UiConfig,
+    /// Where the clip and keyframes are put for providers and models that take URLs.
+    pub hosting: Option<crate::hosting::HostingConfig>,
     /// Where this config was read from (not a TOML key).
     #[serde(skip)]
     pub path: Option<PathBuf>,

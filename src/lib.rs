@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hosting;
 pub mod http;
 pub mod library;
 pub mod pipeline;
@@ -14,6 +15,7 @@ pub mod pool;
 pub mod progress;
 pub mod provider;
 pub mod tui;
+pub mod usage;
 pub mod util;
 
 pub use error::{Error, ErrorKind, Result};

@@ -81,6 +81,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What to put in a request to a video model for a character: its remote ID where the model
+    /// keeps characters, else the keyframes or the clip it takes (hosted URLs with [hosting]),
+    /// a prompt that names the character, and the JSON fragment of the request
+    Use {
+        /// An ID, or an exact name
+        character: String,
+        /// The model: sora-2, kling, veo-3.1, vidu, grok-imagine, minimax-s2v, seedance,
+        /// wan-r2v, runway-act-two
+        #[arg(long = "for", value_name = "MODEL")]
+        model: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List every character, oldest first
     List {
         #[arg(long)]
@@ -235,6 +248,7 @@ impl Command {
             Command::Probe { json, .. }
             | Command::Create { json, .. }
             | Command::Register { json, .. }
+            | Command::Use { json, .. }
             | Command::List { json }
             | Command::Search { json, .. }
             | Command::Show { json, .. }

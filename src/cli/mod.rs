@@ -222,6 +222,22 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 }
             })
         }
+        Command::Use {
+            character,
+            model,
+            json,
+        } => {
+            let model = crate::usage::model(&model)?;
+            let lib = open_library(library, &cfg)?;
+            let c = lib.resolve(&character)?;
+            let hosting = match model.takes {
+                crate::usage::Takes::RemoteId(_) => None,
+                _ => crate::hosting::Hosting::from_config(&cfg)?,
+            };
+            let plan = crate::usage::plan(&lib, &cfg, &c, model, hosting.as_ref()).await?;
+            output::print_use(&plan, json);
+            Ok(0)
+        }
         Command::List { json: false } => {
             // From the derived index: no record is parsed unless it changed.
             let lib = open_library(library, &cfg)?;

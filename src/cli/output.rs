@@ -86,7 +86,10 @@ pub fn print_created(c: &Created, provider: Option<&str>, json: bool) {
 /// On stdout: the character's ID, then how to use it (with `provider`'s remote ID when given).
 pub fn print_usage(ch: &Character, provider: Option<&str>) {
     println!("{}", esc(&ch.id));
-    for l in usage_lines(&esc(&ch.name), &esc(ch.id_for(provider))) {
+    let remote = provider
+        .filter(|p| ch.provider_ids.contains_key(*p))
+        .map(|p| esc(ch.id_for(Some(p))));
+    for l in usage_lines(&esc(&ch.name), &esc(&ch.id), remote.as_deref()) {
         println!("{l}");
     }
 }
@@ -122,7 +125,7 @@ pub fn print_registered(ch: &Character, provider: &str, json: bool) {
     }
     let remote = esc(ch.id_for(Some(provider)));
     println!("{remote}");
-    for l in usage_lines(&esc(&ch.name), &remote) {
+    for l in usage_lines(&esc(&ch.name), &esc(&ch.id), Some(&remote)) {
         println!("{l}");
     }
 }
@@ -435,4 +438,55 @@ pub fn provider_line(id: &str, provider: &str, e: &crate::library::ProviderEntry
         ));
     }
     line
+}
+
+/// `use --for`: what to send the model (the plan as JSON with `--json`).
+pub fn print_use(plan: &crate::usage::Plan, json: bool) {
+    if json {
+        print_json(plan);
+        return;
+    }
+    let who = format!("{} ({})", esc(&plan.name), esc(&plan.id));
+    match (&plan.remote_id, &plan.provider) {
+        (Some(remote), Some(provider)) => {
+            println!("{who} for {}: the ID {} knows", plan.model, esc(provider));
+            println!("use it: {}", esc(remote));
+        }
+        _ => {
+            let what = match plan.references.first().map(|r| r.kind) {
+                Some("clip") => "the clip".to_string(),
+                _ if plan.references.len() == 1 => "1 reference image".to_string(),
+                _ => format!("{} reference images", plan.references.len()),
+            };
+            println!(
+                "{who} for {}: {what} with every generation{}",
+                plan.model,
+                if plan.hosted {
+                    " (hosted)"
+                } else {
+                    " (local files)"
+                }
+            );
+            for r in &plan.references {
+                let which = match r.keyframe {
+                    Some(k) => format!("keyframe {k}"),
+                    None => r.kind.to_string(),
+                };
+                println!(
+                    "  {which:<11} {}x{}  {}",
+                    r.width,
+                    r.height,
+                    esc(&r.path.display().to_string())
+                );
+                if let (Some(url), Some(until)) = (&r.url, &r.expires_at) {
+                    println!("              {}  (until {until})", esc(url));
+                }
+            }
+        }
+    }
+    println!("prompt: \"{}\"", esc(&plan.prompt));
+    println!("json:   {}", plan.request);
+    for n in &plan.notes {
+        println!("note:   {}", esc(n));
+    }
 }

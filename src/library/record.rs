@@ -337,14 +337,35 @@ impl Character {
     }
 }
 
-/// How to use a character in a prompt: the ID, a snippet that names it, the JSON fragment.
-pub fn usage_lines(name: &str, id: &str) -> Vec<String> {
-    let fragment = serde_json::json!({"characters": [{"id": id}]});
-    vec![
-        format!("use it: {id}"),
-        format!("prompt: \"{name} walks through a park at dusk\""),
-        format!("json:   {fragment}"),
-    ]
+/// How to use a character: with a provider's remote ID, that ID, a prompt snippet that names
+/// the character and the JSON fragment; with none (the castbook ID is local, no model takes
+/// it), the command that says what to send each model.
+pub fn usage_lines(name: &str, id: &str, remote: Option<&str>) -> Vec<String> {
+    match remote {
+        Some(remote) => {
+            let fragment = serde_json::json!({"characters": [{"id": remote}]});
+            vec![
+                format!("use it: {remote}"),
+                format!("prompt: \"{name} walks through a park at dusk\""),
+                format!("json:   {fragment}"),
+            ]
+        }
+        None => vec![
+            format!("use it: castbook use {id} --for MODEL"),
+            format!(
+                "        ({id} is local: no provider knows it; MODEL: {})",
+                crate::usage::model_names().join(", ")
+            ),
+        ],
+    }
+}
+
+impl Character {
+    /// The remote ID of the first provider this character is registered with (by name).
+    pub fn first_remote(&self) -> Option<(&str, &str)> {
+        let p = self.provider_ids.keys().next()?;
+        Some((p.as_str(), self.id_for(Some(p))))
+    }
 }
 
 /// The record key holding the blake3 of each keyframe, in the order of `keyframes`.

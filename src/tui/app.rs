@@ -1471,20 +1471,28 @@ impl App {
                     existed: created.existed,
                 });
                 self.show_created(&c);
-                let usage = usage_lines(&escape_display(&c.name), &c.id);
                 let what = if created.existed {
                     "already in the library"
                 } else {
                     "created"
                 };
+                let how = match c.first_remote() {
+                    Some((_, remote)) => {
+                        let usage = usage_lines(&escape_display(&c.name), &c.id, Some(remote));
+                        format!(
+                            "{}  ·  {}",
+                            escape_display(usage[2].trim_start_matches("json:").trim()),
+                            usage[1]
+                        )
+                    }
+                    None => "local only: U says what to send a model".to_string(),
+                };
                 self.set_status(
                     StatusKind::Ok,
                     format!(
-                        "{} {what}: {}  ·  {}  ·  {}",
+                        "{} {what}: {}  ·  {how}",
                         fit(&escape_display(&c.name), STATUS_NAME_W),
                         c.id,
-                        usage[2].trim_start_matches("json:").trim(),
-                        usage[1]
                     ),
                 );
             }
@@ -1653,7 +1661,7 @@ impl App {
                 }
                 self.replace_character(&c);
                 let remote = escape_display(&reg.remote_id);
-                let usage = usage_lines(&c.name, &reg.remote_id);
+                let usage = usage_lines(&c.name, &c.id, Some(&reg.remote_id));
                 let what = if created.is_some() && !existed {
                     format!("created as {} and registered", c.id)
                 } else {

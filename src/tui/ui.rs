@@ -913,15 +913,26 @@ pub fn details_lines(c: &crate::library::Character, theme: &Theme) -> Vec<Line<'
         ]),
         Line::from(vec![label("notes"), Span::raw(escape_display(&c.notes))]),
     ];
-    let usage = usage_lines(&escape_display(&c.name), c.id_for(None));
-    lines.push(Line::from(vec![
-        label("prompt"),
-        Span::raw(usage[1].trim_start_matches("prompt:").trim().to_string()),
-    ]));
-    lines.push(Line::from(vec![
-        label("json"),
-        Span::raw(usage[2].trim_start_matches("json:").trim().to_string()),
-    ]));
+    match c.first_remote() {
+        Some((_, remote)) => {
+            let usage = usage_lines(&escape_display(&c.name), &c.id, Some(remote));
+            lines.push(Line::from(vec![
+                label("prompt"),
+                Span::raw(usage[1].trim_start_matches("prompt:").trim().to_string()),
+            ]));
+            lines.push(Line::from(vec![
+                label("json"),
+                Span::raw(usage[2].trim_start_matches("json:").trim().to_string()),
+            ]));
+        }
+        None => lines.push(Line::from(vec![
+            label("use it"),
+            Span::raw(format!(
+                "local only: U (or castbook use {} --for MODEL) says what to send a model",
+                c.id
+            )),
+        ])),
+    }
     lines.push(Line::from(vec![
         label("keyframes"),
         Span::raw(format!("{}", c.keyframes.len())),
