@@ -38,6 +38,12 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
+/// A URL without its query and fragment: what it points at, without a presigned URL's
+/// signature (which grants access and is not kept or shown).
+pub fn url_without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

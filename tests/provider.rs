@@ -109,7 +109,10 @@ fn openai_create_with_provider_uploads_the_clip_as_multipart_with_the_bearer_key
     assert_eq!(video.data, clip, "the uploaded bytes are the prepared clip");
 
     let show = env.run(&["show", &id, "--json"]);
-    assert_eq!(show.json()["provider_ids"]["sora"], "char_remote_9f2a");
+    assert_eq!(
+        show.json()["provider_ids"]["sora"]["id"],
+        "char_remote_9f2a"
+    );
     assert_key_nowhere(&env, &[&r, &show]);
 }
 
@@ -128,8 +131,8 @@ fn register_adds_to_provider_ids_and_prints_the_remote_id_first() {
     let j = env.run(&["register", &id, "--provider", "mine", "--json"]);
     assert_eq!(j.code, 0, "{j:?}");
     let rec = j.json();
-    assert_eq!(rec["provider_ids"]["sora"], "remote-1");
-    assert_eq!(rec["provider_ids"]["mine"], "cmd-7");
+    assert_eq!(rec["provider_ids"]["sora"]["id"], "remote-1");
+    assert_eq!(rec["provider_ids"]["mine"]["id"], "cmd-7");
     // Registering again with the same provider sends nothing.
     let again = env.run(&["register", &id, "--provider", "sora"]);
     assert_eq!(again.code, 0, "{again:?}");
@@ -208,7 +211,7 @@ fn openai_429_with_retry_after_then_success() {
     let id = saved(&env, "Wolf");
     let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.json()["provider_ids"]["sora"], "remote-429");
+    assert_eq!(r.json()["provider_ids"]["sora"]["id"], "remote-429");
     assert_eq!(server.requests().len(), 2);
     // The retry sent the whole clip again.
     let reqs = server.requests();
@@ -231,7 +234,7 @@ fn openai_500_then_success() {
     let id = saved(&env, "Wolf");
     let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.json()["provider_ids"]["sora"], "remote-500");
+    assert_eq!(r.json()["provider_ids"]["sora"]["id"], "remote-500");
     assert_eq!(server.requests().len(), 2);
 }
 
@@ -388,7 +391,7 @@ printf '{"id": "mine-%s-%s"}\n' "$2" "$3""#;
     assert_eq!(r.code, 0, "{r:?}");
     let rec = r.json();
     let id = rec["id"].as_str().unwrap();
-    assert_eq!(rec["provider_ids"]["mine"], format!("mine-Wolf-{id}"));
+    assert_eq!(rec["provider_ids"]["mine"]["id"], format!("mine-Wolf-{id}"));
 }
 
 #[test]
@@ -630,7 +633,7 @@ fn create_from_a_url_and_register_in_one_command() {
     assert_eq!(r.code, 0, "{r:?}");
     let rec = r.json();
     assert_eq!(rec["source"]["url"], url.as_str());
-    assert_eq!(rec["provider_ids"]["sora"], "remote-url");
+    assert_eq!(rec["provider_ids"]["sora"]["id"], "remote-url");
     let methods: Vec<String> = server.requests().iter().map(|q| q.method.clone()).collect();
     assert_eq!(methods, ["GET", "POST"]);
     // The key goes to the provider only, never to where the clip came from.
@@ -721,7 +724,7 @@ fn openai_remote_ids_that_are_not_plain_are_refused() {
     .unwrap();
     let r = env.run(&["register", &id, "--provider", "sora", "--json"]);
     assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.json()["provider_ids"]["sora"], "el_12:ab-3.x");
+    assert_eq!(r.json()["provider_ids"]["sora"]["id"], "el_12:ab-3.x");
 }
 
 #[test]

@@ -1118,7 +1118,10 @@ async fn with_several_providers_the_typed_name_is_checked() {
     .await;
     let c = on_disk(&h, &fake_id(1));
     assert_eq!(
-        c.provider_ids.into_iter().collect::<Vec<_>>(),
+        c.provider_ids
+            .into_iter()
+            .map(|(p, e)| (p, e.id))
+            .collect::<Vec<_>>(),
         [("beta".to_string(), "beta-7".to_string())]
     );
 }
@@ -1146,6 +1149,91 @@ async fn cancelling_a_registration_records_nothing() {
     .await;
     assert_eq!(h.app.jobs.list[0].state, JobState::Cancelled);
     assert!(on_disk(&h, &fake_id(1)).provider_ids.is_empty());
+}
+
+#[tokio::test]
+async fn a_registration_shows_each_step_and_a_cancel_after_the_submit_says_the_remote_job_may_finish()
+ {
+    let api = server::Server::start(|req, _| match req.method.as_str() {
+        "POST" => server::Reply::json(
+            200,
+            &serde_json::json!({"code": 0, "data": {"task_id": "task-tui", "task_status": "submitted"}}),
+        ),
+        _ => server::Reply::json(
+            200,
+            &serde_json::json!({"code": 0, "data": {"task_id": "task-tui", "task_status": "processing"}}),
+        ),
+    });
+    let config = format!(
+        "[providers.kling]\npreset = \"kling-elements\"\nbase_url = \"{}\"\napi_key = \"k-test-1\"\nsubmit = {{ body = '{{\"element_name\": \"{{name:20}}\"}}' }}\n[providers.kling.poll]\ninterval_s = 0.05\nmax_interval_s = 0.1\n",
+        api.url("")
+    );
+    let mut h = Harness::with_config(|_, lib| saved_characters(lib, &["Hero"]), "clips", &config);
+    h.app.focus = Focus::Library;
+    h.key(KeyCode::Char('R'));
+    h.pump_until(LONG, "the poll step", |a| {
+        a.jobs.list[0].progress.as_ref().is_some_and(|p| {
+            p.message
+                .starts_with("polling (task task-tui): processing, ")
+        })
+    })
+    .await;
+    // The steps so far are in the job's log: submitted, then polling.
+    let log = h.app.jobs.list[0].log.join("\n");
+    assert!(log.contains("submitted (task task-tui)"), "{log}");
+    let row = h.render(100, 30);
+    assert!(row.contains("polling (task task-tui): processing"), "{row}");
+    h.app.focus = Focus::Jobs;
+    h.key(KeyCode::Char('x'));
+    h.pump_until(Duration::from_secs(10), "the cancellation", |a| {
+        !a.jobs.list[0].is_active()
+    })
+    .await;
+    let job = &h.app.jobs.list[0];
+    assert_eq!(job.state, JobState::Cancelled);
+    let note = job.remote_note().expect("a note on the remote job");
+    assert!(
+        note.contains("task-tui") && note.contains("may still finish"),
+        "{note}"
+    );
+    assert!(
+        note.contains(&api.url("/v1/general/advanced-custom-elements/task-tui")),
+        "{note}"
+    );
+    let status = h.app.status.clone().unwrap().text;
+    assert!(status.contains("may still finish"), "{status}");
+    assert!(
+        h.render(100, 30).contains("not registered: "),
+        "the job row says it"
+    );
+    assert!(on_disk(&h, &fake_id(1)).provider_ids.is_empty());
+}
+
+#[tokio::test]
+async fn the_details_say_when_a_registration_has_expired() {
+    use castbook::library::ProviderEntry;
+    let mut h = Harness::with_config(
+        |_, lib| {
+            let mut c = fake_character(1, "Hero", &[], "");
+            let mut old = ProviderEntry::new("el-111");
+            old.expires_at = Some("2026-01-01T00:00:00Z".into());
+            let mut live = ProviderEntry::new("el-222");
+            live.expires_at = Some("2099-01-01T00:00:00Z".into());
+            c.provider_ids.insert("kling".into(), old);
+            c.provider_ids.insert("later".into(), live);
+            write_characters(lib, &[c]);
+        },
+        "clips",
+        "",
+    );
+    h.app.focus = Focus::Library;
+    let screen = h.render(160, 30);
+    assert!(
+        screen.contains("kling: el-111 (expired: register again)"),
+        "{screen}"
+    );
+    assert!(screen.contains("later: el-222 "), "{screen}");
+    assert!(!screen.contains("el-222 (expired"), "{screen}");
 }
 
 #[tokio::test]

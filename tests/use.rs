@@ -334,6 +334,28 @@ fn sora_gets_the_remote_id_and_never_the_local_one() {
     let text = stdout(&env.run(&["use", id, "--for", "SORA-2"]));
     assert!(text.contains("use it: char_remote_77"), "{text}");
     assert!(!text.contains(&format!("\"id\":\"{id}\"")), "{text}");
+
+    // A registration that has expired is not offered: register again.
+    let path = env.lib().join(id).join("character.json");
+    let mut rec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    rec["provider_ids"]["sora"] = serde_json::json!({
+        "id": "char_remote_77",
+        "registered_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-02T00:00:00Z"
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let out = env.run(&["use", id, "--for", "sora-2", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "registration_expired");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("castbook register {id} --provider sora")),
+        "{v}"
+    );
+    assert!(!stdout(&out).contains("\"characters\""));
 }
 
 #[test]

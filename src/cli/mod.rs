@@ -585,13 +585,22 @@ async fn register(
     character: Character,
 ) -> std::result::Result<Character, (Error, Character)> {
     if let Some(remote) = character.provider_ids.get(provider.name()) {
+        if !remote.expired() {
+            eprintln!(
+                "{} is already registered with {} as {}: nothing was sent",
+                character.id,
+                escape_display(provider.name()),
+                escape_display(&remote.id)
+            );
+            return Ok(character);
+        }
         eprintln!(
-            "{} is already registered with {} as {}: nothing was sent",
+            "{}'s registration with {} ({}) expired {}: registering again",
             character.id,
             escape_display(provider.name()),
-            escape_display(remote)
+            escape_display(&remote.id),
+            escape_display(remote.expires_at.as_deref().unwrap_or_default())
         );
-        return Ok(character);
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let drawer = tokio::spawn(progress::draw(rx));
@@ -618,11 +627,24 @@ async fn register(
                 escape_display(provider.name())
             );
             if e.is_cancelled() {
-                e.message = format!(
-                    "cancelled: {} is kept in the library but not registered with {}; register it later with {retry}",
-                    character.id,
-                    escape_display(provider.name())
-                );
+                // A cancel after the request was sent says what may still happen remotely.
+                let remote = e
+                    .message
+                    .strip_prefix("cancelled: ")
+                    .filter(|m| *m != "nothing was saved")
+                    .map(str::to_string);
+                e.message = match remote {
+                    Some(m) => format!(
+                        "cancelled: {} is kept in the library but not registered with {}; {m}; if it does not, register it again with {retry}",
+                        character.id,
+                        escape_display(provider.name())
+                    ),
+                    None => format!(
+                        "cancelled: {} is kept in the library but not registered with {}; register it later with {retry}",
+                        character.id,
+                        escape_display(provider.name())
+                    ),
+                };
             } else {
                 e.message = format!(
                     "{}; {} is kept in the library: retry with {retry}",
@@ -655,14 +677,21 @@ async fn with_ctrl_c<T>(
         r = &mut fut => r,
         _ = tokio::signal::ctrl_c() => {
             cancel.cancel();
-            let _ = tokio::time::timeout(CLEANUP_WAIT, fut).await;
-            Err(Error::cancelled())
+            Err(cancelled_with_detail(tokio::time::timeout(CLEANUP_WAIT, fut).await))
         }
         _ = terminated => {
             cancel.cancel();
-            let _ = tokio::time::timeout(CLEANUP_WAIT, fut).await;
-            Err(Error::cancelled())
+            Err(cancelled_with_detail(tokio::time::timeout(CLEANUP_WAIT, fut).await))
         }
+    }
+}
+
+/// The error of a cancelled job: the job's own, when it said more than "cancelled" (a
+/// request already sent may still be acted on remotely).
+fn cancelled_with_detail<T, E>(ended: std::result::Result<Result<T>, E>) -> Error {
+    match ended {
+        Ok(Err(e)) if e.is_cancelled() => e,
+        _ => Error::cancelled(),
     }
 }
 

@@ -250,6 +250,15 @@ pub fn print_show(lib: &Library, c: &Character, json: bool) {
                 serde_json::json!(c.source.file_name()),
             );
             map.insert("source_state".into(), serde_json::json!(state));
+            // Whether each registration has expired (computed now, not stored).
+            if let Some(entries) = map.get_mut("provider_ids").and_then(|p| p.as_object_mut()) {
+                for (name, entry) in entries.iter_mut() {
+                    let expired = c.provider_ids.get(name).is_some_and(|e| e.expired());
+                    if let Some(e) = entry.as_object_mut() {
+                        e.insert("expired".into(), serde_json::json!(expired));
+                    }
+                }
+            }
         }
         print_json(&v);
         return;
@@ -295,8 +304,8 @@ pub fn print_show(lib: &Library, c: &Character, json: bool) {
     if !c.notes.is_empty() {
         println!("notes     {}", esc(&c.notes));
     }
-    for (p, id) in &c.provider_ids {
-        println!("provider  {}: {}", esc(p), esc(id));
+    for (p, entry) in &c.provider_ids {
+        println!("provider  {}", provider_line(&c.id, p, entry));
     }
     for w in &c.warnings {
         println!("{:<9} {}", label(w), esc(&w.message));
@@ -404,6 +413,31 @@ pub fn print_imported(results: &[crate::library::import::ImportResult], json: bo
         count(Status::Skipped),
         count(Status::Renamed)
     );
+}
+
+/// One registration for `show`: the remote ID, when it was made, and when it expires (or that
+/// it has, and how to register again).
+pub fn provider_line(id: &str, provider: &str, e: &crate::library::ProviderEntry) -> String {
+    let mut line = format!("{}: {}", esc(provider), esc(&e.id));
+    if let Some(at) = &e.registered_at {
+        line.push_str(&format!("  registered {}", esc(at)));
+    }
+    if e.expired() {
+        line.push_str(&format!(
+            "  EXPIRED {}: register again with `castbook register {id} --provider {}`",
+            esc(e.expires_at.as_deref().unwrap_or_default()),
+            esc(provider)
+        ));
+    } else if let Some(until) = &e.expires_at {
+        line.push_str(&format!("  expires {}", esc(until)));
+    }
+    if let Some(url) = &e.depends_on_url {
+        line.push_str(&format!(
+            "  (refers to {})",
+            esc(&crate::util::url_without_query(url))
+        ));
+    }
+    line
 }
 
 /// `use --for`: what to send the model (the plan as JSON with `--json`).

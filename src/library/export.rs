@@ -57,7 +57,7 @@ pub fn write_csv(out: impl Write, chars: &[Character]) -> Result<()> {
         let providers = c
             .provider_ids
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
+            .map(|(k, v)| format!("{k}={}", v.id))
             .collect::<Vec<_>>()
             .join(";");
         let row = [

@@ -296,7 +296,7 @@ fn check_record(
                 escape_display(provider)
             ));
         }
-        crate::provider::check_remote_id(remote).map_err(|why| {
+        crate::provider::check_remote_id(&remote.id).map_err(|why| {
             format!(
                 "its record's ID with {} is not a remote ID: {why}",
                 escape_display(provider)
@@ -506,7 +506,9 @@ pub fn commit(lib: &Library, mut stage: Stage, mode: OnConflict) -> Result<Vec<I
                         have.provider_ids.insert(provider.clone(), remote.clone());
                         result.providers_added.push(provider.clone());
                     }
-                    Some(ours) if ours != remote => result.providers_differ.push(provider.clone()),
+                    Some(ours) if ours.id != remote.id => {
+                        result.providers_differ.push(provider.clone())
+                    }
                     Some(_) => {}
                 }
             }

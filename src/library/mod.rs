@@ -13,6 +13,6 @@ pub mod search;
 pub mod store;
 pub mod trash;
 
-pub use record::{Character, ClipRecord, PathTaken, Source, Warning};
+pub use record::{Character, ClipRecord, PathTaken, ProviderEntry, Source, Warning};
 pub use store::{Committed, Corrupt, Library, Listing, NameSnapshot, WorkDir};
 pub use trash::TrashEntry;

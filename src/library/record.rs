@@ -1,12 +1,14 @@
 //! The character record (`<id>/character.json`, SPEC section 2). Unknown fields are kept on
-//! rewrite so a newer castbook's additions survive an older one's edit.
+//! rewrite so a newer castbook's additions survive an older one's edit. Schema 2 keeps each
+//! provider registration as `{id, registered_at, expires_at?, depends_on_url?}`; a schema 1
+//! record (`"provider_ids": {"NAME": "remote id"}`) reads the same and is written as schema 2.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Character {
@@ -27,9 +29,122 @@ pub struct Character {
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
-    pub provider_ids: BTreeMap<String, String>,
+    pub provider_ids: BTreeMap<String, ProviderEntry>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// One provider registration (`provider_ids.NAME`). Read from a plain string (schema 1) or
+/// an object (schema 2); always written as an object. Unknown fields are kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderEntry {
+    /// The ID to use with this provider.
+    pub id: String,
+    /// When it was registered (RFC 3339, UTC); absent for registrations carried over from a
+    /// schema 1 record, which did not keep the time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<String>,
+    /// When the provider forgets it (RFC 3339, UTC), when it says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// A hosted URL the registration refers to: when that URL expires, so does the
+    /// registration (its expiry is then in `expires_at` too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on_url: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ProviderEntry {
+    /// A registration made now.
+    pub fn new(id: impl Into<String>) -> ProviderEntry {
+        ProviderEntry {
+            id: id.into(),
+            registered_at: Some(
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            ),
+            expires_at: None,
+            depends_on_url: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// A registration known only by its ID (as a schema 1 record kept it).
+    pub fn id_only(id: impl Into<String>) -> ProviderEntry {
+        ProviderEntry {
+            id: id.into(),
+            registered_at: None,
+            expires_at: None,
+            depends_on_url: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// When it expires, parsed; `None` when it does not (or the time cannot be read).
+    pub fn expiry(&self) -> Option<std::time::SystemTime> {
+        self.expires_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t.trim()).ok())
+    }
+
+    /// Whether it has expired at `now`.
+    pub fn expired_at(&self, now: std::time::SystemTime) -> bool {
+        self.expiry().is_some_and(|e| e <= now)
+    }
+
+    /// Whether it has expired.
+    pub fn expired(&self) -> bool {
+        self.expired_at(std::time::SystemTime::now())
+    }
+}
+
+impl PartialEq<str> for ProviderEntry {
+    fn eq(&self, other: &str) -> bool {
+        self.id == other
+    }
+}
+
+impl PartialEq<&str> for ProviderEntry {
+    fn eq(&self, other: &&str) -> bool {
+        self.id == *other
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ProviderEntry, D::Error> {
+        #[derive(Deserialize)]
+        struct Full {
+            id: String,
+            #[serde(default)]
+            registered_at: Option<String>,
+            #[serde(default)]
+            expires_at: Option<String>,
+            #[serde(default)]
+            depends_on_url: Option<String>,
+            #[serde(flatten)]
+            extra: Map<String, Value>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Plain(String),
+            Full(Full),
+        }
+        match Either::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "a provider registration is a remote ID (a string) or {\"id\": ..., \"registered_at\": ...}",
+            )
+        })? {
+            Either::Plain(id) => Ok(ProviderEntry::id_only(id)),
+            Either::Full(f) => Ok(ProviderEntry {
+                id: f.id,
+                registered_at: f.registered_at,
+                expires_at: f.expires_at,
+                depends_on_url: f.depends_on_url,
+                extra: f.extra,
+            }),
+        }
+    }
 }
 
 /// A JSON value kept as its compact text: written back exactly as read (a newer signature
@@ -217,7 +332,7 @@ impl Character {
     pub fn id_for(&self, provider: Option<&str>) -> &str {
         provider
             .and_then(|p| self.provider_ids.get(p))
-            .map(String::as_str)
+            .map(|e| e.id.as_str())
             .unwrap_or(&self.id)
     }
 }
@@ -246,10 +361,13 @@ pub fn usage_lines(name: &str, id: &str, remote: Option<&str>) -> Vec<String> {
 }
 
 impl Character {
-    /// The remote ID of the first provider this character is registered with (by name).
+    /// The remote ID of the first provider this character is registered with (by name), of
+    /// the registrations that have not expired.
     pub fn first_remote(&self) -> Option<(&str, &str)> {
-        let p = self.provider_ids.keys().next()?;
-        Some((p.as_str(), self.id_for(Some(p))))
+        self.provider_ids
+            .iter()
+            .find(|(_, e)| !e.expired())
+            .map(|(p, e)| (p.as_str(), e.id.as_str()))
     }
 }
 
@@ -297,6 +415,48 @@ mod tests {
             blake3: "00".into(),
             extra: Default::default(),
         }
+    }
+
+    #[test]
+    fn schema_1_provider_ids_read_and_are_written_as_entries_keeping_unknown_fields() {
+        let rec = serde_json::json!({
+            "schema": 1, "id": "char_aaaaaaaaaaaa", "name": "Hero",
+            "created_at": "2026-11-01T10:00:00Z",
+            "source": {"size_bytes": 1, "blake3": "0"},
+            "start_s": 0.0, "path_taken": "copy",
+            "clip": {"path": "clip.mp4", "width": 1280, "height": 720, "duration_s": 4.0,
+                     "fps": 25.0, "size_bytes": 1, "has_audio": false},
+            "keyframes": [], "signature": {},
+            "provider_ids": {
+                "sora": "remote-1",
+                "kling": {"id": "863121023120580600", "registered_at": "2026-11-02T10:00:00Z",
+                          "expires_at": "2026-11-03T10:00:00Z", "region": {"x": [1, 2.5]}}
+            }
+        });
+        let c: Character = serde_json::from_value(rec).unwrap();
+        assert_eq!(c.provider_ids["sora"], ProviderEntry::id_only("remote-1"));
+        assert_eq!(c.id_for(Some("kling")), "863121023120580600");
+        let kling = &c.provider_ids["kling"];
+        assert!(kling.expired());
+        let before = humantime::parse_rfc3339("2026-11-03T09:59:59Z").unwrap();
+        assert!(!kling.expired_at(before));
+        assert!(!c.provider_ids["sora"].expired());
+        let out = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            out["provider_ids"]["sora"],
+            serde_json::json!({"id": "remote-1"})
+        );
+        assert_eq!(
+            out["provider_ids"]["kling"]["region"],
+            serde_json::json!({"x": [1, 2.5]})
+        );
+        assert_eq!(
+            out["provider_ids"]["kling"]["expires_at"],
+            "2026-11-03T10:00:00Z"
+        );
+        // What is neither a string nor an entry is refused with a clear message.
+        let bad = serde_json::from_value::<ProviderEntry>(serde_json::json!(7)).unwrap_err();
+        assert!(bad.to_string().contains("remote ID"), "{bad}");
     }
 
     #[test]

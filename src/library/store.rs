@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::library::health::{Depth, Problem, check_files, is_damage};
 use crate::library::name::{is_id, name_key};
-use crate::library::record::{Character, RawJson};
+use crate::library::record::{Character, RawJson, SCHEMA};
 
 pub const RECORD_FILE: &str = "character.json";
 const WORK_DIR: &str = ".work";
@@ -463,6 +463,7 @@ impl Library {
         })?;
         let old_name = record.name.clone();
         edit(&mut record)?;
+        record.schema = record.schema.max(SCHEMA);
         if name_key(&record.name) != name_key(&old_name) {
             self.check_name_free(&record.name, Some(id))?;
         }
@@ -475,6 +476,16 @@ impl Library {
     /// leaves the old or the new record, and at worst a temporary file in `.work/` that the
     /// next run removes. Nothing is ever left in the character's folder.
     pub(crate) fn write_record(&self, id: &str, record: &Character) -> Result<()> {
+        // An older record is written in the current schema (its fields read the same).
+        let upgraded;
+        let record = if record.schema < SCHEMA {
+            let mut r = record.clone();
+            r.schema = SCHEMA;
+            upgraded = r;
+            &upgraded
+        } else {
+            record
+        };
         let dir = self.character_dir(id);
         remove_stray_temps(&dir);
         let tmp = self

@@ -288,6 +288,7 @@ impl Provider for CommandProvider {
         Ok(Registration {
             remote_id,
             created_at: printed.created_at,
+            ..Registration::default()
         })
     }
 }
@@ -312,11 +313,11 @@ mod tests {
         )
         .unwrap();
         let clip = std::path::PathBuf::from("/lib/char_x/clip.mp4");
-        let argv = p.argv_for(&Request {
-            clip: &clip,
-            name: "Wolf; rm -rf /",
-            id: "char_abcdefghijkl",
-        });
+        let argv = p.argv_for(&Request::basic(
+            &clip,
+            "Wolf; rm -rf /",
+            "char_abcdefghijkl",
+        ));
         assert_eq!(
             argv,
             [

@@ -14,7 +14,9 @@
 //! ```
 
 pub mod command;
+pub mod http;
 pub mod openai;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -25,11 +27,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::library::{Character, Library};
+use crate::library::{Character, Library, ProviderEntry};
 use crate::pipeline::job::{Reporter, Stage};
 use crate::util::escape_display as esc;
 
 pub use command::CommandProvider;
+pub use http::HttpProvider;
 pub use openai::OpenAi;
 
 /// The most castbook reads of a provider's reply (an HTTP body, a command's stdout): an
@@ -47,15 +50,45 @@ pub struct Request<'a> {
     pub name: &'a str,
     /// The castbook ID.
     pub id: &'a str,
+    /// The keyframes (absolute paths), in order.
+    pub keyframes: Vec<PathBuf>,
+    /// What the character is (its notes), for providers that take a description.
+    pub description: &'a str,
+    /// The clip's length in seconds.
+    pub clip_duration_s: f64,
+    /// The blake3 of the clip and of each keyframe, when the record keeps them.
+    pub clip_blake3: Option<&'a str>,
+    pub keyframe_blake3: Option<Vec<&'a str>>,
+}
+
+impl<'a> Request<'a> {
+    /// A request with only a clip, a name and an ID (no keyframes).
+    pub fn basic(clip: &'a Path, name: &'a str, id: &'a str) -> Request<'a> {
+        Request {
+            clip,
+            name,
+            id,
+            keyframes: Vec::new(),
+            description: "",
+            clip_duration_s: 0.0,
+            clip_blake3: None,
+            keyframe_blake3: None,
+        }
+    }
 }
 
 /// A provider's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Registration {
     /// The ID to use with this provider.
     pub remote_id: String,
     /// Unix time the provider gives, if any.
     pub created_at: Option<i64>,
+    /// When the provider forgets the registration, if it says (or the hosted URL it refers
+    /// to expires).
+    pub expires_at: Option<std::time::SystemTime>,
+    /// The hosted URL (without its query) the registration refers to, if any.
+    pub depends_on_url: Option<String>,
 }
 
 /// A video provider that characters can be registered with.
@@ -80,6 +113,7 @@ pub trait Provider {
 pub enum AnyProvider {
     OpenAi(OpenAi),
     Command(CommandProvider),
+    Http(Box<HttpProvider>),
 }
 
 impl Provider for AnyProvider {
@@ -87,18 +121,21 @@ impl Provider for AnyProvider {
         match self {
             AnyProvider::OpenAi(p) => p.name(),
             AnyProvider::Command(p) => p.name(),
+            AnyProvider::Http(p) => p.name(),
         }
     }
     fn kind(&self) -> &'static str {
         match self {
             AnyProvider::OpenAi(p) => p.kind(),
             AnyProvider::Command(p) => p.kind(),
+            AnyProvider::Http(p) => p.kind(),
         }
     }
     fn check(&self) -> Result<()> {
         match self {
             AnyProvider::OpenAi(p) => p.check(),
             AnyProvider::Command(p) => p.check(),
+            AnyProvider::Http(p) => p.check(),
         }
     }
     async fn register(
@@ -110,6 +147,7 @@ impl Provider for AnyProvider {
         match self {
             AnyProvider::OpenAi(p) => p.register(req, reporter, cancel).await,
             AnyProvider::Command(p) => p.register(req, reporter, cancel).await,
+            AnyProvider::Http(p) => p.register(req, reporter, cancel).await,
         }
     }
 }
@@ -138,22 +176,65 @@ impl Registry {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "the config".to_string());
         let mut providers = BTreeMap::new();
+        // The config's text, to say on which line a broken key is.
+        let text = cfg
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default();
         for (name, value) in &cfg.providers {
             let bad = |why: String| {
+                let line = line_of(&text, name, "")
+                    .map(|l| format!("line {l}: "))
+                    .unwrap_or_default();
                 Error::input(
                     "config",
-                    format!("{file}: [providers.{}]: {why}", esc(name)),
+                    format!("{file}: {line}[providers.{}]: {why}", esc(name)),
                 )
             };
+            if let Some(table) = value.as_table()
+                && (table.contains_key("preset")
+                    || table.get("kind").and_then(|k| k.as_str()) == Some("http"))
+            {
+                let built = http::resolve(table)
+                    .and_then(|resolved| HttpProvider::from_table(name, &resolved));
+                let provider = built.map_err(|e| {
+                    let line = line_of(&text, name, &e.key)
+                        .or_else(|| line_of(&text, name, ""))
+                        .map(|l| format!("line {l}: "))
+                        .unwrap_or_default();
+                    let from_preset = match table.get("preset").and_then(|p| p.as_str()) {
+                        Some(p)
+                            if !user_sets(table, &e.key)
+                                && !e.key.is_empty()
+                                && e.key != "preset" =>
+                        {
+                            format!(" (from the preset {})", esc(p))
+                        }
+                        _ => String::new(),
+                    };
+                    Error::input(
+                        "config",
+                        format!(
+                            "{file}: {line}[providers.{}] {}{from_preset}: {}",
+                            esc(name),
+                            if e.key.is_empty() { "" } else { e.key.as_str() },
+                            e.message
+                        ),
+                    )
+                })?;
+                providers.insert(name.clone(), AnyProvider::Http(Box::new(provider)));
+                continue;
+            }
             let parsed: ProviderConfig = value
                 .clone()
                 .try_into()
                 .map_err(|e: toml::de::Error| {
                     let msg = e.message().trim().to_string();
                     if msg.contains("missing field `kind`") {
-                        "it has no `kind`: set kind = \"openai\" or kind = \"command\"".to_string()
+                        "it has no `kind`: set kind = \"openai\", \"command\" or \"http\", or preset = \"kling-elements\" (or another preset)".to_string()
                     } else if msg.contains("unknown variant") {
-                        format!("{msg}: use kind = \"openai\" or kind = \"command\"")
+                        format!("{msg}: use kind = \"openai\", \"command\" or \"http\"")
                     } else {
                         msg
                     }
@@ -206,6 +287,70 @@ impl Registry {
     }
 }
 
+/// Whether the user's table sets the dotted `key` itself (not its preset).
+fn user_sets(table: &toml::Table, key: &str) -> bool {
+    let mut cur = table;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let part = part.split('[').next().unwrap_or(part);
+        match cur.get(part) {
+            Some(toml::Value::Table(t)) if i + 1 < parts.len() => cur = t,
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The line (1-based) of `key` (dotted, e.g. `poll.deadline_s`) in the `[providers.NAME]`
+/// table of a config's text, or of the table's header when `key` is empty or not found
+/// there. Keys set in sub-tables (`[providers.NAME.poll]`) and dotted keys both count.
+pub fn line_of(text: &str, provider: &str, key: &str) -> Option<usize> {
+    let table = format!("providers.{provider}");
+    let parts: Vec<&str> = key
+        .split('.')
+        .map(|p| p.split('[').next().unwrap_or(p))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut header_line = None;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .split('.')
+                .map(|s| s.trim().trim_matches('"'))
+                .collect::<Vec<_>>()
+                .join(".");
+            if current == table && header_line.is_none() {
+                header_line = Some(i + 1);
+            }
+            continue;
+        }
+        let Some(rest) = current.strip_prefix(&table) else {
+            continue;
+        };
+        if parts.is_empty() {
+            continue;
+        }
+        let sub: Vec<&str> = rest.split('.').filter(|s| !s.is_empty()).collect();
+        // The key as written on this line, relative to the provider's table.
+        let Some((lhs, _)) = t.split_once('=') else {
+            continue;
+        };
+        let mut written: Vec<&str> = sub.clone();
+        written.extend(lhs.split('.').map(|s| s.trim().trim_matches('"')));
+        if written.len() <= parts.len() && written[..] == parts[..written.len()] {
+            return Some(i + 1);
+        }
+    }
+    header_line
+}
+
 /// Register a saved character with `provider` and record the remote ID in its
 /// `provider_ids`. Returns the updated record and the remote ID.
 pub async fn register_character(
@@ -215,11 +360,17 @@ pub async fn register_character(
     reporter: &mut Reporter,
     cancel: &CancellationToken,
 ) -> Result<(Character, Registration)> {
-    let clip = lib.character_dir(&character.id).join(&character.clip.path);
+    let dir = lib.character_dir(&character.id);
+    let clip = dir.join(&character.clip.path);
     let req = Request {
         clip: &clip,
         name: &character.name,
         id: &character.id,
+        keyframes: character.keyframes.iter().map(|k| dir.join(k)).collect(),
+        description: &character.notes,
+        clip_duration_s: character.clip.duration_s,
+        clip_blake3: character.clip.blake3(),
+        keyframe_blake3: character.keyframe_hashes(),
     };
     reporter.progress(
         Stage::Register,
@@ -238,10 +389,14 @@ pub async fn register_character(
         ));
     }
     let name = provider.name().to_string();
-    let remote = reg.remote_id.clone();
+    let mut entry = ProviderEntry::new(reg.remote_id.clone());
+    entry.expires_at = reg
+        .expires_at
+        .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+    entry.depends_on_url = reg.depends_on_url.clone();
     let updated = lib
         .update(&character.id, move |rec| {
-            rec.provider_ids.insert(name, remote);
+            rec.provider_ids.insert(name, entry);
             Ok(())
         })
         .map_err(|mut e| {
@@ -377,6 +532,32 @@ mod tests {
             assert!(check_remote_id(bad).is_err(), "{bad:?}");
         }
         assert!(check_remote_id("a\u{1b}b").unwrap_err().contains("U+001B"));
+    }
+
+    #[test]
+    fn the_readme_provider_examples_build() {
+        let readme = include_str!("../../README.md");
+        let mut built = 0;
+        for block in readme.split("```toml\n").skip(1) {
+            let text = block.split("```").next().unwrap();
+            let cfg = Config::parse(text).unwrap();
+            let reg =
+                Registry::from_config(&cfg).unwrap_or_else(|e| panic!("{}\n{text}", e.message));
+            built += reg.names().count();
+        }
+        assert!(built >= 4, "the README shows the kinds and a preset");
+    }
+
+    #[test]
+    fn config_lines_of_keys() {
+        let text = "[providers.k]\npreset = \"x\"\nsubmit.url = \"u\"\n[providers.k.poll]\n\ndeadline_s = 1\n[[providers.k.upload.steps]]\nurl = \"v\"\n";
+        assert_eq!(line_of(text, "k", ""), Some(1));
+        assert_eq!(line_of(text, "k", "preset"), Some(2));
+        assert_eq!(line_of(text, "k", "submit.url"), Some(3));
+        assert_eq!(line_of(text, "k", "poll.deadline_s"), Some(6));
+        assert_eq!(line_of(text, "k", "upload.steps[0].url"), Some(8));
+        assert_eq!(line_of(text, "k", "vars.model"), Some(1));
+        assert_eq!(line_of(text, "other", "preset"), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const DEFAULT_RETRIES: u32 = 4;
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(8);
-const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
+pub(crate) const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 
 /// `[providers.NAME]` with `kind = "openai"`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -379,13 +379,13 @@ impl OpenAi {
 }
 
 /// Why a reply was not read whole.
-enum ReadFail {
+pub(crate) enum ReadFail {
     TooLarge,
     Broken(reqwest::Error),
 }
 
 /// The body of `resp`, read chunk by chunk and never past `cap` bytes.
-async fn read_capped(
+pub(crate) async fn read_capped(
     mut resp: reqwest::Response,
     cap: usize,
 ) -> std::result::Result<Vec<u8>, ReadFail> {
@@ -402,7 +402,7 @@ async fn read_capped(
     Ok(body)
 }
 
-fn connect_message(e: &reqwest::Error, why: &str, base_url: &str) -> String {
+pub(crate) fn connect_message(e: &reqwest::Error, why: &str, base_url: &str) -> String {
     let at = esc(base_url);
     if http::has_io_kind(e, std::io::ErrorKind::ConnectionRefused) {
         format!("the connection to {at} was refused (check base_url, or try again when it is up)")
@@ -420,7 +420,7 @@ fn connect_message(e: &reqwest::Error, why: &str, base_url: &str) -> String {
     }
 }
 
-fn backoff(retry: u32) -> Duration {
+pub(crate) fn backoff(retry: u32) -> Duration {
     BACKOFF_START
         .saturating_mul(1u32 << retry.min(16))
         .min(BACKOFF_MAX)
@@ -473,6 +473,7 @@ impl Provider for OpenAi {
                         Ok(c) if !c.id.trim().is_empty() => Ok(Registration {
                             remote_id: c.id,
                             created_at: c.created_at,
+                            ..Registration::default()
                         }),
                         _ => Err(self.may_exist(
                             req.name,

@@ -23,7 +23,7 @@ use crate::tui::action::{Action, LibraryDone, Msg};
 use crate::tui::clip::{ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S};
 use crate::tui::clipboard;
 use crate::tui::files::{EntryKind, FilesPane};
-use crate::tui::jobs::{JobKind, JobState, Jobs};
+use crate::tui::jobs::{JobKind, JobState, Jobs, REMOTE_LOG};
 use crate::tui::keys::{Key, KeyMap, Scope};
 use crate::tui::library::{LibraryPane, SearchRequest};
 use crate::tui::preview;
@@ -1672,14 +1672,14 @@ impl App {
             );
             return;
         };
-        if let Some(remote) = c.provider_ids.get(name) {
+        if let Some(remote) = c.provider_ids.get(name).filter(|r| !r.expired()) {
             self.set_status(
                 StatusKind::Info,
                 format!(
                     "{} is already registered with {} as {}: nothing was sent",
                     escape_display(&c.name),
                     escape_display(name),
-                    escape_display(remote)
+                    escape_display(&remote.id)
                 ),
             );
             return;
@@ -1761,8 +1761,20 @@ impl App {
             }
             Err(e) => {
                 let cancelled = e.is_cancelled();
+                // A cancel after the request was submitted: the remote job may still finish.
+                let remote = e
+                    .message
+                    .strip_prefix("cancelled: ")
+                    .filter(|m| cancelled && *m != "nothing was saved")
+                    .map(escape_display);
+                if let Some(m) = &remote {
+                    job.log.push(format!("{REMOTE_LOG:<10} {m}"));
+                }
                 let why = if cancelled {
-                    "cancelled".to_string()
+                    match &remote {
+                        Some(m) => format!("cancelled ({m})"),
+                        None => "cancelled".to_string(),
+                    }
                 } else {
                     format!("failed: {}", escape_display(&e.message))
                 };
@@ -1781,7 +1793,10 @@ impl App {
                         job.end(JobState::Cancelled);
                         self.set_status(
                             StatusKind::Info,
-                            format!("registering with {prov} cancelled: nothing was recorded"),
+                            format!(
+                                "registering with {prov} cancelled: nothing was recorded{}",
+                                remote.map(|m| format!("; {m}")).unwrap_or_default()
+                            ),
                         );
                     }
                     None => {
@@ -2049,7 +2064,11 @@ async fn run_job(
             .await;
             match (result, register) {
                 (Ok(created), Some(p))
-                    if !created.character.provider_ids.contains_key(p.name()) =>
+                    if created
+                        .character
+                        .provider_ids
+                        .get(p.name())
+                        .is_none_or(|r| r.expired()) =>
                 {
                     let mut reporter = Reporter::new(etx);
                     let result = provider::register_character(

@@ -11,6 +11,9 @@ use crate::library::{Character, Warning};
 use crate::pipeline::job::{CreateOptions, Input, Progress, Stage};
 use crate::provider::{AnyProvider, Provider};
 
+/// The log label of what a cancelled registration may still do remotely.
+pub const REMOTE_LOG: &str = "remote";
+
 /// Folded jobs kept for the log at most.
 const MAX_HISTORY: usize = 200;
 
@@ -94,6 +97,15 @@ impl Job {
             self.log.push(line);
         }
         self.state = state;
+    }
+
+    /// What a cancelled registration may still do remotely (the request was submitted).
+    pub fn remote_note(&self) -> Option<&str> {
+        self.log
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix(REMOTE_LOG))
+            .map(str::trim)
     }
 
     pub fn is_active(&self) -> bool {

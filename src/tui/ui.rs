@@ -899,7 +899,14 @@ pub fn details_lines(c: &crate::library::Character, theme: &Theme) -> Vec<Line<'
             } else {
                 c.provider_ids
                     .iter()
-                    .map(|(p, id)| format!("{}: {}", escape_display(p), escape_display(id)))
+                    .map(|(p, e)| {
+                        let expired = if e.expired() {
+                            " (expired: register again)"
+                        } else {
+                            ""
+                        };
+                        format!("{}: {}{expired}", escape_display(p), escape_display(&e.id))
+                    })
                     .collect::<Vec<_>>()
                     .join("  ")
             }),
@@ -1011,7 +1018,10 @@ fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span
         },
         JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
         JobState::Cancelled if matches!(j.kind, JobKind::Register { .. }) => {
-            Span::styled("not registered".to_string(), theme.dim())
+            match j.remote_note() {
+                Some(m) => Span::styled(format!("not registered: {m}"), theme.fg(theme.warning_fg)),
+                None => Span::styled("not registered".to_string(), theme.dim()),
+            }
         }
         JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
         JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),

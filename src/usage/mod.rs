@@ -242,7 +242,24 @@ pub async fn plan(
             let names = registrars(cfg, registrar);
             let found = names
                 .iter()
+                .find(|p| c.provider_ids.get(p.as_str()).is_some_and(|e| !e.expired()));
+            let expired = names
+                .iter()
                 .find(|p| c.provider_ids.contains_key(p.as_str()));
+            if let (None, Some(p)) = (found, expired) {
+                return Err(Error::input(
+                    "registration_expired",
+                    format!(
+                        "{} ({})'s registration with {} has expired: register again with \
+                         `castbook register {} --provider {}`",
+                        crate::util::escape_display(&c.name),
+                        c.id,
+                        crate::util::escape_display(p),
+                        c.id,
+                        crate::util::escape_display(p)
+                    ),
+                ));
+            }
             let Some(provider) = found else {
                 let how = match registrar {
                     Registrar::OpenAi => "a provider with kind = \"openai\"",
