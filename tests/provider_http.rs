@@ -5,6 +5,8 @@
 
 #[path = "common/mod.rs"]
 mod clips;
+#[path = "s3/mod.rs"]
+mod s3;
 #[path = "server/mod.rs"]
 mod server;
 
@@ -1099,5 +1101,103 @@ fn a_provider_that_takes_urls_without_hosting_or_upload_stops_before_any_work() 
         "{msg}"
     );
     assert!(env.characters().is_empty(), "nothing was created");
+    assert!(api.requests().is_empty());
+}
+
+#[test]
+fn kling_elements_through_real_s3_hosting_sends_a_presigned_url_that_serves_the_clip() {
+    let store = s3::S3::start("cast");
+    let api = kling_api(1);
+    // The registration refers to the hosted URL here, so it expires with it.
+    let config = format!(
+        "{}[providers.kling]\npreset = \"kling-elements\"\nbase_url = \"{}\"\napi_key_env = \"KLING_TEST_KEY\"\n\
+         [providers.kling.poll]\ninterval_s = 0.05\n[providers.kling.result]\nrefers_to_url = true\n",
+        store.config("T_S3_KEY", "T_S3_SECRET", "2h"),
+        api.url("")
+    );
+    let env = env_with(&config)
+        .set("T_S3_KEY", s3::ACCESS_KEY)
+        .set("T_S3_SECRET", s3::SECRET_KEY);
+    let id = saved(&env, &fixture("bigbuckbunny.mp4"), "Wolf");
+    let before = std::time::SystemTime::now();
+    let r = env.run(&["register", &id, "--provider", "kling", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let rec = record(&env, &id);
+    let clip_hash = rec["clip"]["blake3"].as_str().unwrap().to_string();
+    let body: Value = serde_json::from_slice(&api.requests()[0].body).unwrap();
+    let url = body["element_video_list"]["refer_videos"][0]["video_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A presigned URL of the content-addressed object on the store, readable with plain HTTP.
+    assert!(
+        url.starts_with(&format!(
+            "{}/cast/castbook/{clip_hash}.mp4?",
+            store.endpoint()
+        )),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    let clip = std::fs::read(env.library().join(&id).join("clip.mp4")).unwrap();
+    assert_eq!(s3::get(&url), (200, clip.clone()));
+    assert_eq!(
+        std::fs::read(store.object_path(&format!("castbook/{clip_hash}.mp4"))).unwrap(),
+        clip
+    );
+    // Without the signature the store refuses it.
+    assert_eq!(s3::get(url.split('?').next().unwrap()).0, 403);
+
+    // The registration depends on that URL: its expiry is the URL's (2 h), the URL is kept
+    // without its signature.
+    let entry = &rec["provider_ids"]["kling"];
+    assert_eq!(entry["id"], ELEMENT_ID);
+    assert_eq!(
+        entry["depends_on_url"],
+        format!("{}/cast/castbook/{clip_hash}.mp4", store.endpoint())
+    );
+    let until = humantime::parse_rfc3339(entry["expires_at"].as_str().unwrap()).unwrap();
+    let ttl = until.duration_since(before).unwrap().as_secs();
+    assert!((7100..=7201).contains(&ttl), "{ttl}");
+    // Neither the provider's key nor the store's secret is in the record or the output, and
+    // the provider never saw the store's keys.
+    assert_key_nowhere(&env, &[&r]);
+    for (path, bytes) in env.library_files() {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(s3::SECRET_KEY), "{}", path.display());
+    }
+    assert!(!r.all().contains(s3::SECRET_KEY));
+    for q in api.requests() {
+        let all = format!("{q:?}");
+        assert!(!all.contains(s3::SECRET_KEY), "{all}");
+    }
+    let show = env.run(&["show", &id]);
+    assert!(show.stdout.contains("  expires "), "{show:?}");
+    assert!(!show.stdout.contains("X-Amz-Signature"), "{show:?}");
+}
+
+#[test]
+fn hosting_keys_missing_from_the_environment_stop_the_registration_before_any_work() {
+    let store = s3::S3::start("cast");
+    let api = kling_api(0);
+    let config = format!(
+        "{}[providers.kling]\npreset = \"kling-elements\"\nbase_url = \"{}\"\napi_key_env = \"KLING_TEST_KEY\"\n",
+        store.config("T_S3_KEY", "T_S3_SECRET", "2h"),
+        api.url("")
+    );
+    let env = env_with(&config);
+    let r = env.run(&[
+        "create",
+        fixture("bigbuckbunny.mp4").to_str().unwrap(),
+        "--name",
+        "Wolf",
+        "--provider",
+        "kling",
+        "--json",
+    ]);
+    assert_eq!(r.code, 5, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("T_S3_KEY"), "{msg}");
+    assert!(env.characters().is_empty());
     assert!(api.requests().is_empty());
 }

@@ -219,6 +219,9 @@ pub struct HttpProvider {
     upload: Option<Upload>,
     /// Whether a submit body takes files as URLs (an upload step or hosting gives them).
     needs_urls: bool,
+    /// The config, when it has `[hosting]`: files become presigned URLs on that store when
+    /// there is no upload step.
+    hosting: Option<Arc<crate::config::Config>>,
     submit: Step,
     fallback: Option<(f64, Value)>,
     max_keyframes: Option<usize>,
@@ -721,6 +724,7 @@ impl HttpProvider {
                 clip || keyframes || fb_clip || fb_keyframes
             },
             upload,
+            hosting: None,
             submit,
             fallback,
             max_keyframes,
@@ -736,6 +740,20 @@ impl HttpProvider {
 
     pub fn preset(&self) -> Option<&str> {
         self.preset.as_deref()
+    }
+
+    /// Use the config's `[hosting]` (if it has one) for files a step needs as URLs.
+    pub fn with_hosting(mut self, cfg: &crate::config::Config) -> HttpProvider {
+        self.hosting = cfg.hosting.is_some().then(|| Arc::new(cfg.clone()));
+        self
+    }
+
+    /// The store files go to, checked now (its keys are set, ...).
+    fn hosting(&self) -> Result<Option<crate::hosting::Hosting>> {
+        match &self.hosting {
+            Some(cfg) => crate::hosting::Hosting::from_config(cfg),
+            None => Ok(None),
+        }
     }
 
     /// The key, read now.
@@ -884,6 +902,8 @@ struct FileToSend {
     file_name: String,
     content_type: &'static str,
     len: u64,
+    /// The blake3 the record keeps, if it does.
+    blake3: Option<String>,
 }
 
 /// How one attempt ended.
@@ -1342,7 +1362,7 @@ impl HttpProvider {
     }
 }
 
-fn file_to_send(path: &Path, file_name: String) -> Result<FileToSend> {
+fn file_to_send(path: &Path, file_name: String, blake3: Option<&str>) -> Result<FileToSend> {
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io("reading", path, &e))?
         .len();
@@ -1357,6 +1377,7 @@ fn file_to_send(path: &Path, file_name: String) -> Result<FileToSend> {
         file_name,
         content_type,
         len,
+        blake3: blake3.map(str::to_string),
     })
 }
 
@@ -1381,7 +1402,7 @@ impl Provider for HttpProvider {
     }
     fn check(&self) -> Result<()> {
         self.key()?;
-        if self.needs_urls && self.upload.is_none() {
+        if self.needs_urls && self.upload.is_none() && self.hosting()?.is_none() {
             return Err(self.no_urls());
         }
         Ok(())
@@ -1426,7 +1447,7 @@ impl Provider for HttpProvider {
         if need_clip {
             files.push((
                 "clip_url".into(),
-                file_to_send(req.clip, format!("{}.mp4", req.id))?,
+                file_to_send(req.clip, format!("{}.mp4", req.id), req.clip_blake3)?,
             ));
         }
         if need_keyframes {
@@ -1437,18 +1458,51 @@ impl Provider for HttpProvider {
                 let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("jpg");
                 files.push((
                     format!("keyframe{i}"),
-                    file_to_send(path, format!("{}-{:02}.{ext}", req.id, i + 1))?,
+                    file_to_send(
+                        path,
+                        format!("{}-{:02}.{ext}", req.id, i + 1),
+                        req.keyframe_blake3.as_ref().and_then(|h| h.get(i).copied()),
+                    )?,
                 ));
             }
         }
         let mut urls: BTreeMap<String, String> = BTreeMap::new();
         // The earliest expiry of the hosted URLs used (they expire; uploads to a provider's
         // own storage are its business).
-        let hosted_until: Option<SystemTime> = None;
-        if !files.is_empty() {
-            let Some(up) = &self.upload else {
+        let mut hosted_until: Option<SystemTime> = None;
+        if !files.is_empty() && self.upload.is_none() {
+            let Some(hosting) = self.hosting()? else {
                 return Err(self.no_urls());
             };
+            let total = files.len();
+            for (n, (slot, f)) in files.iter().enumerate() {
+                reporter.progress_now(
+                    Stage::Register,
+                    0.4 * n as f64 / total as f64,
+                    format!("hosting {} ({} of {total})", f.file_name, n + 1),
+                );
+                let blake3 = match &f.blake3 {
+                    Some(b) => b.clone(),
+                    None => {
+                        let path = f.path.clone();
+                        tokio::task::spawn_blocking(move || {
+                            std::fs::read(&path).map(|b| blake3::hash(&b).to_hex().to_string())
+                        })
+                        .await
+                        .map_err(|e| Error::other("internal", e.to_string()))?
+                        .map_err(|e| Error::io("reading", &f.path, &e))?
+                    }
+                };
+                let hosted = tokio::select! {
+                    h = hosting.url_for(&f.path, &blake3) => h?,
+                    _ = cancel.cancelled() => return Err(Error::cancelled()),
+                };
+                hosted_until =
+                    Some(hosted_until.map_or(hosted.expires_at, |u| u.min(hosted.expires_at)));
+                urls.insert(slot.clone(), hosted.url);
+            }
+        }
+        if let (false, Some(up)) = (files.is_empty(), &self.upload) {
             let mut progress = UploadProgress {
                 done: 0,
                 total: files.iter().map(|(_, f)| f.len).sum(),

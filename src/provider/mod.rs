@@ -223,7 +223,10 @@ impl Registry {
                         ),
                     )
                 })?;
-                providers.insert(name.clone(), AnyProvider::Http(Box::new(provider)));
+                providers.insert(
+                    name.clone(),
+                    AnyProvider::Http(Box::new(provider.with_hosting(cfg))),
+                );
                 continue;
             }
             let parsed: ProviderConfig = value
