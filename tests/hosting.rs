@@ -217,6 +217,17 @@ fn an_expired_url_whose_object_is_gone_is_uploaded_again() {
         get(&new.url),
         (200, std::fs::read(dir.path().join("clip.mp4")).unwrap())
     );
+    // A record that says the object is somewhere else (written by hand, or in a pack from
+    // elsewhere) does not get that URL handed out: it is signed anew for this store.
+    let mut forged = new.clone();
+    forged.url = format!("http://attacker.example/{}?X-Amz-Signature=1", new.key);
+    hosting::remember(&mut record, "clip.mp4", &hash, h.store(), &forged);
+    let (fixed, changed) = rt
+        .block_on(h.url_in_record(&mut record, dir.path(), "clip.mp4", &hash))
+        .unwrap();
+    assert!(changed);
+    assert!(fixed.url.starts_with(&s3.endpoint()), "{}", fixed.url);
+    assert_eq!(get(&fixed.url).0, 200);
     // A URL recorded for another store is not handed out.
     assert!(hosting::recorded(&record, &hash, "http://elsewhere.example/b/").is_none());
 }
