@@ -2147,3 +2147,215 @@ async fn a_batch_fills_every_slot_of_the_pool_and_queues_the_rest() {
         assert!(matches!(j.state, JobState::Done { .. }), "{:?}", j.state);
     }
 }
+
+/// The screen with the cells of the Clip pane's preview and strip shown as `▒` (their
+/// half-blocks depend on the decoder's pixels; where they sit is what is checked).
+fn with_images_masked(h: &mut Harness, w: u16, ht: u16) -> String {
+    let screen = h.render(w, ht);
+    let a = h.app.areas;
+    let mut rows: Vec<Vec<char>> = screen
+        .lines()
+        .map(|l| l.trim_matches('"').chars().collect())
+        .collect();
+    for r in [a.clip_image, a.clip_strip] {
+        for y in r.top()..r.bottom() {
+            for x in r.left()..r.right() {
+                rows[y as usize][x as usize] = '▒';
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|r| format!("\"{}\"\n", r.into_iter().collect::<String>()))
+        .collect()
+}
+
+/// Distinct colours drawn in `r` (a flat or black image has one or two).
+fn colours_in(
+    h: &mut Harness,
+    w: u16,
+    ht: u16,
+    r: fn(&castbook::tui::app::PaneAreas) -> ratatui::layout::Rect,
+) -> usize {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(w, ht)).unwrap();
+    terminal
+        .draw(|f| castbook::tui::ui::draw(f, &mut h.app))
+        .unwrap();
+    let rect = r(&h.app.areas);
+    let buf = terminal.backend().buffer();
+    let mut seen = std::collections::HashSet::new();
+    for y in rect.top()..rect.bottom() {
+        for x in rect.left()..rect.right() {
+            let c = &buf[(x, y)];
+            seen.insert(format!("{:?}{:?}", c.fg, c.bg));
+        }
+    }
+    seen.len()
+}
+
+#[tokio::test]
+async fn the_preview_uses_the_room_of_its_pane_at_each_size() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    for (w, ht) in [(80, 24), (100, 30), (200, 60)] {
+        let screen = sizes_hidden(&with_images_masked(&mut h, w, ht));
+        insta::assert_snapshot!(format!("preview_{w}x{ht}"), screen);
+        let a = h.app.areas;
+        let (body, text, img) = (a.clip_body, a.clip_text, a.clip_image);
+        // Never over the text, inside the pane.
+        assert!(!img.is_empty(), "{w}x{ht}: a preview is drawn");
+        assert!(
+            !img.intersects(text),
+            "{w}x{ht}: {img:?} over the text {text:?}"
+        );
+        assert!(!a.clip_strip.intersects(text));
+        assert!(body.contains(img.as_position()) && img.bottom() <= body.bottom());
+        // The aspect kept: 16:9 in cells twice as tall as wide.
+        let aspect = img.width as f64 / img.height as f64;
+        assert!((aspect - 3.56).abs() < 0.5, "{w}x{ht}: aspect {aspect}");
+        // The room used: the preview (with its strip) reaches the bottom or the side of the
+        // pane.
+        let bottom = if a.clip_strip.is_empty() {
+            img.bottom()
+        } else {
+            a.clip_strip.bottom()
+        };
+        assert!(
+            bottom == body.bottom() || img.right() == body.right(),
+            "{w}x{ht}: {img:?} in {body:?}"
+        );
+        // Every check's name still shows.
+        let screen = h.render(w, ht);
+        for rule in ["decodable", "container", "resolution", "aspect", "duration"] {
+            assert!(screen.contains(rule), "{w}x{ht}: {rule} hidden\n{screen}");
+        }
+        // The picture has content, not one flat colour.
+        assert!(colours_in(&mut h, w, ht, |a| a.clip_image) > 10);
+    }
+    // The larger terminals show the strip of the window's frames under the preview.
+    for (w, ht) in [(100, 30), (200, 60)] {
+        h.render(w, ht);
+        let strip = h.app.areas.clip_strip;
+        assert!(
+            strip.width >= 4 * 6 && strip.height >= 2,
+            "{w}x{ht}: {strip:?}"
+        );
+    }
+    // At 200x60 the preview is far larger than the fixed 40x12 it used to be.
+    h.render(200, 60);
+    let img = h.app.areas.clip_image;
+    assert!(img.width >= 70 && img.height >= 20, "{img:?}");
+}
+
+#[tokio::test]
+async fn a_window_whose_middle_is_black_still_shows_a_picture() {
+    // 0-2.2 s picture, 2.2-3.2 s black (a fade), then picture: the window 0-4 s has its
+    // middle (2.0-3.0 s) in the black.
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 6.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    // The strip really has the black frames (the middles of 1-2 s and 2-3 s).
+    let blank: Vec<bool> = h
+        .app
+        .clip_strip
+        .iter()
+        .map(|p| castbook::tui::preview::is_blank(&p.image))
+        .collect();
+    assert_eq!(blank, vec![false, true, true, false]);
+    let main = h.app.clip_preview.as_ref().unwrap();
+    assert!(!castbook::tui::preview::is_blank(&main.image));
+    for (w, ht) in [(80, 24), (200, 60)] {
+        let colours = colours_in(&mut h, w, ht, |a| a.clip_image);
+        assert!(
+            colours > 10,
+            "{w}x{ht}: the preview is blank ({colours} colours)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn v_shows_the_preview_full_size_and_steps_through_the_strip() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    // Not from the Files pane: v is the Clip pane's (and the Library pane's) key.
+    h.key(KeyCode::Char('v'));
+    assert!(h.app.viewer.is_none());
+    assert!(h.app.status.clone().unwrap().text.contains("Clip pane"));
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('v'));
+    let v = h.app.viewer.as_ref().expect("the full-size preview");
+    assert_eq!((v.frames.len(), v.index), (4, 2));
+    let screen = h.render(100, 30);
+    let img = h.app.areas.viewer;
+    // Most of the screen, its aspect kept.
+    assert!(img.width >= 90 || img.height >= 26, "{img:?}");
+    let aspect = img.width as f64 / img.height as f64;
+    assert!((aspect - 3.56).abs() < 0.5, "{aspect}");
+    assert!(screen.contains("frame 3/4 at 2.50 s"), "{screen}");
+    // The arrows step through the frames; keys of the panes behind do nothing.
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.viewer.as_ref().unwrap().index, 3);
+    let before = h.app.clip.start_s;
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none());
+    assert_eq!(h.app.clip.start_s, before);
+    h.key(KeyCode::Home);
+    assert_eq!(h.app.viewer.as_ref().unwrap().index, 0);
+    assert!(h.render(100, 30).contains("frame 1/4 at 0.50 s"));
+    h.key(KeyCode::Esc);
+    assert!(h.app.viewer.is_none());
+    assert_eq!(h.app.focus, Focus::Clip);
+}
+
+#[tokio::test]
+async fn previews_use_the_protocol_the_terminal_speaks() {
+    #[allow(deprecated)]
+    let mut picker = ratatui_image::picker::Picker::from_fontsize((10, 20));
+    picker.set_protocol_type(ratatui_image::picker::ProtocolType::Kitty);
+    let mut h = Harness::with_picker(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        picker,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    terminal
+        .draw(|f| castbook::tui::ui::draw(f, &mut h.app))
+        .unwrap();
+    // The kitty graphics escape is in the cells, not half-blocks.
+    let buf = terminal.backend().buffer();
+    let kitty = buf.content().iter().any(|c| c.symbol().contains("\x1b_G"));
+    assert!(kitty, "a kitty image is sent");
+    assert!(
+        !buf.content()
+            .iter()
+            .any(|c| c.symbol() == "▀" || c.symbol() == "▄")
+    );
+}

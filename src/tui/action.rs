@@ -50,6 +50,7 @@ actions! {
     StartMuchEarlier = "start_much_earlier",
     StartMuchLater = "start_much_later",
     Create = "create",
+    Preview = "preview",
     Search = "search",
     Copy = "copy",
     Sort = "sort",
@@ -90,6 +91,12 @@ pub enum Msg {
     PreviewReady {
         key: String,
         image: Option<Box<DynamicImage>>,
+    },
+    /// The frames of a clip's window (in time order) and which one to show large.
+    StripReady {
+        key: String,
+        frames: Vec<DynamicImage>,
+        main: usize,
     },
     SearchDone {
         generation: u64,

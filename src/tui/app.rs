@@ -196,6 +196,14 @@ pub struct PaneAreas {
     pub jobs: Rect,
     /// The first job row shown in the jobs strip.
     pub jobs_first: usize,
+    /// Where the Clip pane's text, preview and strip were drawn, in its body (the pane
+    /// inside its border, above the timeline).
+    pub clip_body: Rect,
+    pub clip_text: Rect,
+    pub clip_image: Rect,
+    pub clip_strip: Rect,
+    /// Where the full-size preview was drawn.
+    pub viewer: Rect,
 }
 
 /// A create waiting for the check of its clip.
@@ -228,6 +236,18 @@ impl Batch {
 /// A loaded preview image, keyed by what it shows.
 pub struct Preview {
     pub key: String,
+    pub image: image::DynamicImage,
+    pub protocol: StatefulProtocol,
+}
+
+/// The full-size preview over the panes: one frame of the clip's strip (or a character's
+/// keyframe); the arrows step through the strip.
+pub struct Viewer {
+    pub title: String,
+    pub frames: Vec<image::DynamicImage>,
+    /// When each frame was taken, in seconds of the source (empty when unknown).
+    pub times: Vec<f64>,
+    pub index: usize,
     pub protocol: StatefulProtocol,
 }
 
@@ -253,8 +273,13 @@ pub struct App {
     pub status: Option<Status>,
     pub home: Option<PathBuf>,
     pub picker: Option<Picker>,
+    /// The frame of the clip's window shown large.
     pub clip_preview: Option<Preview>,
+    /// Every frame decoded from the clip's window, in time order (the strip).
+    pub clip_strip: Vec<Preview>,
     pub char_preview: Option<Preview>,
+    /// The full-size preview overlay.
+    pub viewer: Option<Viewer>,
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -280,7 +305,6 @@ pub struct App {
     watcher: Option<notify::RecommendedWatcher>,
     /// IDs removed in this session, the last one last (what `u` brings back).
     removed: Vec<String>,
-    frames_dir: Option<tempfile::TempDir>,
     tx: UnboundedSender<Msg>,
 }
 
@@ -307,7 +331,9 @@ impl App {
             home: opts.home,
             picker: opts.picker,
             clip_preview: None,
+            clip_strip: Vec::new(),
             char_preview: None,
+            viewer: None,
             areas: PaneAreas::default(),
             dirty: true,
             quit: false,
@@ -326,7 +352,6 @@ impl App {
             reload_again: false,
             watcher: None,
             removed: Vec::new(),
-            frames_dir: None,
             tx,
         };
         // The first frame is drawn at once; the library arrives after.
@@ -470,6 +495,7 @@ impl App {
                 }
             }
             Msg::PreviewReady { key, image } => self.on_preview(key, image),
+            Msg::StripReady { key, frames, main } => self.on_strip(key, frames, main),
             Msg::Exported { path, result } => self.on_exported(path, *result),
             Msg::Library(done) => self.on_library_done(done),
             Msg::LibraryChanged => self.load_library(),
@@ -561,6 +587,9 @@ impl App {
         if self.reader.is_some() {
             return self.reader_key(key);
         }
+        if self.viewer.is_some() {
+            return self.viewer_key(key);
+        }
         if self.library.typing {
             return self.search_key(ev);
         }
@@ -606,6 +635,101 @@ impl App {
         }
     }
 
+    /// Keys of the full-size preview: the arrows step through the frames; Esc closes; quit
+    /// and help still work.
+    fn viewer_key(&mut self, key: Key) {
+        let Some(v) = &mut self.viewer else { return };
+        let step: isize = match key.code {
+            KeyCode::Left | KeyCode::Up | KeyCode::Char('h') | KeyCode::Char('k') => -1,
+            KeyCode::Right | KeyCode::Down | KeyCode::Char('l') | KeyCode::Char('j') => 1,
+            KeyCode::Home | KeyCode::Char('g') => isize::MIN / 2,
+            KeyCode::End | KeyCode::Char('G') => isize::MAX / 2,
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('v') => {
+                self.viewer = None;
+                return;
+            }
+            _ => {
+                if let Some(a @ (Action::Quit | Action::Help)) =
+                    self.keys.action_in(key, Scope::Global)
+                {
+                    self.on_action(a)
+                }
+                return;
+            }
+        };
+        let last = v.frames.len().saturating_sub(1) as isize;
+        let index = (v.index as isize).saturating_add(step).clamp(0, last) as usize;
+        if index != v.index
+            && let Some(picker) = &self.picker
+        {
+            v.index = index;
+            v.protocol = picker.new_resize_protocol(v.frames[index].clone());
+        }
+    }
+
+    /// `v`: the Clip pane's preview (its whole strip) or the selected character's keyframe,
+    /// full size.
+    fn open_viewer(&mut self) {
+        let Some(picker) = &self.picker else {
+            self.set_status(
+                StatusKind::Info,
+                "no preview: this terminal shows no images here",
+            );
+            return;
+        };
+        let viewer = match self.focus {
+            Focus::Clip => {
+                let Some(main) = &self.clip_preview else {
+                    let why = if self.clip.input.is_none() {
+                        "no clip selected"
+                    } else {
+                        "no preview yet"
+                    };
+                    self.set_status(StatusKind::Info, why);
+                    return;
+                };
+                let (frames, index, times) = if self.clip_strip.is_empty() {
+                    (vec![main.image.clone()], 0, Vec::new())
+                } else {
+                    let len = self.clip.report().map_or(0.0, |r| r.metadata.window.len_s);
+                    let index = self
+                        .clip_strip
+                        .iter()
+                        .position(|p| p.image == main.image)
+                        .unwrap_or(0);
+                    (
+                        self.clip_strip.iter().map(|p| p.image.clone()).collect(),
+                        index,
+                        preview::strip_times(self.clip.start_s, len),
+                    )
+                };
+                Viewer {
+                    title: self.clip.label.clone(),
+                    protocol: picker.new_resize_protocol(frames[index].clone()),
+                    frames,
+                    times,
+                    index,
+                }
+            }
+            Focus::Library => {
+                let (Some(p), Some(c)) = (&self.char_preview, self.library.selected_character())
+                else {
+                    self.set_status(StatusKind::Info, "no keyframe to show for this character");
+                    return;
+                };
+                Viewer {
+                    title: c.name.clone(),
+                    protocol: picker.new_resize_protocol(p.image.clone()),
+                    frames: vec![p.image.clone()],
+                    times: Vec::new(),
+                    index: 0,
+                }
+            }
+            Focus::Files | Focus::Jobs => return,
+        };
+        self.viewer = Some(viewer);
+    }
+
     /// A click focuses the pane under it and selects the row; the wheel scrolls the list or
     /// the reader under it. Dialogs and prompts ignore the mouse.
     fn on_mouse(&mut self, m: MouseEvent) {
@@ -615,7 +739,7 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => 0,
             _ => return,
         };
-        if self.help || self.prompt.is_some() || self.confirm.is_some() {
+        if self.help || self.prompt.is_some() || self.confirm.is_some() || self.viewer.is_some() {
             return;
         }
         self.dirty = true;
@@ -788,6 +912,7 @@ impl App {
             Action::StartMuchEarlier => self.shift_start(-START_BIG_STEP_S),
             Action::StartMuchLater => self.shift_start(START_BIG_STEP_S),
             Action::Create => self.ask_name(),
+            Action::Preview => self.open_viewer(),
             Action::Search => {
                 self.focus = Focus::Library;
                 self.library.typing = true;
@@ -872,9 +997,7 @@ impl App {
 
     fn force_quit(&mut self) {
         self.jobs.cancel_all();
-        if let Some(c) = self.clip.cancel.take() {
-            c.cancel();
-        }
+        self.clip.stop();
         self.quit = true;
         self.dirty = true;
     }
@@ -997,6 +1120,7 @@ impl App {
             .is_some_and(|p| !p.key.starts_with(&preview::clip_key_prefix(&input)))
         {
             self.clip_preview = None;
+            self.clip_strip.clear();
         }
         let tx = self.tx.clone();
         let strict = self.strict;
@@ -1028,6 +1152,7 @@ impl App {
         }
     }
 
+    /// Decode the strip of the clip's window in the background; `Msg::StripReady` brings it.
     fn load_clip_preview(&mut self) {
         if self.picker.is_none() {
             return;
@@ -1035,31 +1160,25 @@ impl App {
         let (Some(input), Some(report)) = (self.clip.input.clone(), self.clip.report()) else {
             return;
         };
-        let Input::File(path) = input.clone() else {
+        let (Input::File(path), Some(video)) = (input.clone(), report.metadata.video.as_ref())
+        else {
             return;
         };
         let key = preview::clip_key(&input, self.clip.start_s);
         if self.clip_preview.as_ref().is_some_and(|p| p.key == key) {
             return;
         }
-        if self.frames_dir.is_none() {
-            self.frames_dir = tempfile::Builder::new()
-                .prefix("castbook-preview")
-                .tempdir()
-                .ok();
-        }
-        let Some(dir) = self.frames_dir.as_ref().map(|d| d.path().to_path_buf()) else {
-            return;
-        };
-        let at = self.clip.start_s + report.metadata.window.len_s.min(4.0) / 2.0;
+        let (index, size) = (video.index, (video.width, video.height));
+        let (start, len) = (self.clip.start_s, report.metadata.window.len_s);
         let tx = self.tx.clone();
-        let token = self.clip.cancel.clone().unwrap_or_default();
-        tokio::spawn(async move {
-            let image = preview::clip_frame(&path, at, &dir, &token).await;
-            let _ = tx.send(Msg::PreviewReady {
-                key,
-                image: image.map(Box::new),
-            });
+        let token = self.clip.preview_token();
+        tokio::task::spawn_blocking(move || {
+            let frames = preview::clip_strip(&path, index, size, start, len, &token);
+            if token.is_cancelled() {
+                return;
+            }
+            let main = preview::pick_main(&frames);
+            let _ = tx.send(Msg::StripReady { key, frames, main });
         });
     }
 
@@ -1094,23 +1213,47 @@ impl App {
         let (Some(picker), Some(image)) = (&self.picker, image) else {
             return;
         };
-        let wanted_clip = self
-            .clip
-            .input
-            .as_ref()
-            .map(|i| preview::clip_key(i, self.clip.start_s));
         let wanted_char = self
             .library
             .selected_character()
             .map(|c| format!("char:{}", c.id));
-        let protocol = picker.new_resize_protocol(*image);
-        if Some(&key) == wanted_clip.as_ref() {
-            self.clip_preview = Some(Preview { key, protocol });
-            self.dirty = true;
-        } else if Some(&key) == wanted_char.as_ref() {
-            self.char_preview = Some(Preview { key, protocol });
+        if Some(&key) == wanted_char.as_ref() {
+            let protocol = picker.new_resize_protocol((*image).clone());
+            self.char_preview = Some(Preview {
+                key,
+                image: *image,
+                protocol,
+            });
             self.dirty = true;
         }
+    }
+
+    /// The strip of the clip's window arrived: show it, `main` large.
+    fn on_strip(&mut self, key: String, frames: Vec<image::DynamicImage>, main: usize) {
+        let Some(picker) = &self.picker else { return };
+        let wanted = self
+            .clip
+            .input
+            .as_ref()
+            .map(|i| preview::clip_key(i, self.clip.start_s));
+        if wanted.as_ref() != Some(&key) || frames.is_empty() {
+            return;
+        }
+        let main = main.min(frames.len() - 1);
+        self.clip_preview = Some(Preview {
+            key: key.clone(),
+            image: frames[main].clone(),
+            protocol: picker.new_resize_protocol(frames[main].clone()),
+        });
+        self.clip_strip = frames
+            .into_iter()
+            .map(|image| Preview {
+                key: key.clone(),
+                protocol: picker.new_resize_protocol(image.clone()),
+                image,
+            })
+            .collect();
+        self.dirty = true;
     }
 
     // ---- create ----

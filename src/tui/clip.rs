@@ -30,15 +30,15 @@ pub struct ClipPane {
     pub cancel: Option<CancellationToken>,
     /// The clip's duration, kept while the same clip is probed again at another start.
     pub duration: Option<f64>,
+    /// The decoding of the window's preview frames (cancelled when the window moves).
+    pub preview_cancel: Option<CancellationToken>,
 }
 
 impl ClipPane {
     /// Select a new clip (or the same one at a new start): the previous probe is cancelled;
     /// returns the generation and token for the new one.
     pub fn begin(&mut self, input: Input, start_s: f64) -> (u64, CancellationToken) {
-        if let Some(c) = self.cancel.take() {
-            c.cancel();
-        }
+        self.stop();
         self.label = match &input {
             Input::File(p) => p
                 .file_name()
@@ -56,6 +56,26 @@ impl ClipPane {
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
         (self.generation, token)
+    }
+
+    /// Cancel the background work on the clip (its check and its preview).
+    pub fn stop(&mut self) {
+        for c in [self.cancel.take(), self.preview_cancel.take()]
+            .into_iter()
+            .flatten()
+        {
+            c.cancel();
+        }
+    }
+
+    /// A token for decoding the preview of the current window; the previous one is cancelled.
+    pub fn preview_token(&mut self) -> CancellationToken {
+        if let Some(c) = self.preview_cancel.take() {
+            c.cancel();
+        }
+        let token = CancellationToken::new();
+        self.preview_cancel = Some(token.clone());
+        token
     }
 
     pub fn report(&self) -> Option<&ProbeReport> {

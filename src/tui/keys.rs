@@ -352,6 +352,20 @@ impl Default for KeyMap {
                     "create a character",
                 ),
                 b(
+                    Action::Preview,
+                    vec![c('v')],
+                    Scope::Clip,
+                    None,
+                    "preview full size (←/→ frames)",
+                ),
+                b(
+                    Action::Preview,
+                    vec![c('v')],
+                    Scope::Library,
+                    None,
+                    "keyframe full size",
+                ),
+                b(
                     Action::Search,
                     vec![c('/')],
                     Scope::Global,
@@ -503,8 +517,9 @@ impl KeyMap {
             for b in &mut map.bindings {
                 b.keys.retain(|k| !keys.contains(k));
             }
-            if let Some(b) = map.bindings.iter_mut().find(|b| b.action == action) {
-                b.keys = keys;
+            // An action bound in several panes (preview) takes the keys in each.
+            for b in map.bindings.iter_mut().filter(|b| b.action == action) {
+                b.keys = keys.clone();
             }
         }
         Ok(map)

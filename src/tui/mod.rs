@@ -10,6 +10,7 @@ pub mod files;
 pub mod jobs;
 pub mod keys;
 pub mod library;
+pub mod media;
 pub mod preview;
 pub mod probe;
 pub mod term;

@@ -8,7 +8,7 @@ use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
-use ratatui_image::StatefulImage;
+use ratatui_image::{FilterType, Resize, StatefulImage};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::library::record::usage_lines;
@@ -17,6 +17,7 @@ use crate::tui::clip::{ProbeState, WINDOW_S};
 use crate::tui::files::{EntryKind, age};
 use crate::tui::jobs::{Job, JobKind, JobState};
 use crate::tui::keys::Scope;
+use crate::tui::media::{self, MediaLayout};
 use crate::tui::theme::Theme;
 use crate::util::{escape_display, human_size};
 
@@ -114,6 +115,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             details,
             jobs,
             jobs_first: app.areas.jobs_first,
+            ..Default::default()
         };
         draw_files(frame, app, &theme, files);
         draw_clip(frame, app, &theme, clip);
@@ -174,6 +176,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     }
     if app.reader.is_some() {
         draw_reader(frame, app, &theme, area);
+    }
+    if app.viewer.is_some() {
+        draw_viewer(frame, app, &theme, area);
     }
     if app.help {
         draw_help(frame, app, &theme, area);
@@ -272,6 +277,56 @@ fn draw_reader(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     frame.render_widget(
         para.scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         inner,
+    );
+}
+
+/// The full-size preview: one frame over the whole screen, its aspect kept, centred.
+fn draw_viewer(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let font = app.picker.as_ref().map_or((10, 20), |p| p.font_size());
+    let Some(v) = app.viewer.as_mut() else { return };
+    frame.render_widget(Clear, area);
+    let mut title = escape_display(&v.title);
+    if v.frames.len() > 1 {
+        title.push_str(&format!("  frame {}/{}", v.index + 1, v.frames.len()));
+    }
+    if let Some(t) = v.times.get(v.index) {
+        title.push_str(&format!(" at {t:.2} s"));
+    }
+    let hint = if v.frames.len() > 1 {
+        " ←/→ frames · Esc close "
+    } else {
+        " Esc close "
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(true))
+        .title(Line::from(Span::styled(
+            format!(" {} ", fit(&title, area.width.saturating_sub(4) as usize)),
+            theme.title(),
+        )))
+        .title_bottom(Line::from(Span::styled(hint, theme.dim())))
+        .style(theme.base());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let image = &v.frames[v.index.min(v.frames.len() - 1)];
+    let aspect = media::cell_aspect((image.width(), image.height()), font);
+    // The largest rectangle of the image's aspect, centred.
+    let w = (inner.width as f64)
+        .min(inner.height as f64 * aspect)
+        .floor() as u16;
+    let h = ((w as f64 / aspect).round() as u16).clamp(1, inner.height.max(1));
+    let rect = Rect::new(
+        inner.x + (inner.width - w.min(inner.width)) / 2,
+        inner.y + (inner.height - h.min(inner.height)) / 2,
+        w.min(inner.width),
+        h.min(inner.height),
+    );
+    app.areas.viewer = rect;
+    frame.render_stateful_widget(
+        StatefulImage::default().resize(scaled()),
+        rect,
+        &mut v.protocol,
     );
 }
 
@@ -523,14 +578,27 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             meta.push(human_size(m.size_bytes));
             meta.push(m.container.label().to_string());
             lines.push(Line::from(meta.join("  ")));
-            for c in &r.checks {
-                let (mark, style) = if c.ok {
-                    ("✓", theme.fg(theme.ok_fg))
-                } else {
-                    ("✗", theme.fg(theme.error_fg))
-                };
+            // Passed rules in one wrapped row of marks; a failed one with its message.
+            let mut passed: Vec<Span> = Vec::new();
+            for c in r.checks.iter().filter(|c| c.ok) {
+                if !passed.is_empty() {
+                    // A wrap breaks at the plain space: no row starts with a blank.
+                    passed.push(Span::raw("\u{a0} "));
+                }
+                passed.push(Span::styled(
+                    format!("✓\u{a0}{}", c.rule.as_str()),
+                    theme.fg(theme.ok_fg),
+                ));
+            }
+            if !passed.is_empty() {
+                lines.push(Line::from(passed));
+            }
+            for c in r.checks.iter().filter(|c| !c.ok) {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{mark} {:<10} ", c.rule.as_str()), style),
+                    Span::styled(
+                        format!("✗ {:<10} ", c.rule.as_str()),
+                        theme.fg(theme.error_fg),
+                    ),
                     Span::raw(escape_display(&c.message)),
                 ]));
             }
@@ -553,15 +621,19 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         (inner, None)
     };
     // Every message wraps; the preview goes beside the text or below all of it.
-    let (text_area, image_area) = split_for_image(
+    let font = app.picker.as_ref().map(|p| p.font_size());
+    let layout = draw_media(
+        frame,
+        lines,
         text_area,
-        wrapped_rows(&lines, text_area.width),
-        app.clip_preview.is_some(),
+        font,
+        app.clip_preview.as_mut(),
+        &mut app.clip_strip,
     );
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
-    if let (Some(img_area), Some(p)) = (image_area, app.clip_preview.as_mut()) {
-        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
-    }
+    app.areas.clip_body = text_area;
+    app.areas.clip_text = layout.text;
+    app.areas.clip_image = layout.image.unwrap_or_default();
+    app.areas.clip_strip = layout.strip.unwrap_or_default();
     if let (Some(area), Some(d)) = (timeline, app.clip.duration_s()) {
         let start = app.clip.start_s;
         let label = format!(
@@ -609,21 +681,48 @@ pub fn window_cells(start: f64, duration: f64, width: usize) -> (usize, usize) {
     (a, b.clamp(a + 1, width))
 }
 
-/// Put an image beside the text when the pane is wide, or under it when there is room.
-fn split_for_image(area: Rect, text_lines: u16, has_image: bool) -> (Rect, Option<Rect>) {
-    if !has_image {
-        return (area, None);
+/// The resize of every preview: scaled up or down to the room it has, the aspect kept.
+fn scaled() -> Resize {
+    Resize::Scale(Some(FilterType::Triangle))
+}
+
+/// Draw `lines` (wrapped) and a pane's preview and strip in `area`, as `media::place` lays
+/// them out; returns the layout.
+fn draw_media(
+    frame: &mut Frame,
+    lines: Vec<Line>,
+    area: Rect,
+    font: Option<(u16, u16)>,
+    main: Option<&mut crate::tui::app::Preview>,
+    strip: &mut [crate::tui::app::Preview],
+) -> MediaLayout {
+    let aspect = match (&main, font) {
+        (Some(p), Some(font)) => Some(media::cell_aspect(
+            (p.image.width(), p.image.height()),
+            font,
+        )),
+        _ => None,
+    };
+    let layout = media::place(area, |w| wrapped_rows(&lines, w), aspect, strip.len());
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }),
+        layout.text,
+    );
+    if let (Some(rect), Some(p)) = (layout.image, main) {
+        frame.render_stateful_widget(
+            StatefulImage::default().resize(scaled()),
+            rect,
+            &mut p.protocol,
+        );
     }
-    if area.width >= 60 {
-        let [t, i] = Layout::horizontal([Constraint::Fill(2), Constraint::Fill(1)]).areas(area);
-        return (t, Some(i));
+    for (rect, p) in layout.thumbs(strip.len()).into_iter().zip(strip.iter_mut()) {
+        frame.render_stateful_widget(
+            StatefulImage::default().resize(scaled()),
+            rect,
+            &mut p.protocol,
+        );
     }
-    if area.height >= text_lines + 4 {
-        let [t, i] =
-            Layout::vertical([Constraint::Length(text_lines), Constraint::Fill(1)]).areas(area);
-        return (t, Some(i));
-    }
-    (area, None)
+    layout
 }
 
 fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
@@ -810,11 +909,16 @@ fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     frame.render_widget(block, area);
     let Some(c) = c else { return };
     let lines = details_lines(&c, theme);
-    let (text_area, image_area) = split_for_image(
-        inner,
-        wrapped_rows(&lines, inner.width),
-        app.char_preview.is_some(),
-    );
+    let font = app.picker.as_ref().map(|p| p.font_size());
+    let aspect = match (&app.char_preview, font) {
+        (Some(p), Some(font)) => Some(media::cell_aspect(
+            (p.image.width(), p.image.height()),
+            font,
+        )),
+        _ => None,
+    };
+    let layout = media::place(inner, |w| wrapped_rows(&lines, w), aspect, 0);
+    let text_area = layout.text;
     let more = wrapped_rows(&lines, text_area.width) > text_area.height;
     if more && text_area.height > 0 {
         // What does not fit is one key away.
@@ -835,8 +939,12 @@ fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     } else {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     }
-    if let (Some(img_area), Some(p)) = (image_area, app.char_preview.as_mut()) {
-        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
+    if let (Some(img_area), Some(p)) = (layout.image, app.char_preview.as_mut()) {
+        frame.render_stateful_widget(
+            StatefulImage::default().resize(scaled()),
+            img_area,
+            &mut p.protocol,
+        );
     }
 }
 
