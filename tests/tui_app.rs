@@ -2359,3 +2359,143 @@ async fn previews_use_the_protocol_the_terminal_speaks() {
             .any(|c| c.symbol() == "▀" || c.symbol() == "▄")
     );
 }
+
+/// The window start `castbook create --start auto` records for `clip`.
+fn cli_auto_start(home: &std::path::Path, clip: &std::path::Path) -> f64 {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .arg("create")
+        .arg(clip)
+        .args(["--name", "auto-reference", "--start", "auto", "--json"])
+        .arg("--library")
+        .arg(home.join("cli-lib"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("cli-config"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["start_s"].as_f64().unwrap()
+}
+
+fn analysed(app: &castbook::tui::app::App) -> bool {
+    app.clip.analysis().is_some() && probed(app)
+}
+
+#[tokio::test]
+async fn a_picks_the_window_as_start_auto_does_and_says_so() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 10.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        false,
+    );
+    // Not from the Files pane.
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.clip.want.is_none());
+    assert!(h.app.status.clone().unwrap().text.contains("Clip pane"));
+    h.key(KeyCode::Tab);
+    // Asked before the clip is analysed: it waits, off the UI task, and says so.
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.clip.want.is_some());
+    assert!(
+        h.app
+            .status
+            .clone()
+            .unwrap()
+            .text
+            .contains("choosing the window")
+    );
+    h.pump_until(LONG, "the auto window", |a| {
+        a.clip.want.is_none() && analysed(a) && a.clip.start_s > 0.0
+    })
+    .await;
+    let expected = cli_auto_start(&h.home(), &h.home().join("clips/fade.mp4"));
+    assert_eq!(h.app.clip.start_s, expected);
+    let status = h.app.status.clone().unwrap().text;
+    assert!(
+        status.contains(&format!(
+            "auto window {expected:.2}–{:.2} s",
+            expected + 4.0
+        )),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn esc_cancels_a_pending_auto_window() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 10.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        false,
+    );
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.clip.want.is_some());
+    h.key(KeyCode::Esc);
+    assert!(h.app.clip.want.is_none());
+    h.pump_until(LONG, "the analysis", analysed).await;
+    assert_eq!(h.app.clip.start_s, 0.0, "the window stayed");
+}
+
+#[tokio::test]
+async fn brackets_go_to_the_next_and_previous_shot_and_the_timeline_marks_the_cuts() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 8.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the analysis", analysed).await;
+    let cuts = h.app.clip.analysis().unwrap().cuts().to_vec();
+    assert_eq!(cuts.len(), 2, "{cuts:?}");
+    assert!(
+        (cuts[0] - 1.8).abs() <= 0.21 && (cuts[1] - 3.2).abs() <= 0.21,
+        "{cuts:?}"
+    );
+    // Not from the Files pane.
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, 0.0);
+    h.key(KeyCode::Tab);
+    // The window 0-4 s spans both cuts: the pane says so before anything is created, and
+    // the timeline shows where they are.
+    let screen = h.render(100, 30);
+    assert!(screen.contains("scene cut at"), "{screen}");
+    let timeline = screen.lines().find(|l| l.contains("window ├")).unwrap();
+    let bar = timeline
+        .split('├')
+        .nth(1)
+        .unwrap()
+        .split('┤')
+        .next()
+        .unwrap();
+    assert_eq!(bar.matches('┃').count(), 2, "{timeline}");
+    let shot = |t: f64| (t * 10.0).ceil() / 10.0;
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, shot(cuts[0]));
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, shot(cuts[1]));
+    h.pump_until(LONG, "the probe", probed).await;
+    // No cut in this window: no hint.
+    assert!(!h.render(100, 30).contains("scene cut at"));
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, shot(cuts[1]));
+    assert!(h.app.status.clone().unwrap().text.contains("no later shot"));
+    h.key(KeyCode::Char('['));
+    assert_eq!(h.app.clip.start_s, shot(cuts[0]));
+    h.key(KeyCode::Char('['));
+    assert_eq!(h.app.clip.start_s, 0.0);
+    // Shift-arrows move by 5 s.
+    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Right,
+        crossterm::event::KeyModifiers::SHIFT,
+    )));
+    assert_eq!(h.app.clip.start_s, 5.0);
+}

@@ -49,6 +49,9 @@ actions! {
     StartLater = "start_later",
     StartMuchEarlier = "start_much_earlier",
     StartMuchLater = "start_much_later",
+    PrevShot = "previous_shot",
+    NextShot = "next_shot",
+    AutoWindow = "auto_window",
     Create = "create",
     Preview = "preview",
     Search = "search",
@@ -91,6 +94,11 @@ pub enum Msg {
     PreviewReady {
         key: String,
         image: Option<Box<DynamicImage>>,
+    },
+    /// The analysis of the clip `input` is done (or failed).
+    AnalysisDone {
+        input: crate::pipeline::job::Input,
+        result: Box<crate::Result<crate::tui::analysis::ClipAnalysis>>,
     },
     /// The frames of a clip's window (in time order) and which one to show large.
     StripReady {

@@ -3,6 +3,7 @@
 //! searches, jobs) reports back as `Msg`s on the app's channel.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
@@ -12,6 +13,7 @@ use ratatui::layout::{Margin, Position, Rect};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio_util::sync::CancellationToken;
 use tui_input::{Input as TextInput, InputRequest};
 
 use crate::library::name::{name_key, normalize_name};
@@ -20,7 +22,8 @@ use crate::library::{Character, Library};
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
 use crate::provider::{self, AnyProvider, Provider, Registration, Registry};
 use crate::tui::action::{Action, LibraryDone, Msg};
-use crate::tui::clip::{ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S};
+use crate::tui::analysis::ClipAnalysis;
+use crate::tui::clip::{AnalysisState, ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S, Want};
 use crate::tui::clipboard;
 use crate::tui::files::{EntryKind, FilesPane};
 use crate::tui::jobs::{JobKind, JobState, Jobs};
@@ -488,6 +491,7 @@ impl App {
                     self.clip.finish(*report);
                     if has_video {
                         self.load_clip_preview();
+                        self.analyze_clip();
                     }
                     self.validate_prompt();
                     self.run_pending_create();
@@ -496,6 +500,7 @@ impl App {
             }
             Msg::PreviewReady { key, image } => self.on_preview(key, image),
             Msg::StripReady { key, frames, main } => self.on_strip(key, frames, main),
+            Msg::AnalysisDone { input, result } => self.on_analysis(input, *result),
             Msg::Exported { path, result } => self.on_exported(path, *result),
             Msg::Library(done) => self.on_library_done(done),
             Msg::LibraryChanged => self.load_library(),
@@ -879,6 +884,10 @@ impl App {
             Action::MarkAll if self.focus == Focus::Files => self.files.mark_all(),
             Action::CreateMarked if self.focus == Focus::Files => self.open_batch(),
             Action::Mark | Action::MarkAll | Action::CreateMarked => {}
+            Action::Back if self.focus == Focus::Clip && self.clip.want.is_some() => {
+                self.clip.want = None;
+                self.set_status(StatusKind::Info, "the window stays where it is");
+            }
             Action::Back => {
                 if self.focus == Focus::Library && !self.library.query.value().is_empty() {
                     self.library.query.reset();
@@ -911,6 +920,9 @@ impl App {
             Action::StartLater => self.shift_start(START_STEP_S),
             Action::StartMuchEarlier => self.shift_start(-START_BIG_STEP_S),
             Action::StartMuchLater => self.shift_start(START_BIG_STEP_S),
+            Action::AutoWindow => self.want_window(Want::Auto),
+            Action::PrevShot => self.want_window(Want::Shot { forward: false }),
+            Action::NextShot => self.want_window(Want::Shot { forward: true }),
             Action::Create => self.ask_name(),
             Action::Preview => self.open_viewer(),
             Action::Search => {
@@ -998,6 +1010,9 @@ impl App {
     fn force_quit(&mut self) {
         self.jobs.cancel_all();
         self.clip.stop();
+        if let Some(c) = self.clip.analysis_cancel.take() {
+            c.cancel();
+        }
         self.quit = true;
         self.dirty = true;
     }
@@ -1149,6 +1164,130 @@ impl App {
         let start = self.clip.shifted_start(delta);
         if start != self.clip.start_s {
             self.probe_clip(input, start, Duration::from_millis(100));
+        }
+    }
+
+    /// Analyse the clip's content (cuts, auto window, hints) in the background, once per
+    /// clip; `Msg::AnalysisDone` brings it.
+    fn analyze_clip(&mut self) {
+        if self.clip.analysis.is_some() {
+            return;
+        }
+        let (Some(Input::File(_)), Some(report)) = (&self.clip.input, self.clip.report()) else {
+            return;
+        };
+        let info = report.metadata.clone();
+        let input = self.clip.input.clone().expect("checked");
+        let token = CancellationToken::new();
+        self.clip.analysis_cancel = Some(token.clone());
+        self.clip.analysis = Some(AnalysisState::Running);
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = ClipAnalysis::run(&info, &token);
+            if !token.is_cancelled() {
+                let _ = tx.send(Msg::AnalysisDone {
+                    input,
+                    result: Box::new(result),
+                });
+            }
+        });
+    }
+
+    fn on_analysis(&mut self, input: Input, result: crate::Result<ClipAnalysis>) {
+        if self.clip.input.as_ref() != Some(&input) {
+            return;
+        }
+        self.dirty = true;
+        self.clip.analysis_cancel = None;
+        match result {
+            Ok(a) => {
+                self.clip.analysis = Some(AnalysisState::Done(Arc::new(a)));
+                if let Some(want) = self.clip.want.take() {
+                    self.move_window(want);
+                }
+            }
+            Err(e) => {
+                let why = escape_display(&e.message);
+                if self.clip.want.take().is_some() {
+                    self.set_status(
+                        StatusKind::Error,
+                        format!("the window cannot be chosen: {why}"),
+                    );
+                }
+                self.clip.analysis = Some(AnalysisState::Failed(why));
+            }
+        }
+    }
+
+    /// `a`, `[`, `]`: move the window by what the analysis found, now or once it is done.
+    fn want_window(&mut self, want: Want) {
+        match (&self.clip.input, &self.clip.analysis) {
+            (None, _) => self.set_status(StatusKind::Error, "select a clip first (Files pane, Enter)"),
+            (Some(Input::Url(_)), _) => self.set_status(
+                StatusKind::Info,
+                "the window of a URL is chosen when it is created (castbook create URL --start auto)",
+            ),
+            (_, Some(AnalysisState::Done(_))) => self.move_window(want),
+            (_, Some(AnalysisState::Failed(why))) => {
+                let why = why.clone();
+                self.set_status(StatusKind::Error, format!("the window cannot be chosen: {why}"));
+            }
+            (_, _) => {
+                self.clip.want = Some(want);
+                let esc = self.keys.keys_label(Action::Back);
+                let what = match want {
+                    Want::Auto => "choosing the window",
+                    Want::Shot { .. } => "finding the shots",
+                };
+                self.set_status(StatusKind::Info, format!("{what}… ({esc} cancels)"));
+                if matches!(self.clip.probe, Some(ProbeState::Done(_))) {
+                    self.analyze_clip();
+                }
+            }
+        }
+    }
+
+    /// Move the window as `want` says, with the analysis done.
+    fn move_window(&mut self, want: Want) {
+        let (Some(a), Some(input)) = (self.clip.analysis().cloned(), self.clip.input.clone())
+        else {
+            return;
+        };
+        let here = self.clip.start_s;
+        let start = match want {
+            Want::Auto => a.auto_start(),
+            Want::Shot { forward } => match a.shot_start(here, forward) {
+                Some(s) => s,
+                None => {
+                    let text = if forward {
+                        "no later shot: the window is in the last one"
+                    } else {
+                        "no earlier shot: the window is in the first one"
+                    };
+                    self.set_status(StatusKind::Info, text);
+                    return;
+                }
+            },
+        };
+        let start = start.clamp(0.0, self.clip.shifted_start(f64::INFINITY));
+        let span = format!("{start:.2}–{:.2} s", start + crate::tui::clip::WINDOW_S);
+        let text = match want {
+            Want::Auto => {
+                let hints = a.hints_for_window(start);
+                match hints.first() {
+                    None => format!("auto window {span}: one shot, well exposed"),
+                    Some(h) => format!(
+                        "auto window {span}, the best there is: {}",
+                        escape_display(&h.message)
+                    ),
+                }
+            }
+            Want::Shot { forward: true } => format!("window at the next shot: {span}"),
+            Want::Shot { forward: false } => format!("window at the previous shot: {span}"),
+        };
+        self.set_status(StatusKind::Info, text);
+        if start != here {
+            self.probe_clip(input, start, Duration::ZERO);
         }
     }
 

@@ -1,9 +1,12 @@
 //! The clip pane's state: the selected clip (a file or a URL), the start of its 4-second
 //! window, and its probe (every rule's verdict and the metadata), run in the background.
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::job::{Input, ProbeReport};
+use crate::tui::analysis::ClipAnalysis;
 
 /// Length of the used window (SPEC section 1).
 pub const WINDOW_S: f64 = 4.0;
@@ -19,6 +22,22 @@ pub enum ProbeState {
     Failed(crate::Error),
 }
 
+/// The analysis of the clip's content (cuts, auto window, hints), run once per clip.
+#[derive(Debug)]
+pub enum AnalysisState {
+    Running,
+    Done(Arc<ClipAnalysis>),
+    Failed(String),
+}
+
+/// What waits for the analysis: `a` (the auto window) or `[` `]` (the previous or next
+/// shot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Auto,
+    Shot { forward: bool },
+}
+
 #[derive(Debug, Default)]
 pub struct ClipPane {
     pub input: Option<Input>,
@@ -32,6 +51,11 @@ pub struct ClipPane {
     pub duration: Option<f64>,
     /// The decoding of the window's preview frames (cancelled when the window moves).
     pub preview_cancel: Option<CancellationToken>,
+    pub analysis: Option<AnalysisState>,
+    /// Cancels the analysis (another clip was selected).
+    pub analysis_cancel: Option<CancellationToken>,
+    /// A window move asked for before the analysis was done.
+    pub want: Option<Want>,
 }
 
 impl ClipPane {
@@ -48,6 +72,11 @@ impl ClipPane {
         };
         if self.input.as_ref() != Some(&input) {
             self.duration = None;
+            self.analysis = None;
+            self.want = None;
+            if let Some(c) = self.analysis_cancel.take() {
+                c.cancel();
+            }
         }
         self.input = Some(input);
         self.start_s = start_s;
@@ -76,6 +105,14 @@ impl ClipPane {
         let token = CancellationToken::new();
         self.preview_cancel = Some(token.clone());
         token
+    }
+
+    /// The analysis, once done.
+    pub fn analysis(&self) -> Option<&Arc<ClipAnalysis>> {
+        match &self.analysis {
+            Some(AnalysisState::Done(a)) => Some(a),
+            _ => None,
+        }
     }
 
     pub fn report(&self) -> Option<&ProbeReport> {

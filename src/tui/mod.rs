@@ -3,6 +3,7 @@
 //! frame is drawn only when something changed.
 
 pub mod action;
+pub mod analysis;
 pub mod app;
 pub mod clip;
 pub mod clipboard;

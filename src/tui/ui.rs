@@ -608,6 +608,15 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
                     theme.fg(theme.warning_fg),
                 )));
             }
+            // The quality hints of this window, before anything is created.
+            if let Some(a) = app.clip.analysis() {
+                for w in a.hints_for_window(app.clip.start_s) {
+                    lines.push(Line::from(Span::styled(
+                        format!("! {}", escape_display(&w.message)),
+                        theme.fg(theme.warning_fg),
+                    )));
+                }
+            }
         }
     }
     if inner.height == 0 {
@@ -660,9 +669,32 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             Span::styled("├", theme.dim()),
         ];
         let (a, b) = window_cells(start, d, bar_w);
-        spans.push(Span::styled("─".repeat(a), theme.dim()));
-        spans.push(Span::styled("█".repeat(b - a), theme.fg(theme.accent_fg)));
-        spans.push(Span::styled("─".repeat(bar_w - b), theme.dim()));
+        // The window over the clip, the cuts marked where they fall.
+        let mut cells: Vec<(char, Style)> = (0..bar_w)
+            .map(|i| {
+                if (a..b).contains(&i) {
+                    ('█', theme.fg(theme.accent_fg))
+                } else {
+                    ('─', theme.dim())
+                }
+            })
+            .collect();
+        if let Some(an) = app.clip.analysis() {
+            for c in an.cuts() {
+                let i = ((c / d) * bar_w as f64).floor() as usize;
+                if let Some(cell) = cells.get_mut(i.min(bar_w - 1)) {
+                    *cell = ('┃', theme.fg(theme.warning_fg));
+                }
+            }
+        }
+        for (ch, style) in cells {
+            match spans.last_mut() {
+                Some(last) if last.style == style && last.content.starts_with(ch) => {
+                    last.content.to_mut().push(ch)
+                }
+                _ => spans.push(Span::styled(ch.to_string(), style)),
+            }
+        }
         spans.push(Span::styled("┤", theme.dim()));
         spans.push(Span::raw(label));
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -1328,21 +1360,19 @@ fn draw_batch(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let entries: Vec<(String, &'static str)> = app
-        .keys
-        .bindings
-        .iter()
-        .filter(|b| !b.keys.is_empty())
-        .map(|b| {
-            let keys = b
-                .keys
-                .iter()
-                .map(|k| k.label())
-                .collect::<Vec<_>>()
-                .join("/");
-            (keys, b.help)
-        })
-        .collect();
+    let mut entries: Vec<(String, &'static str)> = Vec::new();
+    for b in app.keys.bindings.iter().filter(|b| !b.keys.is_empty()) {
+        let keys = b
+            .keys
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join("/");
+        // An action bound the same way in two panes is listed once.
+        if !entries.iter().any(|(k, h)| *k == keys && *h == b.help) {
+            entries.push((keys, b.help));
+        }
+    }
     let keys_w = entries.iter().map(|(k, _)| k.width()).max().unwrap_or(4);
     // Two columns, so the whole map fits at 80x24.
     let width = area.width.saturating_sub(2).min(100);
@@ -1361,16 +1391,23 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             None => vec![],
         }
     };
-    let mut lines: Vec<Line> = (0..rows)
+    let lines: Vec<Line> = (0..rows)
         .map(|r| {
             let mut spans = cell(r);
             spans.extend(cell(r + rows));
             Line::from(spans)
         })
         .collect();
-    lines.push(Line::from(Span::styled(
-        " any key closes this help; [keys] in config.toml rebinds",
-        theme.dim(),
-    )));
-    popup(frame, theme, area, "Keys", lines, width);
+    let inner = popup(frame, theme, area, "Keys", lines, width);
+    // What closes it, on the bottom border (every row inside is a key at 80x24).
+    let foot = " any key closes this help; [keys] in config.toml rebinds ";
+    let y = inner.bottom();
+    if y < area.bottom() {
+        let x = inner.x + 1;
+        let w = (inner.width.saturating_sub(2) as usize).min(foot.width()) as u16;
+        frame.render_widget(
+            Paragraph::new(Span::styled(fit(foot, w as usize), theme.dim())),
+            Rect::new(x, y, w, 1),
+        );
+    }
 }
