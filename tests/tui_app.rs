@@ -1391,9 +1391,34 @@ async fn right_moves_the_window_only_when_the_clip_pane_has_focus() {
         "{:?}",
         h.app.status
     );
+    // c on a folder creates nothing and says why.
+    h.key(KeyCode::Char('g'));
+    assert_eq!(h.app.files.current().unwrap().name, "..");
     h.key(KeyCode::Char('c'));
-    assert!(h.app.prompt.is_none(), "c creates from the Clip pane only");
+    assert!(h.app.prompt.is_none(), "c on a folder asks no name");
+    assert_eq!(h.app.focus, Focus::Files);
+    assert!(h.app.status.clone().unwrap().text.contains("not a video"));
+    // c on a video without marks: that clip in the Clip pane, the name asked at once.
+    h.key(KeyCode::Char('G'));
+    h.key(KeyCode::Char('c'));
+    assert_eq!(h.app.focus, Focus::Clip);
+    assert_eq!(
+        h.app.prompt.as_ref().map(|p| p.kind.clone()),
+        Some(castbook::tui::app::PromptKind::Name)
+    );
+    assert_eq!(h.app.clip.label, "hero.mp4");
+    // While the prompt is open, arrows edit the name, never the window.
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.clip.start_s, 0.0);
+    h.key(KeyCode::Esc);
+    assert!(h.app.prompt.is_none());
+    assert!(h.app.jobs.list.is_empty(), "nothing was created");
+    // In the Library pane c does nothing.
     h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Library);
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none());
+    h.key(KeyCode::BackTab);
     assert_eq!(h.app.focus, Focus::Clip);
     h.key(KeyCode::Right);
     assert_eq!(h.app.clip.start_s, 0.5);

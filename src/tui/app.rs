@@ -882,7 +882,7 @@ impl App {
                 }
             }
             Action::MarkAll if self.focus == Focus::Files => self.files.mark_all(),
-            Action::CreateMarked if self.focus == Focus::Files => self.open_batch(),
+            Action::CreateMarked if self.focus == Focus::Files => self.create_from_files(),
             Action::Mark | Action::MarkAll | Action::CreateMarked => {}
             Action::Back if self.focus == Focus::Clip && self.clip.want.is_some() => {
                 self.clip.want = None;
@@ -1586,6 +1586,34 @@ impl App {
                         format!("{} does not exist", self.display_path(&path)),
                     );
                 }
+            }
+        }
+    }
+
+    /// `c` in Files: with marks, the batch dialog; else the video under the cursor opens in
+    /// the Clip pane with the name prompt (one create).
+    fn create_from_files(&mut self) {
+        if !self.files.marked_videos().is_empty() {
+            return self.open_batch();
+        }
+        match self.files.current().cloned() {
+            Some(e) if e.kind == EntryKind::Video => {
+                let input = Input::File(e.path);
+                if self.clip.input.as_ref() != Some(&input) {
+                    self.select_clip(input, Duration::ZERO);
+                }
+                self.focus = Focus::Clip;
+                self.ask_name();
+            }
+            _ => {
+                let mark = self.keys.keys_label(Action::Mark);
+                let all = self.keys.keys_label(Action::MarkAll);
+                self.set_status(
+                    StatusKind::Error,
+                    format!(
+                        "not a video: move to one to create it, or mark several ({mark} one, {all} every video here)"
+                    ),
+                );
             }
         }
     }

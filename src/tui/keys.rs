@@ -314,7 +314,7 @@ impl Default for KeyMap {
                     vec![c('c')],
                     Scope::Files,
                     None,
-                    "create the marked videos",
+                    "create this or the marked",
                 ),
                 b(
                     Action::StartEarlier,
