@@ -136,7 +136,7 @@ async fn snapshot_running_and_finished_jobs() {
         job.state = JobState::Running;
         job.started = Some(Instant::now());
     }
-    h.app.update(Msg::Job {
+    h.app.handle(Msg::Job {
         id,
         event: castbook::pipeline::job::JobEvent::Progress(Progress {
             stage: Stage::Prepare,
@@ -150,7 +150,7 @@ async fn snapshot_running_and_finished_jobs() {
 
     // It finishes: the character appears, selected, and the status says how to use it.
     let c = fake_character(7, "Hero", &[], "");
-    h.app.update(Msg::JobDone {
+    h.app.handle(Msg::JobDone {
         id,
         result: Box::new(Ok(Created {
             character: c.clone(),
@@ -405,7 +405,7 @@ async fn edit_and_remove_from_the_library_pane() {
     })
     .await;
     h.key(KeyCode::Char('e'));
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
@@ -580,7 +580,7 @@ async fn idle_app_draws_nothing() {
     assert!(out.is_empty());
 
     // A message that changes something draws once more; then idle again.
-    h.app.update(Msg::Action(Action::Help));
+    h.app.handle(Msg::Action(Action::Help));
     let mut events = futures::stream::pending::<std::io::Result<crossterm::event::Event>>();
     let run = castbook::tui::run_loop(
         &mut terminal,
@@ -661,9 +661,9 @@ async fn window_start_moves_and_the_clip_is_probed_again() {
             crossterm::event::KeyModifiers::SHIFT,
         ))
     };
-    h.app.update(shift(KeyCode::Right));
+    h.app.handle(shift(KeyCode::Right));
     assert_eq!(h.app.clip.start_s, 5.0);
-    h.app.update(shift(KeyCode::Left));
+    h.app.handle(shift(KeyCode::Left));
     assert_eq!(h.app.clip.start_s, 0.0);
 }
 
@@ -679,11 +679,11 @@ async fn a_typed_url_is_downloaded_and_probed() {
     let mut h = Harness::new(|_, _| {});
     h.key(KeyCode::Char('o'));
     assert!(h.app.prompt.is_some());
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
-    h.app.update(Msg::Paste(url.clone()));
+    h.app.handle(Msg::Paste(url.clone()));
     h.key(KeyCode::Enter);
     assert_eq!(h.app.focus, Focus::Clip);
     h.pump_until(LONG, "the probe", probed).await;
@@ -706,11 +706,11 @@ async fn an_unreachable_url_shows_the_fetch_error() {
     let url = format!("http://127.0.0.1:{port}/hero.mp4");
     let mut h = Harness::new(|_, _| {});
     h.key(KeyCode::Char('o'));
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
-    h.app.update(Msg::Paste(url.clone()));
+    h.app.handle(Msg::Paste(url.clone()));
     h.key(KeyCode::Enter);
     h.pump_until(LONG, "the probe", probed).await;
     let Some(ProbeState::Failed(e)) = &h.app.clip.probe else {
@@ -815,7 +815,7 @@ async fn ctrl_c_quits_from_a_text_field_and_cancels_jobs() {
     assert!(h.app.prompt.is_some());
     h.key(KeyCode::Char('q'));
     assert!(!h.app.quit, "q is text in a field");
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('c'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
@@ -1731,14 +1731,14 @@ async fn clicks_focus_and_select_and_the_wheel_scrolls() {
         modifiers: crossterm::event::KeyModifiers::NONE,
     };
     // The third row of the library list.
-    h.app.update(Msg::Mouse(mouse(
+    h.app.handle(Msg::Mouse(mouse(
         MouseEventKind::Down(MouseButton::Left),
         lib.x + 3,
         lib.y + 3,
     )));
     assert_eq!(h.app.focus, Focus::Library);
     assert_eq!(h.app.library.selected, 2);
-    h.app.update(Msg::Mouse(mouse(
+    h.app.handle(Msg::Mouse(mouse(
         MouseEventKind::ScrollDown,
         lib.x + 3,
         lib.y + 3,
@@ -1746,7 +1746,7 @@ async fn clicks_focus_and_select_and_the_wheel_scrolls() {
     assert_eq!(h.app.library.selected, 5);
     // A click in the clip pane focuses it and touches no list.
     let clip = h.app.areas.clip;
-    h.app.update(Msg::Mouse(mouse(
+    h.app.handle(Msg::Mouse(mouse(
         MouseEventKind::Down(MouseButton::Left),
         clip.x + 2,
         clip.y + 2,
@@ -1778,13 +1778,13 @@ fn finished_job(h: &mut Harness, name: &str) -> castbook::library::Character {
         job.state = JobState::Running;
         job.started = Some(Instant::now());
     }
-    h.app.update(Msg::Job {
+    h.app.handle(Msg::Job {
         id,
         event: castbook::pipeline::job::JobEvent::Warning(long_warning()),
     });
     let mut c = fake_character(7, name, &[], "");
     c.warnings = vec![long_warning()];
-    h.app.update(Msg::JobDone {
+    h.app.handle(Msg::JobDone {
         id,
         result: Box::new(Ok(Created {
             character: c.clone(),
@@ -1913,17 +1913,17 @@ async fn done_jobs_fold_away_and_failed_ones_stay_until_dismissed() {
         Default::default(),
     );
     h.app.jobs.get_mut(failed).unwrap().state = JobState::Running;
-    h.app.update(Msg::JobDone {
+    h.app.handle(Msg::JobDone {
         id: failed,
         result: Box::new(Err(castbook::Error::input("bad", "not a video"))),
     });
     assert!(h.app.wants_tick(), "the loop wakes up to fold the done job");
-    h.app.update(Msg::Tick);
+    h.app.handle(Msg::Tick);
     assert_eq!(h.app.jobs.list.len(), 2, "not yet: a few seconds first");
     for j in &mut h.app.jobs.list {
         j.ended_at = Some(Instant::now() - Duration::from_secs(60));
     }
-    h.app.update(Msg::Tick);
+    h.app.handle(Msg::Tick);
     assert_eq!(h.app.jobs.list.len(), 1, "the done job folded away");
     assert!(matches!(h.app.jobs.list[0].state, JobState::Failed(_)));
     assert_eq!(h.app.jobs.history.len(), 1);
@@ -2518,9 +2518,41 @@ async fn brackets_go_to_the_next_and_previous_shot_and_the_timeline_marks_the_cu
     h.key(KeyCode::Char('['));
     assert_eq!(h.app.clip.start_s, 0.0);
     // Shift-arrows move by 5 s.
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Right,
         crossterm::event::KeyModifiers::SHIFT,
     )));
     assert_eq!(h.app.clip.start_s, 5.0);
+}
+
+#[tokio::test]
+async fn update_returns_the_work_a_key_asks_for_and_does_none_of_it() {
+    use castbook::tui::effect::Effect;
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let mut h = Harness::new(|_, lib| {
+        write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+    });
+    let dir = h.home().join("lib").join(fake_id(1));
+    let key = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    h.app.focus = Focus::Library;
+    assert!(h.app.update(key('d')).is_empty(), "a dialog is no work");
+    let effects = h.app.update(key('D'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Remove { id }] if *id == fake_id(1)),
+        "{effects:?}"
+    );
+    // Nothing on disk changed while the key was handled.
+    assert!(dir.join("character.json").exists());
+    h.app.run(effects);
+    h.pump_until(LONG, "the removal", |a| a.library.characters.is_empty())
+        .await;
+    assert!(!dir.exists(), "moved to the trash by the executor");
+    // Typing a search asks for a search, run elsewhere.
+    let effects = h.app.update(key('/'));
+    assert!(effects.is_empty());
+    let effects = h.app.update(key('h'));
+    assert!(
+        effects.iter().all(|e| matches!(e, Effect::Search(_))),
+        "{effects:?}"
+    );
 }

@@ -95,6 +95,11 @@ pub enum Msg {
         key: String,
         image: Option<Box<DynamicImage>>,
     },
+    /// A local clipboard tool took `text` (or there was none).
+    Copied {
+        text: String,
+        local: bool,
+    },
     /// The analysis of the clip `input` is done (or failed).
     AnalysisDone {
         input: crate::pipeline::job::Input,

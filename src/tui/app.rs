@@ -13,6 +13,8 @@ use ratatui::layout::{Margin, Position, Rect};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::tui::effect::{Effect, Executor};
 use tokio_util::sync::CancellationToken;
 use tui_input::{Input as TextInput, InputRequest};
 
@@ -308,13 +310,17 @@ pub struct App {
     watcher: Option<notify::RecommendedWatcher>,
     /// IDs removed in this session, the last one last (what `u` brings back).
     removed: Vec<String>,
-    tx: UnboundedSender<Msg>,
+    /// Runs the effects `update` returns, off the UI task.
+    executor: Executor,
+    /// Effects asked for while handling the current message.
+    effects: Vec<Effect>,
 }
 
 impl App {
     /// The app and the receiving end of its message channel (for the event loop or a test).
     pub fn new(opts: AppOptions) -> (App, UnboundedReceiver<Msg>) {
         let (tx, rx) = unbounded_channel();
+        let executor = Executor::new(opts.library.clone(), tx);
         let mut app = App {
             lib: opts.library,
             keys: opts.keys,
@@ -355,7 +361,8 @@ impl App {
             reload_again: false,
             watcher: None,
             removed: Vec::new(),
-            tx,
+            executor,
+            effects: Vec::new(),
         };
         // The first frame is drawn at once; the library arrives after.
         app.load_library();
@@ -369,10 +376,12 @@ impl App {
                 .unwrap_or(Path::new("."));
             app.files.open(dir, Some(&start));
             if start.is_file() {
-                app.select_clip(Input::File(start.clone()), Duration::ZERO);
+                app.show_clip(Input::File(start.clone()), Duration::ZERO);
             }
         }
         app.load_char_preview();
+        let first = std::mem::take(&mut app.effects);
+        app.executor.run_all(first);
         (app, rx)
     }
 
@@ -384,17 +393,8 @@ impl App {
             return;
         }
         self.loading = true;
-        let (lib, tx) = (self.lib.clone(), self.tx.clone());
         let watch = !self.loaded && self.watcher.is_none();
-        tokio::task::spawn_blocking(move || {
-            // The first time, start watching the folder first (so no change is missed), then
-            // read it.
-            if watch && let Some(w) = crate::tui::watch::watch(lib.root(), tx.clone()) {
-                let _ = tx.send(Msg::Watching(Box::new(w)));
-            }
-            let listing = lib.list();
-            let _ = tx.send(Msg::LibraryLoaded(Box::new(listing)));
-        });
+        self.effects.push(Effect::LoadLibrary { watch });
     }
 
     /// Show a fresh read of the library, keeping the search, the sort and the selection.
@@ -444,7 +444,19 @@ impl App {
 
     /// A sender for messages to this app (signals, tests).
     pub fn sender(&self) -> UnboundedSender<Msg> {
-        self.tx.clone()
+        self.executor.sender()
+    }
+
+    /// Start `effects` on the app's executor.
+    pub fn run(&self, effects: Vec<Effect>) {
+        self.executor.run_all(effects);
+    }
+
+    /// Handle `msg` and start the work it asks for (what the event loop does with each
+    /// message).
+    pub fn handle(&mut self, msg: Msg) {
+        let effects = self.update(msg);
+        self.executor.run_all(effects);
     }
 
     /// Whether the loop should wake up periodically (elapsed times of running jobs change).
@@ -467,8 +479,16 @@ impl App {
         escape_display(&p.to_string_lossy())
     }
 
-    /// The only place state changes.
-    pub fn update(&mut self, msg: Msg) {
+    /// The only place state changes. Returns the work the message asks for (reading or
+    /// changing the library, probing, previews, searches, jobs); nothing here blocks or
+    /// touches the disk. `handle` runs the effects through the app's executor.
+    #[must_use = "the effects are the work the message asks for: run them (App::handle)"]
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        self.step(msg);
+        std::mem::take(&mut self.effects)
+    }
+
+    fn step(&mut self, msg: Msg) {
         match msg {
             Msg::Key(ev) => self.on_key(ev),
             Msg::Action(a) => self.on_action(a),
@@ -501,6 +521,13 @@ impl App {
             Msg::PreviewReady { key, image } => self.on_preview(key, image),
             Msg::StripReady { key, frames, main } => self.on_strip(key, frames, main),
             Msg::AnalysisDone { input, result } => self.on_analysis(input, *result),
+            Msg::Copied { text, local } => {
+                let ours = format!("copied {text} (via the terminal, OSC 52)");
+                if local && self.status.as_ref().is_some_and(|s| s.text == ours) {
+                    self.set_status(StatusKind::Ok, format!("copied {text}"));
+                    self.dirty = true;
+                }
+            }
             Msg::Exported { path, result } => self.on_exported(path, *result),
             Msg::Library(done) => self.on_library_done(done),
             Msg::LibraryChanged => self.load_library(),
@@ -1037,7 +1064,7 @@ impl App {
                     && e.kind == EntryKind::Video
                 {
                     let path = e.path.clone();
-                    self.select_clip(Input::File(path), Duration::from_millis(150));
+                    self.show_clip(Input::File(path), Duration::from_millis(150));
                 }
             }
             Focus::Clip => {}
@@ -1066,7 +1093,7 @@ impl App {
                     EntryKind::Video | EntryKind::Other => {
                         let same = self.clip.input.as_ref() == Some(&Input::File(e.path.clone()));
                         if !same {
-                            self.select_clip(Input::File(e.path), Duration::ZERO);
+                            self.show_clip(Input::File(e.path), Duration::ZERO);
                         }
                         self.focus = Focus::Clip;
                     }
@@ -1109,6 +1136,17 @@ impl App {
     /// Show `input` in the clip pane and probe it after `delay` (so moving quickly over files
     /// does not start a probe for each).
     pub fn select_clip(&mut self, input: Input, delay: Duration) {
+        self.show_clip(input, delay);
+        self.flush();
+    }
+
+    /// Start the effects asked for outside `update` (a call from outside the loop).
+    fn flush(&mut self) {
+        let effects = std::mem::take(&mut self.effects);
+        self.executor.run_all(effects);
+    }
+
+    fn show_clip(&mut self, input: Input, delay: Duration) {
         let start = if self.clip.input.as_ref() == Some(&input) {
             self.clip.start_s
         } else {
@@ -1137,23 +1175,14 @@ impl App {
             self.clip_preview = None;
             self.clip_strip.clear();
         }
-        let tx = self.tx.clone();
-        let strict = self.strict;
         self.dirty = true;
-        tokio::spawn(async move {
-            if !delay.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = token.cancelled() => return,
-                }
-            }
-            let report = job::probe_input(input, start_s, strict, token.clone()).await;
-            if !token.is_cancelled() {
-                let _ = tx.send(Msg::ProbeDone {
-                    generation,
-                    report: Box::new(report),
-                });
-            }
+        self.effects.push(Effect::Probe {
+            input,
+            start_s,
+            strict: self.strict,
+            generation,
+            delay,
+            cancel: token,
         });
     }
 
@@ -1176,20 +1205,15 @@ impl App {
         let (Some(Input::File(_)), Some(report)) = (&self.clip.input, self.clip.report()) else {
             return;
         };
-        let info = report.metadata.clone();
+        let info = Box::new(report.metadata.clone());
         let input = self.clip.input.clone().expect("checked");
         let token = CancellationToken::new();
         self.clip.analysis_cancel = Some(token.clone());
         self.clip.analysis = Some(AnalysisState::Running);
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = ClipAnalysis::run(&info, &token);
-            if !token.is_cancelled() {
-                let _ = tx.send(Msg::AnalysisDone {
-                    input,
-                    result: Box::new(result),
-                });
-            }
+        self.effects.push(Effect::Analyze {
+            input,
+            info,
+            cancel: token,
         });
     }
 
@@ -1308,16 +1332,16 @@ impl App {
             return;
         }
         let (index, size) = (video.index, (video.width, video.height));
-        let (start, len) = (self.clip.start_s, report.metadata.window.len_s);
-        let tx = self.tx.clone();
-        let token = self.clip.preview_token();
-        tokio::task::spawn_blocking(move || {
-            let frames = preview::clip_strip(&path, index, size, start, len, &token);
-            if token.is_cancelled() {
-                return;
-            }
-            let main = preview::pick_main(&frames);
-            let _ = tx.send(Msg::StripReady { key, frames, main });
+        let (start_s, len_s) = (self.clip.start_s, report.metadata.window.len_s);
+        let cancel = self.clip.preview_token();
+        self.effects.push(Effect::Strip {
+            key,
+            path,
+            index,
+            size,
+            start_s,
+            len_s,
+            cancel,
         });
     }
 
@@ -1338,14 +1362,7 @@ impl App {
             return;
         };
         let path = self.lib.character_dir(&c.id).join(frame);
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let image = preview::load_image(&path);
-            let _ = tx.send(Msg::PreviewReady {
-                key,
-                image: image.map(Box::new),
-            });
-        });
+        self.effects.push(Effect::CharPreview { key, path });
     }
 
     fn on_preview(&mut self, key: String, image: Option<Box<image::DynamicImage>>) {
@@ -1456,7 +1473,7 @@ impl App {
                 StatusKind::Error,
                 format!("{} was not created: {why}", escape_display(&pending.name)),
             ),
-            None => self.queue_create(pending.name),
+            None => self.queue_create_named(pending.name),
         }
     }
 
@@ -1536,7 +1553,7 @@ impl App {
                         );
                         self.pending_create = Some(PendingCreate { name: value, input });
                     }
-                    _ => self.queue_create(value),
+                    _ => self.queue_create_named(value),
                 }
             }
             PromptKind::Rename(id) => self.apply_edit(&id, move |c| {
@@ -1566,7 +1583,7 @@ impl App {
         let input = Input::parse(text);
         match input {
             Input::Url(_) => {
-                self.select_clip(input, Duration::ZERO);
+                self.show_clip(input, Duration::ZERO);
                 self.focus = Focus::Clip;
             }
             Input::File(path) => {
@@ -1578,7 +1595,7 @@ impl App {
                     if let Some(dir) = path.parent() {
                         self.files.open(dir, Some(&path));
                     }
-                    self.select_clip(Input::File(path), Duration::ZERO);
+                    self.show_clip(Input::File(path), Duration::ZERO);
                     self.focus = Focus::Clip;
                 } else {
                     self.set_status(
@@ -1600,7 +1617,7 @@ impl App {
             Some(e) if e.kind == EntryKind::Video => {
                 let input = Input::File(e.path);
                 if self.clip.input.as_ref() != Some(&input) {
-                    self.select_clip(input, Duration::ZERO);
+                    self.show_clip(input, Duration::ZERO);
                 }
                 self.focus = Focus::Clip;
                 self.ask_name();
@@ -1693,6 +1710,11 @@ impl App {
 
     /// Queue a create job for the clip pane's clip with `name`.
     pub fn queue_create(&mut self, name: String) {
+        self.queue_create_named(name);
+        self.flush();
+    }
+
+    fn queue_create_named(&mut self, name: String) {
         let Some(input) = self.clip.input.clone() else {
             return;
         };
@@ -1742,29 +1764,13 @@ impl App {
     }
 
     fn start_one_job(&mut self) -> bool {
-        let lib = self.lib.clone();
-        let tx = self.tx.clone();
         let Some(job) = self.jobs.next_to_start(self.job_slots) else {
             return false;
         };
         job.state = JobState::Running;
         job.started = Some(Instant::now());
         let (id, kind, cancel) = (job.id, job.kind.clone(), job.cancel.clone());
-        tokio::spawn(async move {
-            let (etx, mut erx) = unbounded_channel();
-            let forward = {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while let Some(event) = erx.recv().await {
-                        let _ = tx.send(Msg::Job { id, event });
-                    }
-                })
-            };
-            // The job's end drops the event sender, so the forwarding task ends too.
-            let msg = run_job(id, lib, kind, etx, cancel).await;
-            let _ = forward.await;
-            let _ = tx.send(msg);
-        });
+        self.effects.push(Effect::StartJob { id, kind, cancel });
         true
     }
 
@@ -2045,17 +2051,10 @@ impl App {
         self.dirty = true;
     }
 
-    fn spawn_search(&self, req: Option<SearchRequest>) {
-        let Some(req) = req else { return };
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let (generation, query, hits) = req.run();
-            let _ = tx.send(Msg::SearchDone {
-                generation,
-                query,
-                hits,
-            });
-        });
+    fn spawn_search(&mut self, req: Option<SearchRequest>) {
+        if let Some(req) = req {
+            self.effects.push(Effect::Search(req));
+        }
     }
 
     fn copy_selected(&mut self) {
@@ -2065,17 +2064,13 @@ impl App {
         };
         let id = c.id.clone();
         self.output.extend_from_slice(&clipboard::osc52(&id));
-        let local = self.local_clipboard && clipboard::copy_local(&id);
+        // A local clipboard tool runs off the UI task; `Msg::Copied` says if it took it.
+        if self.local_clipboard {
+            self.effects.push(Effect::CopyLocal { text: id.clone() });
+        }
         self.set_status(
             StatusKind::Ok,
-            format!(
-                "copied {id}{}",
-                if local {
-                    ""
-                } else {
-                    " (via the terminal, OSC 52)"
-                }
-            ),
+            format!("copied {id} (via the terminal, OSC 52)"),
         );
     }
 
@@ -2093,45 +2088,22 @@ impl App {
         id: &str,
         edit: impl FnOnce(&mut Character) -> crate::Result<()> + Send + 'static,
     ) {
-        let (lib, tx, id) = (self.lib.clone(), self.tx.clone(), id.to_string());
-        tokio::task::spawn_blocking(move || {
-            let result = lib.update(&id, edit);
-            let _ = tx.send(Msg::Library(LibraryDone::Edited(Box::new(result))));
+        self.effects.push(Effect::Edit {
+            id: id.to_string(),
+            edit: Box::new(edit),
         });
     }
 
     /// Move a character to the trash off the UI task.
     fn remove(&mut self, id: &str) {
-        let (lib, tx, id) = (self.lib.clone(), self.tx.clone(), id.to_string());
-        tokio::task::spawn_blocking(move || {
-            let result = lib.remove(&id);
-            let _ = tx.send(Msg::Library(LibraryDone::Removed {
-                id,
-                result: Box::new(result),
-            }));
-        });
+        self.effects.push(Effect::Remove { id: id.to_string() });
     }
 
     /// `u`: put the last character removed back from the trash (this session's last removal,
     /// else the trash's most recent), off the UI task.
     fn undo_remove(&mut self) {
         let id = self.removed.pop();
-        let (lib, tx) = (self.lib.clone(), self.tx.clone());
-        tokio::task::spawn_blocking(move || {
-            let target = match &id {
-                Some(id) => Ok(id.clone()),
-                None => lib.trash().and_then(|t| {
-                    t.last().map(|e| e.id.clone()).ok_or_else(|| {
-                        crate::Error::input("not_found", "nothing to undo: the trash is empty")
-                    })
-                }),
-            };
-            let result = target.and_then(|t| lib.restore(&t));
-            let _ = tx.send(Msg::Library(LibraryDone::Restored {
-                id,
-                result: Box::new(result),
-            }));
-        });
+        self.effects.push(Effect::Restore { id });
     }
 
     fn on_library_done(&mut self, done: LibraryDone) {
@@ -2212,16 +2184,10 @@ impl App {
             });
             return;
         }
-        let chars = self.library.characters.clone();
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let format = crate::library::export::Format::from_path(&path);
-            let result = crate::library::export::write_file(&path, &chars, format, overwrite)
-                .map(|()| chars.len());
-            let _ = tx.send(Msg::Exported {
-                path,
-                result: Box::new(result),
-            });
+        self.effects.push(Effect::Export {
+            path,
+            characters: self.library.characters.clone(),
+            overwrite,
         });
         self.set_status(StatusKind::Info, "exporting…");
     }
@@ -2245,7 +2211,7 @@ impl App {
 }
 
 /// Run a job to its end; the message that reports how it ended.
-async fn run_job(
+pub(crate) async fn run_job(
     id: u64,
     lib: Library,
     kind: JobKind,

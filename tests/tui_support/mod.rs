@@ -221,7 +221,7 @@ impl Harness {
     pub fn wait_loaded(&mut self) {
         while !self.app.loaded {
             let msg = futures::executor::block_on(self.rx.recv()).expect("the app's channel");
-            self.app.update(msg);
+            self.app.handle(msg);
         }
     }
 
@@ -235,19 +235,19 @@ impl Harness {
         while !done(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(msg)) => self.app.update(msg),
+                Ok(Some(msg)) => self.app.handle(msg),
                 _ => panic!("timed out waiting for {what}\n{}", self.render(100, 30)),
             }
         }
     }
 
     pub fn action(&mut self, a: Action) {
-        self.app.update(Msg::Action(a));
+        self.app.handle(Msg::Action(a));
     }
 
     pub fn key(&mut self, code: KeyCode) {
         self.app
-            .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+            .handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     }
 
     pub fn type_text(&mut self, s: &str) {
