@@ -27,6 +27,7 @@ use crate::tui::action::{Action, LibraryDone, Msg};
 use crate::tui::analysis::ClipAnalysis;
 use crate::tui::clip::{AnalysisState, ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S, Want};
 use crate::tui::clipboard;
+use crate::tui::component::{Pane, Reply};
 use crate::tui::files::{EntryKind, FilesPane};
 use crate::tui::jobs::{JobKind, JobState, Jobs};
 use crate::tui::keys::{Key, KeyMap, Scope};
@@ -893,6 +894,11 @@ impl App {
         if action != Action::Quit {
             self.quit_armed = false;
         }
+        // The focused pane's own keys.
+        if self.focus == Focus::Jobs && self.jobs.takes(action) {
+            let reply = self.jobs.on_action(action);
+            return self.apply(reply);
+        }
         match action {
             Action::NextPane => self.cycle_focus(1),
             Action::PrevPane => self.cycle_focus(-1),
@@ -990,29 +996,7 @@ impl App {
                 let shown = self.display_path(&path);
                 self.open_prompt(PromptKind::Export, &shown);
             }
-            Action::CancelJob => {
-                let registering = self.jobs.list.get(self.jobs.selected).is_some_and(|j| {
-                    matches!(j.kind, JobKind::Register { .. })
-                        || j.progress
-                            .as_ref()
-                            .is_some_and(|p| p.stage == job::Stage::Register)
-                });
-                if self.jobs.dismiss(self.jobs.selected) {
-                    if self.jobs.rows() == 0 {
-                        self.focus = Focus::Library;
-                    }
-                } else if self.jobs.cancel(self.jobs.selected) {
-                    self.set_status(
-                        StatusKind::Info,
-                        if registering {
-                            "cancelling the registration: nothing will be recorded"
-                        } else {
-                            "cancelling the job: nothing will be saved"
-                        },
-                    );
-                    self.start_next_job();
-                }
-            }
+            Action::CancelJob => {}
             Action::Help => self.help = !self.help,
             Action::Quit => {
                 let active = self.jobs.active();
@@ -1032,6 +1016,23 @@ impl App {
             Action::ForceQuit => self.force_quit(),
             Action::Suspend => self.suspend = true,
         }
+    }
+
+    /// Do what a pane asked for after an action.
+    fn apply(&mut self, reply: Reply) {
+        if let Some((kind, text)) = reply.status {
+            self.set_status(kind, text);
+        }
+        if let Some(kind) = reply.open {
+            self.reader = Some(Reader { kind, scroll: 0 });
+        }
+        if reply.leave {
+            self.focus = Focus::Library;
+        }
+        if reply.start_jobs {
+            self.start_next_job();
+        }
+        self.effects.extend(reply.effects);
     }
 
     fn force_quit(&mut self) {
@@ -1108,19 +1109,7 @@ impl App {
                     });
                 }
             }
-            Focus::Jobs => {
-                let kind = if self.jobs.history_selected() {
-                    Some(ReaderKind::History)
-                } else {
-                    self.jobs
-                        .list
-                        .get(self.jobs.selected)
-                        .map(|j| ReaderKind::Job(j.id))
-                };
-                if let Some(kind) = kind {
-                    self.reader = Some(Reader { kind, scroll: 0 });
-                }
-            }
+            Focus::Jobs => {}
         }
     }
 

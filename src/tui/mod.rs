@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod app;
 pub mod clip;
 pub mod clipboard;
+pub mod component;
 pub mod effect;
 pub mod files;
 pub mod jobs;

@@ -14,8 +14,9 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 use crate::library::record::usage_lines;
 use crate::tui::app::{App, ConfirmKind, Focus, ReaderKind, StatusKind};
 use crate::tui::clip::{ProbeState, WINDOW_S};
+use crate::tui::component::{Pane, View};
 use crate::tui::files::{EntryKind, age};
-use crate::tui::jobs::{Job, JobKind, JobState};
+use crate::tui::jobs::{Job, JobState};
 use crate::tui::keys::Scope;
 use crate::tui::media::{self, MediaLayout};
 use crate::tui::theme::Theme;
@@ -502,7 +503,12 @@ fn draw_files(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
 }
 
 /// A list row with its selection marker; the selection colour when the pane is focused.
-fn row_line<'a>(theme: &Theme, selected: bool, focused: bool, spans: Vec<Span<'a>>) -> Line<'a> {
+pub(crate) fn row_line<'a>(
+    theme: &Theme,
+    selected: bool,
+    focused: bool,
+    spans: Vec<Span<'a>>,
+) -> Line<'a> {
     let mut all = vec![Span::raw(if selected { "▶" } else { " " })];
     all.extend(spans);
     let line = Line::from(all);
@@ -1069,107 +1075,14 @@ pub fn details_lines(c: &crate::library::Character, theme: &Theme) -> Vec<Line<'
 }
 
 fn draw_jobs(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
-    if area.height == 0 {
-        return;
-    }
-    let n = app.jobs.rows();
-    let h = area.height as usize;
-    let sel = app.jobs.selected.min(n.saturating_sub(1));
-    let first = if sel + 1 > h {
-        sel + 1 - h
-    } else {
-        n.saturating_sub(h).min(sel)
+    app.areas.jobs_first = app.jobs.first_row(area.height as usize);
+    let view = View {
+        theme,
+        keys: &app.keys,
+        focused: app.focus == Focus::Jobs,
+        now: Instant::now(),
     };
-    let now = Instant::now();
-    let focused = app.focus == Focus::Jobs;
-    let history = app.jobs.history.len();
-    app.areas.jobs_first = first;
-    let lines: Vec<Line> = (first..n)
-        .take(h)
-        .map(|i| match app.jobs.list.get(i) {
-            Some(j) => row_line(
-                theme,
-                i == sel && focused,
-                focused,
-                job_spans(j, theme, now, area.width as usize),
-            ),
-            None => row_line(
-                theme,
-                i == sel && focused,
-                focused,
-                vec![Span::styled(
-                    format!("{history} finished job(s) folded away: their log is here"),
-                    theme.dim(),
-                )],
-            ),
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
-}
-
-fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span<'a>> {
-    let name = fit(&escape_display(&j.name), 16);
-    let secs = j.elapsed(now).as_secs();
-    let elapsed = if secs >= 60 {
-        format!("{}:{:02}", secs / 60, secs % 60)
-    } else {
-        format!("{secs} s")
-    };
-    let bar_w = 14;
-    let filled = ((j.fraction() * bar_w as f32).round() as usize).min(bar_w);
-    let done_id = |id: &str| match &j.registered {
-        Some((provider, remote)) => format!(
-            "{id}  {}: {}",
-            escape_display(provider),
-            escape_display(remote)
-        ),
-        None => id.to_string(),
-    };
-    let tail = match &j.state {
-        JobState::Done { id, .. } => match j.warnings.first() {
-            // Conversions and quality hints, so they are not missed.
-            Some(w) => Span::styled(
-                format!("{}  ! {}", done_id(id), escape_display(&w.message)),
-                theme.fg(theme.warning_fg),
-            ),
-            None => Span::styled(done_id(id), theme.fg(theme.ok_fg)),
-        },
-        JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
-        JobState::Cancelled if matches!(j.kind, JobKind::Register { .. }) => {
-            Span::styled("not registered".to_string(), theme.dim())
-        }
-        JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
-        JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),
-        JobState::Running => Span::styled(
-            j.progress
-                .as_ref()
-                .map(|p| escape_display(&p.message))
-                .unwrap_or_default(),
-            theme.dim(),
-        ),
-    };
-    let state_style = match j.state {
-        JobState::Done { .. } => theme.fg(theme.ok_fg),
-        JobState::Failed(_) => theme.fg(theme.error_fg),
-        _ => theme.base(),
-    };
-    let head = format!("{name:<16} ");
-    let spans = vec![
-        Span::raw(head),
-        Span::styled(format!("{:<10}", j.stage_label()), state_style),
-        Span::styled("▕", theme.dim()),
-        Span::styled("█".repeat(filled), theme.fg(theme.progress_fg)),
-        Span::styled("▁".repeat(bar_w - filled), theme.dim()),
-        Span::styled("▏", theme.dim()),
-        Span::raw(format!("{:>4.0}% {elapsed:>5}  ", j.fraction() * 100.0)),
-    ];
-    let used: usize = spans.iter().map(|s| s.content.width()).sum::<usize>() + 1;
-    let mut spans = spans;
-    spans.push(Span::styled(
-        fit(&tail.content, width.saturating_sub(used)),
-        tail.style,
-    ));
-    spans
+    app.jobs.draw(frame, area, &view);
 }
 
 fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
