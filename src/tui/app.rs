@@ -512,7 +512,20 @@ impl App {
                     self.clip.finish(*report);
                     if has_video {
                         self.load_clip_preview();
+                        // The probe of a usable clip analysed it already: no second decode.
+                        if self.clip.analysis.is_none()
+                            && let Some(r) = self.clip.report()
+                            && let Some(a) =
+                                ClipAnalysis::from_probe(r.analysis.as_ref(), &r.metadata)
+                        {
+                            self.clip.analysis = Some(AnalysisState::Done(Arc::new(a)));
+                        }
                         self.analyze_clip();
+                        if self.clip.analysis().is_some()
+                            && let Some(want) = self.clip.want.take()
+                        {
+                            self.move_window(want);
+                        }
                     }
                     self.validate_prompt();
                     self.run_pending_create();
@@ -1267,8 +1280,9 @@ impl App {
             return;
         };
         let here = self.clip.start_s;
+        let choice = a.choice();
         let start = match want {
-            Want::Auto => a.auto_start(),
+            Want::Auto => choice.start_s,
             Want::Shot { forward } => match a.shot_start(here, forward) {
                 Some(s) => s,
                 None => {
@@ -1285,16 +1299,13 @@ impl App {
         let start = start.clamp(0.0, self.clip.shifted_start(f64::INFINITY));
         let span = format!("{start:.2}–{:.2} s", start + crate::tui::clip::WINDOW_S);
         let text = match want {
-            Want::Auto => {
-                let hints = a.hints_for_window(start);
-                match hints.first() {
-                    None => format!("auto window {span}: one shot, well exposed"),
-                    Some(h) => format!(
-                        "auto window {span}, the best there is: {}",
-                        escape_display(&h.message)
-                    ),
-                }
-            }
+            Want::Auto => match choice.problems.first() {
+                None => format!("auto window {span}: one shot, no hints"),
+                Some(h) => format!(
+                    "auto window {span}, the best there is (no clean window): {}",
+                    escape_display(&h.message)
+                ),
+            },
             Want::Shot { forward: true } => format!("window at the next shot: {span}"),
             Want::Shot { forward: false } => format!("window at the previous shot: {span}"),
         };
@@ -1730,10 +1741,15 @@ impl App {
             },
             None => None,
         };
+        // The Clip pane's analysis of this clip: the create's hints read it, no second decode.
+        let analysis = (self.clip.input.as_ref() == Some(&input))
+            .then(|| self.clip.analysis().map(|a| a.analysis().clone()))
+            .flatten();
         let opts = CreateOptions {
             name: name.trim().to_string(),
             start_s,
             strict: self.strict,
+            analysis,
             ..Default::default()
         };
         let kind = JobKind::Create {

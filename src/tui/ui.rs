@@ -615,13 +615,11 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
                 )));
             }
             // The quality hints of this window, before anything is created.
-            if let Some(a) = app.clip.analysis() {
-                for w in a.hints_for_window(app.clip.start_s) {
-                    lines.push(Line::from(Span::styled(
-                        format!("! {}", escape_display(&w.message)),
-                        theme.fg(theme.warning_fg),
-                    )));
-                }
+            for w in &r.hints {
+                lines.push(Line::from(Span::styled(
+                    format!("! {}", escape_display(&w.message)),
+                    theme.fg(theme.warning_fg),
+                )));
             }
         }
     }
@@ -686,10 +684,12 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             })
             .collect();
         if let Some(an) = app.clip.analysis() {
+            let cell = |t: f64| (((t / d) * bar_w as f64).floor() as usize).min(bar_w - 1);
             for c in an.cuts() {
-                let i = ((c / d) * bar_w as f64).floor() as usize;
-                if let Some(cell) = cells.get_mut(i.min(bar_w - 1)) {
-                    *cell = ('┃', theme.fg(theme.warning_fg));
+                // A transition covers the cells of its span.
+                let (a, b) = c.extent();
+                for c in &mut cells[cell(a)..=cell(b)] {
+                    *c = ('┃', theme.fg(theme.warning_fg));
                 }
             }
         }
