@@ -116,7 +116,7 @@ fn app_with(n: usize, dir: &std::path::Path) -> (App, UnboundedReceiver<Msg>) {
     // The (empty) library on disk is read in the background: take it before filling the pane.
     while !app.loaded {
         let msg = futures::executor::block_on(rx.recv()).expect("the library");
-        app.update(msg);
+        app.handle(msg);
     }
     app.library.set_characters(library(n), vec![]);
     (app, rx)
@@ -135,9 +135,9 @@ fn bench_render(c: &mut Criterion) {
     });
     // With a search shown (match highlighting on the visible rows).
     app.focus = Focus::Library;
-    app.update(Msg::Action(Action::Search));
+    app.handle(Msg::Action(Action::Search));
     for ch in "wol".chars() {
-        app.update(Msg::Key(KeyEvent::new(
+        app.handle(Msg::Key(KeyEvent::new(
             KeyCode::Char(ch),
             KeyModifiers::NONE,
         )));
@@ -145,7 +145,7 @@ fn bench_render(c: &mut Criterion) {
     // Large libraries are searched off the UI thread: take the answers.
     while app.library.searching() || app.library.hits_query != "wol" {
         let msg = rt.block_on(rx.recv()).expect("search answer");
-        app.update(msg);
+        app.handle(msg);
     }
     assert!(!app.library.hits.is_empty());
     c.bench_function("render 200x60, 10k characters, search /wol", |b| {
@@ -250,7 +250,7 @@ fn first_frame() {
             // Let the background read finish before the next run (not timed).
             while !app.loaded {
                 let msg = rt.block_on(rx.recv()).expect("the library");
-                app.update(msg);
+                app.handle(msg);
             }
             assert_eq!(app.library.characters.len(), n);
         }

@@ -136,7 +136,7 @@ async fn snapshot_running_and_finished_jobs() {
         job.state = JobState::Running;
         job.started = Some(Instant::now());
     }
-    h.app.update(Msg::Job {
+    h.app.handle(Msg::Job {
         id,
         event: castbook::pipeline::job::JobEvent::Progress(Progress {
             stage: Stage::Prepare,
@@ -150,7 +150,7 @@ async fn snapshot_running_and_finished_jobs() {
 
     // It finishes: the character appears, selected, and the status says how to use it.
     let c = fake_character(7, "Hero", &[], "");
-    h.app.update(Msg::JobDone {
+    h.app.handle(Msg::JobDone {
         id,
         result: Box::new(Ok(Created {
             character: c.clone(),
@@ -407,7 +407,7 @@ async fn edit_and_remove_from_the_library_pane() {
     })
     .await;
     h.key(KeyCode::Char('e'));
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
@@ -582,7 +582,7 @@ async fn idle_app_draws_nothing() {
     assert!(out.is_empty());
 
     // A message that changes something draws once more; then idle again.
-    h.app.update(Msg::Action(Action::Help));
+    h.app.handle(Msg::Action(Action::Help));
     let mut events = futures::stream::pending::<std::io::Result<crossterm::event::Event>>();
     let run = castbook::tui::run_loop(
         &mut terminal,
@@ -663,9 +663,9 @@ async fn window_start_moves_and_the_clip_is_probed_again() {
             crossterm::event::KeyModifiers::SHIFT,
         ))
     };
-    h.app.update(shift(KeyCode::Right));
+    h.app.handle(shift(KeyCode::Right));
     assert_eq!(h.app.clip.start_s, 5.0);
-    h.app.update(shift(KeyCode::Left));
+    h.app.handle(shift(KeyCode::Left));
     assert_eq!(h.app.clip.start_s, 0.0);
 }
 
@@ -681,11 +681,11 @@ async fn a_typed_url_is_downloaded_and_probed() {
     let mut h = Harness::new(|_, _| {});
     h.key(KeyCode::Char('o'));
     assert!(h.app.prompt.is_some());
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
-    h.app.update(Msg::Paste(url.clone()));
+    h.app.handle(Msg::Paste(url.clone()));
     h.key(KeyCode::Enter);
     assert_eq!(h.app.focus, Focus::Clip);
     h.pump_until(LONG, "the probe", probed).await;
@@ -708,11 +708,11 @@ async fn an_unreachable_url_shows_the_fetch_error() {
     let url = format!("http://127.0.0.1:{port}/hero.mp4");
     let mut h = Harness::new(|_, _| {});
     h.key(KeyCode::Char('o'));
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('u'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
-    h.app.update(Msg::Paste(url.clone()));
+    h.app.handle(Msg::Paste(url.clone()));
     h.key(KeyCode::Enter);
     h.pump_until(LONG, "the probe", probed).await;
     let Some(ProbeState::Failed(e)) = &h.app.clip.probe else {
@@ -817,7 +817,7 @@ async fn ctrl_c_quits_from_a_text_field_and_cancels_jobs() {
     assert!(h.app.prompt.is_some());
     h.key(KeyCode::Char('q'));
     assert!(!h.app.quit, "q is text in a field");
-    h.app.update(Msg::Key(crossterm::event::KeyEvent::new(
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
         KeyCode::Char('c'),
         crossterm::event::KeyModifiers::CONTROL,
     )));
@@ -1481,9 +1481,34 @@ async fn right_moves_the_window_only_when_the_clip_pane_has_focus() {
         "{:?}",
         h.app.status
     );
+    // c on a folder creates nothing and says why.
+    h.key(KeyCode::Char('g'));
+    assert_eq!(h.app.files.current().unwrap().name, "..");
     h.key(KeyCode::Char('c'));
-    assert!(h.app.prompt.is_none(), "c creates from the Clip pane only");
+    assert!(h.app.prompt.is_none(), "c on a folder asks no name");
+    assert_eq!(h.app.focus, Focus::Files);
+    assert!(h.app.status.clone().unwrap().text.contains("not a video"));
+    // c on a video without marks: that clip in the Clip pane, the name asked at once.
+    h.key(KeyCode::Char('G'));
+    h.key(KeyCode::Char('c'));
+    assert_eq!(h.app.focus, Focus::Clip);
+    assert_eq!(
+        h.app.prompt.as_ref().map(|p| p.kind.clone()),
+        Some(castbook::tui::app::PromptKind::Name)
+    );
+    assert_eq!(h.app.clip.label, "hero.mp4");
+    // While the prompt is open, arrows edit the name, never the window.
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.clip.start_s, 0.0);
+    h.key(KeyCode::Esc);
+    assert!(h.app.prompt.is_none());
+    assert!(h.app.jobs.list.is_empty(), "nothing was created");
+    // In the Library pane c does nothing.
     h.key(KeyCode::Tab);
+    assert_eq!(h.app.focus, Focus::Library);
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none());
+    h.key(KeyCode::BackTab);
     assert_eq!(h.app.focus, Focus::Clip);
     h.key(KeyCode::Right);
     assert_eq!(h.app.clip.start_s, 0.5);
@@ -1796,14 +1821,14 @@ async fn clicks_focus_and_select_and_the_wheel_scrolls() {
         modifiers: crossterm::event::KeyModifiers::NONE,
     };
     // The third row of the library list.
-    h.app.update(Msg::Mouse(mouse(
+    h.app.handle(Msg::Mouse(mouse(
         MouseEventKind::Down(MouseButton::Left),
         lib.x + 3,
         lib.y + 3,
     )));
     assert_eq!(h.app.focus, Focus::Library);
     assert_eq!(h.app.library.selected, 2);
-    h.app.update(Msg::Mouse(mouse(
+    h.app.handle(Msg::Mouse(mouse(
         MouseEventKind::ScrollDown,
         lib.x + 3,
         lib.y + 3,
@@ -1811,7 +1836,7 @@ async fn clicks_focus_and_select_and_the_wheel_scrolls() {
     assert_eq!(h.app.library.selected, 5);
     // A click in the clip pane focuses it and touches no list.
     let clip = h.app.areas.clip;
-    h.app.update(Msg::Mouse(mouse(
+    h.app.handle(Msg::Mouse(mouse(
         MouseEventKind::Down(MouseButton::Left),
         clip.x + 2,
         clip.y + 2,
@@ -1843,13 +1868,13 @@ fn finished_job(h: &mut Harness, name: &str) -> castbook::library::Character {
         job.state = JobState::Running;
         job.started = Some(Instant::now());
     }
-    h.app.update(Msg::Job {
+    h.app.handle(Msg::Job {
         id,
         event: castbook::pipeline::job::JobEvent::Warning(long_warning()),
     });
     let mut c = fake_character(7, name, &[], "");
     c.warnings = vec![long_warning()];
-    h.app.update(Msg::JobDone {
+    h.app.handle(Msg::JobDone {
         id,
         result: Box::new(Ok(Created {
             character: c.clone(),
@@ -1978,17 +2003,17 @@ async fn done_jobs_fold_away_and_failed_ones_stay_until_dismissed() {
         Default::default(),
     );
     h.app.jobs.get_mut(failed).unwrap().state = JobState::Running;
-    h.app.update(Msg::JobDone {
+    h.app.handle(Msg::JobDone {
         id: failed,
         result: Box::new(Err(castbook::Error::input("bad", "not a video"))),
     });
     assert!(h.app.wants_tick(), "the loop wakes up to fold the done job");
-    h.app.update(Msg::Tick);
+    h.app.handle(Msg::Tick);
     assert_eq!(h.app.jobs.list.len(), 2, "not yet: a few seconds first");
     for j in &mut h.app.jobs.list {
         j.ended_at = Some(Instant::now() - Duration::from_secs(60));
     }
-    h.app.update(Msg::Tick);
+    h.app.handle(Msg::Tick);
     assert_eq!(h.app.jobs.list.len(), 1, "the done job folded away");
     assert!(matches!(h.app.jobs.list[0].state, JobState::Failed(_)));
     assert_eq!(h.app.jobs.history.len(), 1);
@@ -2236,4 +2261,391 @@ async fn a_batch_fills_every_slot_of_the_pool_and_queues_the_rest() {
     for j in &h.app.jobs.list {
         assert!(matches!(j.state, JobState::Done { .. }), "{:?}", j.state);
     }
+}
+
+/// The screen with the cells of the Clip pane's preview and strip shown as `▒` (their
+/// half-blocks depend on the decoder's pixels; where they sit is what is checked).
+fn with_images_masked(h: &mut Harness, w: u16, ht: u16) -> String {
+    let screen = h.render(w, ht);
+    let a = h.app.areas;
+    let mut rows: Vec<Vec<char>> = screen
+        .lines()
+        .map(|l| l.trim_matches('"').chars().collect())
+        .collect();
+    for r in [a.clip_image, a.clip_strip] {
+        for y in r.top()..r.bottom() {
+            for x in r.left()..r.right() {
+                rows[y as usize][x as usize] = '▒';
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|r| format!("\"{}\"\n", r.into_iter().collect::<String>()))
+        .collect()
+}
+
+/// Distinct colours drawn in `r` (a flat or black image has one or two).
+fn colours_in(
+    h: &mut Harness,
+    w: u16,
+    ht: u16,
+    r: fn(&castbook::tui::app::PaneAreas) -> ratatui::layout::Rect,
+) -> usize {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(w, ht)).unwrap();
+    terminal
+        .draw(|f| castbook::tui::ui::draw(f, &mut h.app))
+        .unwrap();
+    let rect = r(&h.app.areas);
+    let buf = terminal.backend().buffer();
+    let mut seen = std::collections::HashSet::new();
+    for y in rect.top()..rect.bottom() {
+        for x in rect.left()..rect.right() {
+            let c = &buf[(x, y)];
+            seen.insert(format!("{:?}{:?}", c.fg, c.bg));
+        }
+    }
+    seen.len()
+}
+
+#[tokio::test]
+async fn the_preview_uses_the_room_of_its_pane_at_each_size() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    for (w, ht) in [(80, 24), (100, 30), (200, 60)] {
+        let screen = sizes_hidden(&with_images_masked(&mut h, w, ht));
+        insta::assert_snapshot!(format!("preview_{w}x{ht}"), screen);
+        let a = h.app.areas;
+        let (body, text, img) = (a.clip_body, a.clip_text, a.clip_image);
+        // Never over the text, inside the pane.
+        assert!(!img.is_empty(), "{w}x{ht}: a preview is drawn");
+        assert!(
+            !img.intersects(text),
+            "{w}x{ht}: {img:?} over the text {text:?}"
+        );
+        assert!(!a.clip_strip.intersects(text));
+        assert!(body.contains(img.as_position()) && img.bottom() <= body.bottom());
+        // The aspect kept: 16:9 in cells twice as tall as wide.
+        let aspect = img.width as f64 / img.height as f64;
+        assert!((aspect - 3.56).abs() < 0.5, "{w}x{ht}: aspect {aspect}");
+        // The room used: the preview (with its strip) reaches the bottom or the side of the
+        // pane.
+        let bottom = if a.clip_strip.is_empty() {
+            img.bottom()
+        } else {
+            a.clip_strip.bottom()
+        };
+        assert!(
+            bottom == body.bottom() || img.right() == body.right(),
+            "{w}x{ht}: {img:?} in {body:?}"
+        );
+        // Every check's name still shows.
+        let screen = h.render(w, ht);
+        for rule in ["decodable", "container", "resolution", "aspect", "duration"] {
+            assert!(screen.contains(rule), "{w}x{ht}: {rule} hidden\n{screen}");
+        }
+        // The picture has content, not one flat colour.
+        assert!(colours_in(&mut h, w, ht, |a| a.clip_image) > 10);
+    }
+    // The larger terminals show the strip of the window's frames under the preview.
+    for (w, ht) in [(100, 30), (200, 60)] {
+        h.render(w, ht);
+        let strip = h.app.areas.clip_strip;
+        assert!(
+            strip.width >= 4 * 6 && strip.height >= 2,
+            "{w}x{ht}: {strip:?}"
+        );
+    }
+    // At 200x60 the preview is far larger than the fixed 40x12 it used to be.
+    h.render(200, 60);
+    let img = h.app.areas.clip_image;
+    assert!(img.width >= 70 && img.height >= 20, "{img:?}");
+}
+
+#[tokio::test]
+async fn a_window_whose_middle_is_black_still_shows_a_picture() {
+    // 0-2.2 s picture, 2.2-3.2 s black (a fade), then picture: the window 0-4 s has its
+    // middle (2.0-3.0 s) in the black.
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 6.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    // The strip really has the black frames (the middles of 1-2 s and 2-3 s).
+    let blank: Vec<bool> = h
+        .app
+        .clip_strip
+        .iter()
+        .map(|p| castbook::tui::preview::is_blank(&p.image))
+        .collect();
+    assert_eq!(blank, vec![false, true, true, false]);
+    let main = h.app.clip_preview.as_ref().unwrap();
+    assert!(!castbook::tui::preview::is_blank(&main.image));
+    for (w, ht) in [(80, 24), (200, 60)] {
+        let colours = colours_in(&mut h, w, ht, |a| a.clip_image);
+        assert!(
+            colours > 10,
+            "{w}x{ht}: the preview is blank ({colours} colours)"
+        );
+    }
+}
+
+#[tokio::test]
+async fn v_shows_the_preview_full_size_and_steps_through_the_strip() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        true,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    // Not from the Files pane: v is the Clip pane's (and the Library pane's) key.
+    h.key(KeyCode::Char('v'));
+    assert!(h.app.viewer.is_none());
+    assert!(h.app.status.clone().unwrap().text.contains("Clip pane"));
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('v'));
+    let v = h.app.viewer.as_ref().expect("the full-size preview");
+    assert_eq!((v.frames.len(), v.index), (4, 2));
+    let screen = h.render(100, 30);
+    let img = h.app.areas.viewer;
+    // Most of the screen, its aspect kept.
+    assert!(img.width >= 90 || img.height >= 26, "{img:?}");
+    let aspect = img.width as f64 / img.height as f64;
+    assert!((aspect - 3.56).abs() < 0.5, "{aspect}");
+    assert!(screen.contains("frame 3/4 at 2.50 s"), "{screen}");
+    // The arrows step through the frames; keys of the panes behind do nothing.
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Right);
+    assert_eq!(h.app.viewer.as_ref().unwrap().index, 3);
+    let before = h.app.clip.start_s;
+    h.key(KeyCode::Char('c'));
+    assert!(h.app.prompt.is_none());
+    assert_eq!(h.app.clip.start_s, before);
+    h.key(KeyCode::Home);
+    assert_eq!(h.app.viewer.as_ref().unwrap().index, 0);
+    assert!(h.render(100, 30).contains("frame 1/4 at 0.50 s"));
+    h.key(KeyCode::Esc);
+    assert!(h.app.viewer.is_none());
+    assert_eq!(h.app.focus, Focus::Clip);
+}
+
+#[tokio::test]
+async fn previews_use_the_protocol_the_terminal_speaks() {
+    #[allow(deprecated)]
+    let mut picker = ratatui_image::picker::Picker::from_fontsize((10, 20));
+    picker.set_protocol_type(ratatui_image::picker::ProtocolType::Kitty);
+    let mut h = Harness::with_picker(
+        |clips, _| {
+            gen_clip(clips, "hero.mp4", 1280, 720, 6.0);
+        },
+        "clips/hero.mp4",
+        picker,
+    );
+    h.pump_until(LONG, "the strip", |a| a.clip_strip.len() == 4)
+        .await;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    terminal
+        .draw(|f| castbook::tui::ui::draw(f, &mut h.app))
+        .unwrap();
+    // The kitty graphics escape is in the cells, not half-blocks.
+    let buf = terminal.backend().buffer();
+    let kitty = buf.content().iter().any(|c| c.symbol().contains("\x1b_G"));
+    assert!(kitty, "a kitty image is sent");
+    assert!(
+        !buf.content()
+            .iter()
+            .any(|c| c.symbol() == "▀" || c.symbol() == "▄")
+    );
+}
+
+/// The window start `castbook create --start auto` records for `clip`.
+fn cli_auto_start(home: &std::path::Path, clip: &std::path::Path) -> f64 {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .arg("create")
+        .arg(clip)
+        .args(["--name", "auto-reference", "--start", "auto", "--json"])
+        .arg("--library")
+        .arg(home.join("cli-lib"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("cli-config"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["start_s"].as_f64().unwrap()
+}
+
+fn analysed(app: &castbook::tui::app::App) -> bool {
+    app.clip.analysis().is_some() && probed(app)
+}
+
+#[tokio::test]
+async fn a_picks_the_window_as_start_auto_does_and_says_so() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 10.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        false,
+    );
+    // Not from the Files pane.
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.clip.want.is_none());
+    assert!(h.app.status.clone().unwrap().text.contains("Clip pane"));
+    h.key(KeyCode::Tab);
+    // Asked before the clip is analysed: it waits, off the UI task, and says so.
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.clip.want.is_some());
+    assert!(
+        h.app
+            .status
+            .clone()
+            .unwrap()
+            .text
+            .contains("choosing the window")
+    );
+    h.pump_until(LONG, "the auto window", |a| {
+        a.clip.want.is_none() && analysed(a) && a.clip.start_s > 0.0
+    })
+    .await;
+    let expected = cli_auto_start(&h.home(), &h.home().join("clips/fade.mp4"));
+    assert_eq!(h.app.clip.start_s, expected);
+    let status = h.app.status.clone().unwrap().text;
+    assert!(
+        status.contains(&format!(
+            "auto window {expected:.2}–{:.2} s",
+            expected + 4.0
+        )),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn esc_cancels_a_pending_auto_window() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 10.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        false,
+    );
+    h.key(KeyCode::Tab);
+    h.key(KeyCode::Char('a'));
+    assert!(h.app.clip.want.is_some());
+    h.key(KeyCode::Esc);
+    assert!(h.app.clip.want.is_none());
+    h.pump_until(LONG, "the analysis", analysed).await;
+    assert_eq!(h.app.clip.start_s, 0.0, "the window stayed");
+}
+
+#[tokio::test]
+async fn brackets_go_to_the_next_and_previous_shot_and_the_timeline_marks_the_cuts() {
+    let mut h = Harness::with_start(
+        |clips, _| {
+            gen_clip_with_black(clips, "fade.mp4", 8.0, (1.8, 3.2));
+        },
+        "clips/fade.mp4",
+        false,
+    );
+    h.pump_until(LONG, "the analysis", analysed).await;
+    let cuts = h.app.clip.analysis().unwrap().cuts().to_vec();
+    assert!(!cuts.is_empty(), "the fade through black is a cut");
+    let (a, b) = cuts[0].extent();
+    assert!(a < 3.2 && b > 1.8, "{cuts:?}");
+    // Not from the Files pane.
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, 0.0);
+    h.key(KeyCode::Tab);
+    // The window 0-4 s holds the fade: the pane says so before anything is created, and
+    // the timeline shows where it is.
+    let screen = h.render(100, 30);
+    assert!(screen.contains("scene cut"), "{screen}");
+    let timeline = screen.lines().find(|l| l.contains("window ├")).unwrap();
+    let bar = timeline
+        .split('├')
+        .nth(1)
+        .unwrap()
+        .split('┤')
+        .next()
+        .unwrap();
+    assert!(bar.contains('┃'), "{timeline}");
+    // ] goes to where each shot starts (after its cut's transition), then says there is
+    // no later one; [ goes back the same way.
+    let shot = |c: &castbook::pipeline::cuts::Cut| (c.extent().1 * 10.0).ceil() / 10.0;
+    let starts: Vec<f64> = cuts.iter().map(shot).filter(|s| *s < 8.0).collect();
+    for s in &starts {
+        h.key(KeyCode::Char(']'));
+        assert_eq!(h.app.clip.start_s, *s);
+    }
+    h.pump_until(LONG, "the probe", probed).await;
+    // No cut in this window: no hint about one.
+    assert!(!h.render(100, 30).contains("scene cut"));
+    h.key(KeyCode::Char(']'));
+    assert_eq!(h.app.clip.start_s, *starts.last().unwrap());
+    assert!(h.app.status.clone().unwrap().text.contains("no later shot"));
+    for s in starts.iter().rev().skip(1) {
+        h.key(KeyCode::Char('['));
+        assert_eq!(h.app.clip.start_s, *s);
+    }
+    h.key(KeyCode::Char('['));
+    assert_eq!(h.app.clip.start_s, 0.0);
+    // Shift-arrows move by 5 s.
+    h.app.handle(Msg::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Right,
+        crossterm::event::KeyModifiers::SHIFT,
+    )));
+    assert_eq!(h.app.clip.start_s, 5.0);
+}
+
+#[tokio::test]
+async fn update_returns_the_work_a_key_asks_for_and_does_none_of_it() {
+    use castbook::tui::effect::Effect;
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let mut h = Harness::new(|_, lib| {
+        write_characters(lib, &[fake_character(1, "Hero", &[], "")]);
+    });
+    let dir = h.home().join("lib").join(fake_id(1));
+    let key = |c: char| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    h.app.focus = Focus::Library;
+    assert!(h.app.update(key('d')).is_empty(), "a dialog is no work");
+    let effects = h.app.update(key('D'));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Remove { id }] if *id == fake_id(1)),
+        "{effects:?}"
+    );
+    // Nothing on disk changed while the key was handled.
+    assert!(dir.join("character.json").exists());
+    h.app.run(effects);
+    h.pump_until(LONG, "the removal", |a| a.library.characters.is_empty())
+        .await;
+    assert!(!dir.exists(), "moved to the trash by the executor");
+    // Typing a search asks for a search, run elsewhere.
+    let effects = h.app.update(key('/'));
+    assert!(effects.is_empty());
+    let effects = h.app.update(key('h'));
+    assert!(
+        effects.iter().all(|e| matches!(e, Effect::Search(_))),
+        "{effects:?}"
+    );
 }

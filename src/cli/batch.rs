@@ -242,6 +242,7 @@ fn manifest_items(cfg: &Config, manifest: &Path, rows: Vec<Row>) -> Vec<Item> {
                     notes: row.notes.clone(),
                     tags: row.tags.clone(),
                     strict: cfg.defaults.strict.unwrap_or(false),
+                    ..Default::default()
                 }),
             }
         })

@@ -158,6 +158,7 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 notes,
                 tags,
                 strict: strict || cfg.defaults.strict.unwrap_or(false),
+                ..Default::default()
             };
             if inputs.len() > 1 {
                 let items = batch::clip_items(&inputs, &opts);

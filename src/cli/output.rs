@@ -39,6 +39,9 @@ pub fn print_probe(r: &ProbeReport, json: bool) {
             "checks": r.checks,
             "metadata": r.metadata,
             "warnings": r.warnings,
+            "hints": r.hints,
+            "cuts": r.analysis.as_ref().map(|a| a.cut_times()).unwrap_or_default(),
+            "transitions": r.analysis.as_ref().map(|a| a.cuts.clone()).unwrap_or_default(),
         }));
         return;
     }
@@ -64,6 +67,23 @@ pub fn print_probe(r: &ProbeReport, json: bool) {
             c.rule.as_str(),
             esc(&c.message)
         );
+    }
+    if let Some(a) = &r.analysis {
+        let cuts: Vec<String> = a.cuts.iter().map(|c| c.describe()).collect();
+        println!(
+            "  cuts       {}",
+            if cuts.is_empty() {
+                format!("none in the first {:.0} s", a.end_s().min(m.duration_s))
+            } else {
+                cuts.join(", ")
+            }
+        );
+    }
+    for h in &r.hints {
+        println!("  hint {:<10} {}", h.rule, esc(&h.message));
+    }
+    if r.valid && r.hints.is_empty() {
+        println!("  hints      none: the window looks clean");
     }
     for w in &r.warnings {
         eprintln!("{}: {}", label(w), esc(&w.message));

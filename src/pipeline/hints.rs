@@ -1,123 +1,134 @@
-//! Quality hints (warnings, never rejections), computed from the signature frames: too dark
-//! or overexposed, blurry, heavy motion, a scene cut inside the window, subject off centre.
+//! Quality hints (warnings, never rejections) of a window, from the analysis' per-frame
+//! measurements: too dark or overexposed, blurry, heavy motion or shake, subject off centre.
+//! Scene cuts come from the cut detector (`Analysis::hints_for_window`).
 
 use crate::library::Warning;
-use crate::pipeline::prepare::SigFrames;
+use crate::pipeline::analyze::FrameStats;
 
-fn luma_plane(frame: &[u8]) -> Vec<f32> {
-    frame
-        .chunks_exact(3)
-        .map(|p| 0.2126 * p[0] as f32 + 0.7152 * p[1] as f32 + 0.0722 * p[2] as f32)
-        .collect()
+/// Mean luma (0-255, bars left out) below which a window is too dark.
+pub const DARK_LUMA: f32 = 40.0;
+/// Mean luma above which a window is overexposed...
+pub const BRIGHT_LUMA: f32 = 215.0;
+/// ...or the share of the subject with clipped highlights above which it is blown out.
+pub const CLIPPED_SHARE: f32 = 0.25;
+/// Sharpness (`sharpness`, 0-1) below which a window is blurry.
+pub const SHARPNESS: f32 = 0.45;
+/// Shake: mean change of the global motion from frame to frame, in % of the picture.
+pub const SHAKE: f32 = 0.7;
+/// Subject or camera motion left once a steady global motion is taken out (0-255).
+pub const RESIDUAL: f32 = 18.0;
+/// Distance of the subject from the centre (shares of the picture) that is off centre.
+pub const OFF_CENTRE: f32 = 0.2;
+
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f32::total_cmp);
+    v[v.len() / 2]
 }
 
-/// Hints for the window starting at `start_s`.
-pub fn quality_hints(frames: &SigFrames, start_s: f64) -> Vec<Warning> {
+/// The window's sharpness, 0-1: per frame the lower of the sharpness at full and at half
+/// resolution (compression noise can make a blurred picture look sharp at one scale, not at
+/// both), median over the frames.
+pub fn sharpness(frames: &[FrameStats]) -> f32 {
+    median(frames.iter().map(|f| f.fine.min(f.coarse)).collect())
+}
+
+/// The window's shake: how much the global motion changes from frame to frame (% of the
+/// picture); a steady pan moves every frame alike and scores near 0.
+pub fn shake(frames: &[FrameStats]) -> f32 {
+    let v: Vec<(f32, f32)> = frames.iter().skip(1).map(|f| f.shift).collect();
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let sum: f32 = v
+        .windows(2)
+        .map(|p| ((p[1].0 - p[0].0).powi(2) + (p[1].1 - p[0].1).powi(2)).sqrt())
+        .sum();
+    100.0 * sum / (v.len() - 1) as f32
+}
+
+/// Distance of the window's subject from the centre (shares of the picture).
+pub fn off_centre(frames: &[FrameStats]) -> f32 {
+    let n = frames.len().max(1) as f32;
+    let cx = frames.iter().map(|f| f.centre.0).sum::<f32>() / n;
+    let cy = frames.iter().map(|f| f.centre.1).sum::<f32>() / n;
+    ((cx - 0.5).powi(2) + (cy - 0.5).powi(2)).sqrt()
+}
+
+/// Hints for a window's frames (10 per second).
+pub fn window_hints(frames: &[FrameStats], _fps: f64) -> Vec<Warning> {
     let mut out = Vec::new();
-    if frames.frames.is_empty() {
+    if frames.is_empty() {
         return out;
     }
-    let (w, h) = (frames.width as usize, frames.height as usize);
-    let lumas: Vec<Vec<f32>> = frames.frames.iter().map(|f| luma_plane(f)).collect();
-    let n = lumas.len() as f32;
-
-    let mean = lumas
-        .iter()
-        .map(|l| l.iter().sum::<f32>() / l.len() as f32)
-        .sum::<f32>()
-        / n;
-    if mean < 40.0 {
+    let n = frames.len() as f32;
+    let luma = frames.iter().map(|f| f.luma).sum::<f32>() / n;
+    let clipped = median(frames.iter().map(|f| f.clipped).collect());
+    let bars = frames[frames.len() / 2].bars;
+    let framed = if bars.iter().any(|b| *b > 0.02) {
+        " (black bars left out)"
+    } else {
+        ""
+    };
+    if luma < DARK_LUMA {
         out.push(Warning::new(
             "dark",
             format!(
-                "too dark (mean brightness {mean:.0}/255): use a brighter take or light the subject"
+                "too dark (mean brightness {luma:.0}/255{framed}): use a brighter take or light the subject"
             ),
         ));
-    } else if mean > 215.0 {
+    } else if luma > BRIGHT_LUMA || clipped > CLIPPED_SHARE {
         out.push(Warning::new(
             "overexposed",
-            format!("overexposed (mean brightness {mean:.0}/255): use a take with less light"),
+            format!(
+                "overexposed (mean brightness {luma:.0}/255, {:.0} % of the subject blown out{framed}): use a take with less light",
+                clipped * 100.0
+            ),
         ));
     }
 
-    // Sharpness: mean absolute Laplacian over the frames.
-    let mut lap = 0f32;
-    let mut energy_x = 0f64;
-    let mut energy_y = 0f64;
-    let mut energy = 0f64;
-    for l in &lumas {
-        let mut s = 0f32;
-        for y in 1..h - 1 {
-            for x in 1..w - 1 {
-                let c = l[y * w + x];
-                let v = 4.0 * c
-                    - l[y * w + x - 1]
-                    - l[y * w + x + 1]
-                    - l[(y - 1) * w + x]
-                    - l[(y + 1) * w + x];
-                let a = v.abs();
-                s += a;
-                energy += a as f64;
-                energy_x += a as f64 * (x as f64 + 0.5) / w as f64;
-                energy_y += a as f64 * (y as f64 + 0.5) / h as f64;
-            }
-        }
-        lap += s / ((w - 2) * (h - 2)).max(1) as f32;
-    }
-    lap /= n;
-    if lap < 4.0 && mean >= 40.0 {
-        out.push(Warning::new(
-            "blurry",
-            format!("blurry (sharpness {lap:.1}): use a sharper, in-focus take"),
-        ));
-    }
-    if energy > 0.0 {
-        let cx = energy_x / energy - 0.5;
-        let cy = energy_y / energy - 0.5;
-        if (cx * cx + cy * cy).sqrt() > 0.2 {
+    if luma >= DARK_LUMA {
+        let s = sharpness(frames);
+        if s < SHARPNESS {
             out.push(Warning::new(
-                "off_centre",
-                "the subject seems far from the centre: frame the character in the middle"
-                    .to_string(),
-            ));
-        }
-    }
-
-    // Motion and cuts: mean absolute difference between consecutive frames.
-    let diffs: Vec<f32> = lumas
-        .windows(2)
-        .map(|p| {
-            p[0].iter()
-                .zip(&p[1])
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f32>()
-                / p[0].len() as f32
-        })
-        .collect();
-    if !diffs.is_empty() {
-        let mut sorted = diffs.clone();
-        sorted.sort_by(f32::total_cmp);
-        let median = sorted[sorted.len() / 2];
-        if let Some((i, d)) = diffs
-            .iter()
-            .enumerate()
-            .find(|(_, d)| **d > 40.0 && **d > 4.0 * median.max(2.0))
-        {
-            let t = start_s + (i + 1) as f64 / frames.fps;
-            out.push(Warning::new(
-                "scene_cut",
+                "blurry",
                 format!(
-                    "scene cut at {t:.1} s (change {d:.0}): start after it (--start {:.1}) so the window shows one shot",
-                    t + 0.1
+                    "blurry (sharpness {:.2}, below {SHARPNESS}): use a sharper, in-focus take",
+                    s
                 ),
             ));
         }
-        if median > 25.0 {
-            out.push(Warning::new(
-                "motion",
-                format!("heavy camera or subject motion (mean change {median:.0}/255 per frame): a steadier take works better"),
-            ));
-        }
+    }
+
+    let jitter = shake(frames);
+    let residual = median(frames.iter().skip(1).map(|f| f.residual).collect());
+    if jitter > SHAKE {
+        out.push(Warning::new(
+            "motion",
+            format!(
+                "camera shake (the picture jumps {jitter:.1} % of its size from frame to frame): use a steadier take, a tripod or stabilisation"
+            ),
+        ));
+    } else if residual > RESIDUAL {
+        out.push(Warning::new(
+            "motion",
+            format!(
+                "heavy camera or subject motion (change {residual:.0}/255 per frame): a steadier take works better"
+            ),
+        ));
+    }
+
+    let off = off_centre(frames);
+    if off > OFF_CENTRE {
+        out.push(Warning::new(
+            "off_centre",
+            format!(
+                "the subject seems far from the centre ({:.0} % of the picture away{framed}): frame the character in the middle",
+                off * 100.0
+            ),
+        ));
     }
     out
 }

@@ -15,10 +15,11 @@ use crate::library::id::{SourceDigest, start_ms};
 use crate::library::name::{check_notes, check_tags, normalize_name};
 use crate::library::record::{Character, ClipRecord, RawJson, SCHEMA, Source, Warning};
 use crate::library::store::{Committed, Library, NameSnapshot, WorkDir};
+use crate::pipeline::analyze::{self, Analysis};
 use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
-use crate::pipeline::{analyze, hints, mp4, prepare, signature};
+use crate::pipeline::{mp4, prepare, signature};
 
 pub use crate::progress::{JobEvent, Progress, Reporter, Stage};
 
@@ -50,6 +51,9 @@ pub struct CreateOptions {
     pub strict: bool,
     /// Choose the window start from the content (`--start auto`) instead of `start_s`.
     pub auto_start: bool,
+    /// The clip's analysis when one is at hand (the app probed it): the hints and
+    /// `--start auto` read it instead of measuring again.
+    pub analysis: Option<std::sync::Arc<Analysis>>,
 }
 
 /// A finished create job.
@@ -67,6 +71,12 @@ pub struct ProbeReport {
     pub checks: Vec<Check>,
     pub metadata: ClipInfo,
     pub warnings: Vec<Warning>,
+    /// The quality hints of the chosen window (empty when the clip is rejected).
+    pub hints: Vec<Warning>,
+    /// The analysis the hints come from: the clip's first minute, or the window alone when
+    /// it starts later. A create of the same file can reuse it (`CreateOptions::analysis`).
+    #[serde(skip)]
+    pub analysis: Option<std::sync::Arc<Analysis>>,
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -109,11 +119,26 @@ pub fn probe_file(
         Decode::Pending
     };
     let verdict = validate::validate(&info, &validate::Options { strict }, &decode);
+    let analysis = if verdict.valid {
+        let a = if analyze::SCAN_LIMIT_S - start_s >= probe::WINDOW_S.min(info.window.len_s) {
+            analyze::analyze(&info, cancel)?
+        } else {
+            analyze::analyze_window(&info, cancel)?
+        };
+        Some(std::sync::Arc::new(a))
+    } else {
+        None
+    };
     Ok(ProbeReport {
         valid: verdict.valid,
         checks: verdict.checks,
-        metadata: info,
         warnings: verdict.warnings,
+        hints: analysis
+            .as_ref()
+            .map(|a| a.hints_for_window(info.window.start_s))
+            .unwrap_or_default(),
+        metadata: info,
+        analysis,
     })
 }
 
@@ -142,7 +167,7 @@ pub fn create_file(
     reporter.progress(Stage::Probe, 0.0, "probing");
     probe::check_file(&path)?;
     let (start_s, start_note) = if opts.auto_start {
-        let (s, w) = auto_start(&path, reporter, cancel)?;
+        let (s, w) = auto_start(&path, opts.analysis.as_deref(), reporter, cancel)?;
         (s, Some(w))
     } else {
         (opts.start_s, None)
@@ -166,7 +191,14 @@ pub fn create_file(
         1.0,
         format!("{} keyframes", job.prepared.keyframes.len()),
     );
-    let sig = sign(&mut job, start_s, reporter);
+    let sig = sign(
+        &mut job,
+        &path,
+        start_s,
+        opts.analysis.as_deref(),
+        reporter,
+        cancel,
+    )?;
     reporter.progress(Stage::Save, 0.0, "saving");
     let record = assemble_record(&job, name, origin, start_s, &sig, opts)?;
     if cancel.is_cancelled() {
@@ -194,6 +226,8 @@ struct PreparedJob {
     digest: SourceDigest,
     warnings: Vec<Warning>,
     prepared: prepare::Prepared,
+    /// The source's length in seconds.
+    duration_s: f64,
 }
 
 /// Probe, check the rules and prepare the clip, with the source hashed and the library's
@@ -287,22 +321,50 @@ fn probe_and_prepare(
             digest,
             warnings: verdict.warnings,
             prepared,
+            duration_s: info.duration_s,
         })))
     })
 }
 
 /// The signature of the prepared frames, with the quality hints and the look-alike warning
-/// it gives (reported and added to the job's warnings).
-fn sign(job: &mut PreparedJob, start_s: f64, reporter: &mut Reporter) -> signature::Signature {
+/// it gives (reported and added to the job's warnings). The hints come from `analysis` when
+/// it covers the window, else from the prepared frames; a scene cut found in the window alone
+/// has the clip analysed to suggest a window without one.
+fn sign(
+    job: &mut PreparedJob,
+    path: &Path,
+    start_s: f64,
+    analysis: Option<&Analysis>,
+    reporter: &mut Reporter,
+    cancel: &CancellationToken,
+) -> Result<signature::Signature> {
     reporter.progress(Stage::Signature, 0.0, "signature");
     let sig = signature::compute(&job.prepared.frames);
-    let hints = hints::quality_hints(&job.prepared.frames, start_s);
+    let hints = match analysis.filter(|a| a.covers(start_s)) {
+        Some(a) => a.hints_for_window(start_s),
+        None => {
+            let window = Analysis::of_frames(&job.prepared.frames, start_s, job.duration_s);
+            let mut hints = window.hints_for_window(start_s);
+            if !window.whole && hints.iter().any(|h| h.rule == "scene_cut") {
+                let info = probe::probe(path, start_s, cancel)?;
+                let whole = analyze::analyze(&info, cancel)?;
+                if whole.covers(start_s) {
+                    let better = whole.hints_for_window(start_s);
+                    hints.retain(|h| h.rule != "scene_cut");
+                    if let Some(cut) = better.into_iter().find(|h| h.rule == "scene_cut") {
+                        hints.insert(0, cut);
+                    }
+                }
+            }
+            hints
+        }
+    };
     for w in hints.into_iter().chain(look_alike(&job.names, &sig)) {
         reporter.warning(&w);
         job.warnings.push(w);
     }
     reporter.progress(Stage::Signature, 1.0, "signature");
-    sig
+    Ok(sig)
 }
 
 /// The record of a prepared job, its clip facts read back from the prepared MP4.
@@ -363,43 +425,57 @@ fn assemble_record(
     })
 }
 
-/// Choose the window start from the content; reported as a warning so the user sees it.
+/// Choose the window start from the content; reported as a warning so the user sees it,
+/// with what is wrong with the window when no clean one exists.
 fn auto_start(
     path: &Path,
+    analysis: Option<&Analysis>,
     reporter: &mut Reporter,
     cancel: &CancellationToken,
 ) -> Result<(f64, Warning)> {
     reporter.progress(Stage::Probe, 0.0, "choosing the window");
     let info = probe::probe(path, 0.0, cancel)?;
-    let note = |start: f64| {
-        Warning::new(
+    if info.video.is_none() {
+        let w = Warning::new(
             "start",
-            format!(
-                "--start auto chose the window {start:.2}-{:.2} s",
-                start + probe::WINDOW_S
-            ),
-        )
-    };
-    if info.video.is_none() || info.duration_s <= probe::WINDOW_S {
-        return Ok((0.0, note(0.0)));
+            "--start auto chose the window 0.00 s: the file has no video",
+        );
+        return Ok((0.0, w));
     }
-    let scan = analyze::scan(&info, cancel)?;
-    // The keyframes a window may start on, from the MP4 tables when there are some.
-    let keyframes: Vec<f64> = mp4::top_level(path)
-        .ok()
-        .flatten()
-        .and_then(|top| {
-            let moov = top.moov?;
-            mp4::tracks(&moov, top.size)
-                .into_iter()
-                .find(|t| &t.handler == b"vide")
-        })
-        .map(|t| t.keyframe_times(analyze::SCAN_LIMIT_S))
-        .unwrap_or_default();
-    let start = scan.best_start(info.duration_s, &keyframes);
-    let w = note(start);
+    let computed;
+    let analysis = match analysis.filter(|a| a.whole) {
+        Some(a) => a,
+        None => {
+            computed = analyze::analyze(&info, cancel)?;
+            &computed
+        }
+    };
+    let choice = analysis.choose(&analyze::keyframe_times(&info));
+    let mut text = format!(
+        "--start auto chose the window {:.2}-{:.2} s",
+        choice.start_s,
+        choice.start_s + choice.len_s
+    );
+    if choice.len_s < probe::WINDOW_S - 0.05 {
+        text.push_str(&format!(
+            " (the whole clip: it lasts {:.2} s)",
+            choice.len_s
+        ));
+    }
+    if !choice.problems.is_empty() {
+        text.push_str("; no clean window exists, this one has: ");
+        text.push_str(
+            &choice
+                .problems
+                .iter()
+                .map(|p| p.rule.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
+    let w = Warning::new("start", text);
     reporter.warning(&w);
-    Ok((start, w))
+    Ok((choice.start_s, w))
 }
 
 /// Tags trimmed, empty ones dropped, duplicates (case-insensitive) removed.
@@ -517,7 +593,7 @@ pub async fn probe_input_with(
             for c in &mut report.checks {
                 c.message = fetched.speak_of_url(&c.message);
             }
-            for w in &mut report.warnings {
+            for w in report.warnings.iter_mut().chain(report.hints.iter_mut()) {
                 w.message = fetched.speak_of_url(&w.message);
             }
             report.metadata.path = PathBuf::from(&fetched.url);

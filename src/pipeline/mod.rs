@@ -2,6 +2,7 @@
 //! hints, and the job that runs them with progress. Knows nothing of the terminal.
 
 pub mod analyze;
+pub mod cuts;
 pub mod fetch;
 pub mod ffmpeg;
 pub mod h264;

@@ -23,7 +23,7 @@ pub const KEYFRAMES: usize = 6;
 pub const THUMB_SHORT: u32 = 360;
 /// Rate and long side of the raw frames for the signature and hints.
 pub const SIG_FPS: f64 = 10.0;
-pub const SIG_LONG: u32 = 160;
+pub const SIG_LONG: u32 = 480;
 /// Output frame rate cap.
 pub const MAX_FPS: f64 = 60.0;
 
@@ -85,31 +85,54 @@ fn thumb_size(v: &VideoInfo) -> (u32, u32) {
     }
 }
 
-/// The constant output rate: the window's average, snapped to a standard rate, at most 60.
+/// Standard frame rates a constant-rate output snaps to.
+const STANDARD_FPS: [f64; 10] = [
+    15.0,
+    24000.0 / 1001.0,
+    24.0,
+    25.0,
+    30000.0 / 1001.0,
+    30.0,
+    48.0,
+    50.0,
+    60000.0 / 1001.0,
+    60.0,
+];
+
+fn snap(fps: f64) -> Option<f64> {
+    STANDARD_FPS
+        .iter()
+        .copied()
+        .find(|s| (s - fps).abs() / s < 0.01)
+}
+
+/// The constant output rate, at most 60: the window's rate snapped to a standard one. A
+/// variable-rate clip (a phone's) averages below the rate it was shot at (26.95 for 30 fps):
+/// it gets its nominal rate when that is a standard one at or above the average, else the
+/// first standard rate at or above the average.
 pub fn output_fps(info: &ClipInfo) -> f64 {
     let measured = if info.window.fps > 0.0 {
         info.window.fps
     } else {
         info.video.as_ref().map(|v| v.avg_fps).unwrap_or(25.0)
     };
-    const STANDARD: [f64; 10] = [
-        24000.0 / 1001.0,
-        24.0,
-        25.0,
-        30000.0 / 1001.0,
-        30.0,
-        48.0,
-        50.0,
-        60000.0 / 1001.0,
-        60.0,
-        15.0,
-    ];
-    let snapped = STANDARD
-        .iter()
-        .copied()
-        .find(|s| (s - measured).abs() / s < 0.01)
-        .unwrap_or((measured * 1000.0).round() / 1000.0);
-    snapped.clamp(1.0, MAX_FPS)
+    if info.window.variable_frame_rate {
+        let nominal = info.video.as_ref().map(|v| v.fps).unwrap_or(0.0);
+        if let Some(n) = snap(nominal).filter(|n| *n >= measured * 0.98 && *n <= MAX_FPS) {
+            return n;
+        }
+        if let Some(up) = STANDARD_FPS
+            .iter()
+            .copied()
+            .filter(|s| *s >= measured * 0.98 && *s <= measured * 1.25)
+            .reduce(f64::min)
+        {
+            return up;
+        }
+    }
+    snap(measured)
+        .unwrap_or((measured * 1000.0).round() / 1000.0)
+        .clamp(1.0, MAX_FPS)
 }
 
 fn is_bt709_or_unset(s: &Option<String>) -> bool {

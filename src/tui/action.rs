@@ -49,7 +49,11 @@ actions! {
     StartLater = "start_later",
     StartMuchEarlier = "start_much_earlier",
     StartMuchLater = "start_much_later",
+    PrevShot = "previous_shot",
+    NextShot = "next_shot",
+    AutoWindow = "auto_window",
     Create = "create",
+    Preview = "preview",
     Search = "search",
     Copy = "copy",
     Sort = "sort",
@@ -91,6 +95,22 @@ pub enum Msg {
     PreviewReady {
         key: String,
         image: Option<Box<DynamicImage>>,
+    },
+    /// A local clipboard tool took `text` (or there was none).
+    Copied {
+        text: String,
+        local: bool,
+    },
+    /// The analysis of the clip `input` is done (or failed).
+    AnalysisDone {
+        input: crate::pipeline::job::Input,
+        result: Box<crate::Result<crate::tui::analysis::ClipAnalysis>>,
+    },
+    /// The frames of a clip's window (in time order) and which one to show large.
+    StripReady {
+        key: String,
+        frames: Vec<DynamicImage>,
+        main: usize,
     },
     SearchDone {
         generation: u64,

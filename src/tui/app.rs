@@ -3,6 +3,7 @@
 //! searches, jobs) reports back as `Msg`s on the app's channel.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
@@ -12,6 +13,9 @@ use ratatui::layout::{Margin, Position, Rect};
 use ratatui_image::picker::Picker;
 use ratatui_image::protocol::StatefulProtocol;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::tui::effect::{Effect, Executor};
+use tokio_util::sync::CancellationToken;
 use tui_input::{Input as TextInput, InputRequest};
 
 use crate::library::name::{name_key, normalize_name};
@@ -20,8 +24,10 @@ use crate::library::{Character, Library};
 use crate::pipeline::job::{self, CreateOptions, Input, Reporter};
 use crate::provider::{self, AnyProvider, Provider, Registration, Registry};
 use crate::tui::action::{Action, LibraryDone, Msg};
-use crate::tui::clip::{ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S};
+use crate::tui::analysis::ClipAnalysis;
+use crate::tui::clip::{AnalysisState, ClipPane, ProbeState, START_BIG_STEP_S, START_STEP_S, Want};
 use crate::tui::clipboard;
+use crate::tui::component::{Pane, Reply};
 use crate::tui::files::{EntryKind, FilesPane};
 use crate::tui::jobs::{JobKind, JobState, Jobs, REMOTE_LOG};
 use crate::tui::keys::{Key, KeyMap, Scope};
@@ -201,6 +207,14 @@ pub struct PaneAreas {
     pub jobs: Rect,
     /// The first job row shown in the jobs strip.
     pub jobs_first: usize,
+    /// Where the Clip pane's text, preview and strip were drawn, in its body (the pane
+    /// inside its border, above the timeline).
+    pub clip_body: Rect,
+    pub clip_text: Rect,
+    pub clip_image: Rect,
+    pub clip_strip: Rect,
+    /// Where the full-size preview was drawn.
+    pub viewer: Rect,
 }
 
 /// A create waiting for the check of its clip.
@@ -233,6 +247,18 @@ impl Batch {
 /// A loaded preview image, keyed by what it shows.
 pub struct Preview {
     pub key: String,
+    pub image: image::DynamicImage,
+    pub protocol: StatefulProtocol,
+}
+
+/// The full-size preview over the panes: one frame of the clip's strip (or a character's
+/// keyframe); the arrows step through the strip.
+pub struct Viewer {
+    pub title: String,
+    pub frames: Vec<image::DynamicImage>,
+    /// When each frame was taken, in seconds of the source (empty when unknown).
+    pub times: Vec<f64>,
+    pub index: usize,
     pub protocol: StatefulProtocol,
 }
 
@@ -258,8 +284,13 @@ pub struct App {
     pub status: Option<Status>,
     pub home: Option<PathBuf>,
     pub picker: Option<Picker>,
+    /// The frame of the clip's window shown large.
     pub clip_preview: Option<Preview>,
+    /// Every frame decoded from the clip's window, in time order (the strip).
+    pub clip_strip: Vec<Preview>,
     pub char_preview: Option<Preview>,
+    /// The full-size preview overlay.
+    pub viewer: Option<Viewer>,
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -285,14 +316,17 @@ pub struct App {
     watcher: Option<notify::RecommendedWatcher>,
     /// IDs removed in this session, the last one last (what `u` brings back).
     removed: Vec<String>,
-    frames_dir: Option<tempfile::TempDir>,
-    tx: UnboundedSender<Msg>,
+    /// Runs the effects `update` returns, off the UI task.
+    executor: Executor,
+    /// Effects asked for while handling the current message.
+    effects: Vec<Effect>,
 }
 
 impl App {
     /// The app and the receiving end of its message channel (for the event loop or a test).
     pub fn new(opts: AppOptions) -> (App, UnboundedReceiver<Msg>) {
         let (tx, rx) = unbounded_channel();
+        let executor = Executor::new(opts.library.clone(), tx);
         let mut app = App {
             lib: opts.library,
             keys: opts.keys,
@@ -312,7 +346,9 @@ impl App {
             home: opts.home,
             picker: opts.picker,
             clip_preview: None,
+            clip_strip: Vec::new(),
             char_preview: None,
+            viewer: None,
             areas: PaneAreas::default(),
             dirty: true,
             quit: false,
@@ -331,8 +367,8 @@ impl App {
             reload_again: false,
             watcher: None,
             removed: Vec::new(),
-            frames_dir: None,
-            tx,
+            executor,
+            effects: Vec::new(),
         };
         // The first frame is drawn at once; the library arrives after.
         app.load_library();
@@ -346,10 +382,12 @@ impl App {
                 .unwrap_or(Path::new("."));
             app.files.open(dir, Some(&start));
             if start.is_file() {
-                app.select_clip(Input::File(start.clone()), Duration::ZERO);
+                app.show_clip(Input::File(start.clone()), Duration::ZERO);
             }
         }
         app.load_char_preview();
+        let first = std::mem::take(&mut app.effects);
+        app.executor.run_all(first);
         (app, rx)
     }
 
@@ -361,17 +399,8 @@ impl App {
             return;
         }
         self.loading = true;
-        let (lib, tx) = (self.lib.clone(), self.tx.clone());
         let watch = !self.loaded && self.watcher.is_none();
-        tokio::task::spawn_blocking(move || {
-            // The first time, start watching the folder first (so no change is missed), then
-            // read it.
-            if watch && let Some(w) = crate::tui::watch::watch(lib.root(), tx.clone()) {
-                let _ = tx.send(Msg::Watching(Box::new(w)));
-            }
-            let listing = lib.list();
-            let _ = tx.send(Msg::LibraryLoaded(Box::new(listing)));
-        });
+        self.effects.push(Effect::LoadLibrary { watch });
     }
 
     /// Show a fresh read of the library, keeping the search, the sort and the selection.
@@ -421,7 +450,19 @@ impl App {
 
     /// A sender for messages to this app (signals, tests).
     pub fn sender(&self) -> UnboundedSender<Msg> {
-        self.tx.clone()
+        self.executor.sender()
+    }
+
+    /// Start `effects` on the app's executor.
+    pub fn run(&self, effects: Vec<Effect>) {
+        self.executor.run_all(effects);
+    }
+
+    /// Handle `msg` and start the work it asks for (what the event loop does with each
+    /// message).
+    pub fn handle(&mut self, msg: Msg) {
+        let effects = self.update(msg);
+        self.executor.run_all(effects);
     }
 
     /// Whether the loop should wake up periodically (elapsed times of running jobs change).
@@ -444,8 +485,16 @@ impl App {
         escape_display(&p.to_string_lossy())
     }
 
-    /// The only place state changes.
-    pub fn update(&mut self, msg: Msg) {
+    /// The only place state changes. Returns the work the message asks for (reading or
+    /// changing the library, probing, previews, searches, jobs); nothing here blocks or
+    /// touches the disk. `handle` runs the effects through the app's executor.
+    #[must_use = "the effects are the work the message asks for: run them (App::handle)"]
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        self.step(msg);
+        std::mem::take(&mut self.effects)
+    }
+
+    fn step(&mut self, msg: Msg) {
         match msg {
             Msg::Key(ev) => self.on_key(ev),
             Msg::Action(a) => self.on_action(a),
@@ -468,6 +517,20 @@ impl App {
                     self.clip.finish(*report);
                     if has_video {
                         self.load_clip_preview();
+                        // The probe of a usable clip analysed it already: no second decode.
+                        if self.clip.analysis.is_none()
+                            && let Some(r) = self.clip.report()
+                            && let Some(a) =
+                                ClipAnalysis::from_probe(r.analysis.as_ref(), &r.metadata)
+                        {
+                            self.clip.analysis = Some(AnalysisState::Done(Arc::new(a)));
+                        }
+                        self.analyze_clip();
+                        if self.clip.analysis().is_some()
+                            && let Some(want) = self.clip.want.take()
+                        {
+                            self.move_window(want);
+                        }
                     }
                     self.validate_prompt();
                     self.run_pending_create();
@@ -475,6 +538,15 @@ impl App {
                 }
             }
             Msg::PreviewReady { key, image } => self.on_preview(key, image),
+            Msg::StripReady { key, frames, main } => self.on_strip(key, frames, main),
+            Msg::AnalysisDone { input, result } => self.on_analysis(input, *result),
+            Msg::Copied { text, local } => {
+                let ours = format!("copied {text} (via the terminal, OSC 52)");
+                if local && self.status.as_ref().is_some_and(|s| s.text == ours) {
+                    self.set_status(StatusKind::Ok, format!("copied {text}"));
+                    self.dirty = true;
+                }
+            }
             Msg::Exported { path, result } => self.on_exported(path, *result),
             Msg::Library(done) => self.on_library_done(done),
             Msg::LibraryChanged => self.load_library(),
@@ -567,6 +639,9 @@ impl App {
         if self.reader.is_some() {
             return self.reader_key(key);
         }
+        if self.viewer.is_some() {
+            return self.viewer_key(key);
+        }
         if self.library.typing {
             return self.search_key(ev);
         }
@@ -612,6 +687,101 @@ impl App {
         }
     }
 
+    /// Keys of the full-size preview: the arrows step through the frames; Esc closes; quit
+    /// and help still work.
+    fn viewer_key(&mut self, key: Key) {
+        let Some(v) = &mut self.viewer else { return };
+        let step: isize = match key.code {
+            KeyCode::Left | KeyCode::Up | KeyCode::Char('h') | KeyCode::Char('k') => -1,
+            KeyCode::Right | KeyCode::Down | KeyCode::Char('l') | KeyCode::Char('j') => 1,
+            KeyCode::Home | KeyCode::Char('g') => isize::MIN / 2,
+            KeyCode::End | KeyCode::Char('G') => isize::MAX / 2,
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('v') => {
+                self.viewer = None;
+                return;
+            }
+            _ => {
+                if let Some(a @ (Action::Quit | Action::Help)) =
+                    self.keys.action_in(key, Scope::Global)
+                {
+                    self.on_action(a)
+                }
+                return;
+            }
+        };
+        let last = v.frames.len().saturating_sub(1) as isize;
+        let index = (v.index as isize).saturating_add(step).clamp(0, last) as usize;
+        if index != v.index
+            && let Some(picker) = &self.picker
+        {
+            v.index = index;
+            v.protocol = picker.new_resize_protocol(v.frames[index].clone());
+        }
+    }
+
+    /// `v`: the Clip pane's preview (its whole strip) or the selected character's keyframe,
+    /// full size.
+    fn open_viewer(&mut self) {
+        let Some(picker) = &self.picker else {
+            self.set_status(
+                StatusKind::Info,
+                "no preview: this terminal shows no images here",
+            );
+            return;
+        };
+        let viewer = match self.focus {
+            Focus::Clip => {
+                let Some(main) = &self.clip_preview else {
+                    let why = if self.clip.input.is_none() {
+                        "no clip selected"
+                    } else {
+                        "no preview yet"
+                    };
+                    self.set_status(StatusKind::Info, why);
+                    return;
+                };
+                let (frames, index, times) = if self.clip_strip.is_empty() {
+                    (vec![main.image.clone()], 0, Vec::new())
+                } else {
+                    let len = self.clip.report().map_or(0.0, |r| r.metadata.window.len_s);
+                    let index = self
+                        .clip_strip
+                        .iter()
+                        .position(|p| p.image == main.image)
+                        .unwrap_or(0);
+                    (
+                        self.clip_strip.iter().map(|p| p.image.clone()).collect(),
+                        index,
+                        preview::strip_times(self.clip.start_s, len),
+                    )
+                };
+                Viewer {
+                    title: self.clip.label.clone(),
+                    protocol: picker.new_resize_protocol(frames[index].clone()),
+                    frames,
+                    times,
+                    index,
+                }
+            }
+            Focus::Library => {
+                let (Some(p), Some(c)) = (&self.char_preview, self.library.selected_character())
+                else {
+                    self.set_status(StatusKind::Info, "no keyframe to show for this character");
+                    return;
+                };
+                Viewer {
+                    title: c.name.clone(),
+                    protocol: picker.new_resize_protocol(p.image.clone()),
+                    frames: vec![p.image.clone()],
+                    times: Vec::new(),
+                    index: 0,
+                }
+            }
+            Focus::Files | Focus::Jobs => return,
+        };
+        self.viewer = Some(viewer);
+    }
+
     /// A click focuses the pane under it and selects the row; the wheel scrolls the list or
     /// the reader under it. Dialogs and prompts ignore the mouse.
     fn on_mouse(&mut self, m: MouseEvent) {
@@ -621,7 +791,7 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => 0,
             _ => return,
         };
-        if self.help || self.prompt.is_some() || self.confirm.is_some() {
+        if self.help || self.prompt.is_some() || self.confirm.is_some() || self.viewer.is_some() {
             return;
         }
         self.dirty = true;
@@ -743,6 +913,11 @@ impl App {
         if action != Action::Quit {
             self.quit_armed = false;
         }
+        // The focused pane's own keys.
+        if self.focus == Focus::Jobs && self.jobs.takes(action) {
+            let reply = self.jobs.on_action(action);
+            return self.apply(reply);
+        }
         match action {
             Action::NextPane => self.cycle_focus(1),
             Action::PrevPane => self.cycle_focus(-1),
@@ -759,8 +934,12 @@ impl App {
                 }
             }
             Action::MarkAll if self.focus == Focus::Files => self.files.mark_all(),
-            Action::CreateMarked if self.focus == Focus::Files => self.open_batch(),
+            Action::CreateMarked if self.focus == Focus::Files => self.create_from_files(),
             Action::Mark | Action::MarkAll | Action::CreateMarked => {}
+            Action::Back if self.focus == Focus::Clip && self.clip.want.is_some() => {
+                self.clip.want = None;
+                self.set_status(StatusKind::Info, "the window stays where it is");
+            }
             Action::Back => {
                 if self.focus == Focus::Library && !self.library.query.value().is_empty() {
                     self.library.query.reset();
@@ -793,7 +972,11 @@ impl App {
             Action::StartLater => self.shift_start(START_STEP_S),
             Action::StartMuchEarlier => self.shift_start(-START_BIG_STEP_S),
             Action::StartMuchLater => self.shift_start(START_BIG_STEP_S),
+            Action::AutoWindow => self.want_window(Want::Auto),
+            Action::PrevShot => self.want_window(Want::Shot { forward: false }),
+            Action::NextShot => self.want_window(Want::Shot { forward: true }),
             Action::Create => self.ask_name(),
+            Action::Preview => self.open_viewer(),
             Action::Search => {
                 self.focus = Focus::Library;
                 self.library.typing = true;
@@ -839,29 +1022,7 @@ impl App {
                 let shown = self.display_path(&path);
                 self.open_prompt(PromptKind::Export, &shown);
             }
-            Action::CancelJob => {
-                let registering = self.jobs.list.get(self.jobs.selected).is_some_and(|j| {
-                    matches!(j.kind, JobKind::Register { .. })
-                        || j.progress
-                            .as_ref()
-                            .is_some_and(|p| p.stage == job::Stage::Register)
-                });
-                if self.jobs.dismiss(self.jobs.selected) {
-                    if self.jobs.rows() == 0 {
-                        self.focus = Focus::Library;
-                    }
-                } else if self.jobs.cancel(self.jobs.selected) {
-                    self.set_status(
-                        StatusKind::Info,
-                        if registering {
-                            "cancelling the registration: nothing will be recorded"
-                        } else {
-                            "cancelling the job: nothing will be saved"
-                        },
-                    );
-                    self.start_next_job();
-                }
-            }
+            Action::CancelJob => {}
             Action::Help => self.help = !self.help,
             Action::Quit => {
                 let active = self.jobs.active();
@@ -883,9 +1044,27 @@ impl App {
         }
     }
 
+    /// Do what a pane asked for after an action.
+    fn apply(&mut self, reply: Reply) {
+        if let Some((kind, text)) = reply.status {
+            self.set_status(kind, text);
+        }
+        if let Some(kind) = reply.open {
+            self.reader = Some(Reader { kind, scroll: 0 });
+        }
+        if reply.leave {
+            self.focus = Focus::Library;
+        }
+        if reply.start_jobs {
+            self.start_next_job();
+        }
+        self.effects.extend(reply.effects);
+    }
+
     fn force_quit(&mut self) {
         self.jobs.cancel_all();
-        if let Some(c) = self.clip.cancel.take() {
+        self.clip.stop();
+        if let Some(c) = self.clip.analysis_cancel.take() {
             c.cancel();
         }
         self.quit = true;
@@ -912,7 +1091,7 @@ impl App {
                     && e.kind == EntryKind::Video
                 {
                     let path = e.path.clone();
-                    self.select_clip(Input::File(path), Duration::from_millis(150));
+                    self.show_clip(Input::File(path), Duration::from_millis(150));
                 }
             }
             Focus::Clip => {}
@@ -941,7 +1120,7 @@ impl App {
                     EntryKind::Video | EntryKind::Other => {
                         let same = self.clip.input.as_ref() == Some(&Input::File(e.path.clone()));
                         if !same {
-                            self.select_clip(Input::File(e.path), Duration::ZERO);
+                            self.show_clip(Input::File(e.path), Duration::ZERO);
                         }
                         self.focus = Focus::Clip;
                     }
@@ -956,19 +1135,7 @@ impl App {
                     });
                 }
             }
-            Focus::Jobs => {
-                let kind = if self.jobs.history_selected() {
-                    Some(ReaderKind::History)
-                } else {
-                    self.jobs
-                        .list
-                        .get(self.jobs.selected)
-                        .map(|j| ReaderKind::Job(j.id))
-                };
-                if let Some(kind) = kind {
-                    self.reader = Some(Reader { kind, scroll: 0 });
-                }
-            }
+            Focus::Jobs => {}
         }
     }
 
@@ -984,6 +1151,17 @@ impl App {
     /// Show `input` in the clip pane and probe it after `delay` (so moving quickly over files
     /// does not start a probe for each).
     pub fn select_clip(&mut self, input: Input, delay: Duration) {
+        self.show_clip(input, delay);
+        self.flush();
+    }
+
+    /// Start the effects asked for outside `update` (a call from outside the loop).
+    fn flush(&mut self) {
+        let effects = std::mem::take(&mut self.effects);
+        self.executor.run_all(effects);
+    }
+
+    fn show_clip(&mut self, input: Input, delay: Duration) {
         let start = if self.clip.input.as_ref() == Some(&input) {
             self.clip.start_s
         } else {
@@ -1010,24 +1188,16 @@ impl App {
             .is_some_and(|p| !p.key.starts_with(&preview::clip_key_prefix(&input)))
         {
             self.clip_preview = None;
+            self.clip_strip.clear();
         }
-        let tx = self.tx.clone();
-        let strict = self.strict;
         self.dirty = true;
-        tokio::spawn(async move {
-            if !delay.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = token.cancelled() => return,
-                }
-            }
-            let report = job::probe_input(input, start_s, strict, token.clone()).await;
-            if !token.is_cancelled() {
-                let _ = tx.send(Msg::ProbeDone {
-                    generation,
-                    report: Box::new(report),
-                });
-            }
+        self.effects.push(Effect::Probe {
+            input,
+            start_s,
+            strict: self.strict,
+            generation,
+            delay,
+            cancel: token,
         });
     }
 
@@ -1041,6 +1211,124 @@ impl App {
         }
     }
 
+    /// Analyse the clip's content (cuts, auto window, hints) in the background, once per
+    /// clip; `Msg::AnalysisDone` brings it.
+    fn analyze_clip(&mut self) {
+        if self.clip.analysis.is_some() {
+            return;
+        }
+        let (Some(Input::File(_)), Some(report)) = (&self.clip.input, self.clip.report()) else {
+            return;
+        };
+        let info = Box::new(report.metadata.clone());
+        let input = self.clip.input.clone().expect("checked");
+        let token = CancellationToken::new();
+        self.clip.analysis_cancel = Some(token.clone());
+        self.clip.analysis = Some(AnalysisState::Running);
+        self.effects.push(Effect::Analyze {
+            input,
+            info,
+            cancel: token,
+        });
+    }
+
+    fn on_analysis(&mut self, input: Input, result: crate::Result<ClipAnalysis>) {
+        if self.clip.input.as_ref() != Some(&input) {
+            return;
+        }
+        self.dirty = true;
+        self.clip.analysis_cancel = None;
+        match result {
+            Ok(a) => {
+                self.clip.analysis = Some(AnalysisState::Done(Arc::new(a)));
+                if let Some(want) = self.clip.want.take() {
+                    self.move_window(want);
+                }
+            }
+            Err(e) => {
+                let why = escape_display(&e.message);
+                if self.clip.want.take().is_some() {
+                    self.set_status(
+                        StatusKind::Error,
+                        format!("the window cannot be chosen: {why}"),
+                    );
+                }
+                self.clip.analysis = Some(AnalysisState::Failed(why));
+            }
+        }
+    }
+
+    /// `a`, `[`, `]`: move the window by what the analysis found, now or once it is done.
+    fn want_window(&mut self, want: Want) {
+        match (&self.clip.input, &self.clip.analysis) {
+            (None, _) => self.set_status(StatusKind::Error, "select a clip first (Files pane, Enter)"),
+            (Some(Input::Url(_)), _) => self.set_status(
+                StatusKind::Info,
+                "the window of a URL is chosen when it is created (castbook create URL --start auto)",
+            ),
+            (_, Some(AnalysisState::Done(_))) => self.move_window(want),
+            (_, Some(AnalysisState::Failed(why))) => {
+                let why = why.clone();
+                self.set_status(StatusKind::Error, format!("the window cannot be chosen: {why}"));
+            }
+            (_, _) => {
+                self.clip.want = Some(want);
+                let esc = self.keys.keys_label(Action::Back);
+                let what = match want {
+                    Want::Auto => "choosing the window",
+                    Want::Shot { .. } => "finding the shots",
+                };
+                self.set_status(StatusKind::Info, format!("{what}… ({esc} cancels)"));
+                if matches!(self.clip.probe, Some(ProbeState::Done(_))) {
+                    self.analyze_clip();
+                }
+            }
+        }
+    }
+
+    /// Move the window as `want` says, with the analysis done.
+    fn move_window(&mut self, want: Want) {
+        let (Some(a), Some(input)) = (self.clip.analysis().cloned(), self.clip.input.clone())
+        else {
+            return;
+        };
+        let here = self.clip.start_s;
+        let choice = a.choice();
+        let start = match want {
+            Want::Auto => choice.start_s,
+            Want::Shot { forward } => match a.shot_start(here, forward) {
+                Some(s) => s,
+                None => {
+                    let text = if forward {
+                        "no later shot: the window is in the last one"
+                    } else {
+                        "no earlier shot: the window is in the first one"
+                    };
+                    self.set_status(StatusKind::Info, text);
+                    return;
+                }
+            },
+        };
+        let start = start.clamp(0.0, self.clip.shifted_start(f64::INFINITY));
+        let span = format!("{start:.2}–{:.2} s", start + crate::tui::clip::WINDOW_S);
+        let text = match want {
+            Want::Auto => match choice.problems.first() {
+                None => format!("auto window {span}: one shot, no hints"),
+                Some(h) => format!(
+                    "auto window {span}, the best there is (no clean window): {}",
+                    escape_display(&h.message)
+                ),
+            },
+            Want::Shot { forward: true } => format!("window at the next shot: {span}"),
+            Want::Shot { forward: false } => format!("window at the previous shot: {span}"),
+        };
+        self.set_status(StatusKind::Info, text);
+        if start != here {
+            self.probe_clip(input, start, Duration::ZERO);
+        }
+    }
+
+    /// Decode the strip of the clip's window in the background; `Msg::StripReady` brings it.
     fn load_clip_preview(&mut self) {
         if self.picker.is_none() {
             return;
@@ -1048,31 +1336,25 @@ impl App {
         let (Some(input), Some(report)) = (self.clip.input.clone(), self.clip.report()) else {
             return;
         };
-        let Input::File(path) = input.clone() else {
+        let (Input::File(path), Some(video)) = (input.clone(), report.metadata.video.as_ref())
+        else {
             return;
         };
         let key = preview::clip_key(&input, self.clip.start_s);
         if self.clip_preview.as_ref().is_some_and(|p| p.key == key) {
             return;
         }
-        if self.frames_dir.is_none() {
-            self.frames_dir = tempfile::Builder::new()
-                .prefix("castbook-preview")
-                .tempdir()
-                .ok();
-        }
-        let Some(dir) = self.frames_dir.as_ref().map(|d| d.path().to_path_buf()) else {
-            return;
-        };
-        let at = self.clip.start_s + report.metadata.window.len_s.min(4.0) / 2.0;
-        let tx = self.tx.clone();
-        let token = self.clip.cancel.clone().unwrap_or_default();
-        tokio::spawn(async move {
-            let image = preview::clip_frame(&path, at, &dir, &token).await;
-            let _ = tx.send(Msg::PreviewReady {
-                key,
-                image: image.map(Box::new),
-            });
+        let (index, size) = (video.index, (video.width, video.height));
+        let (start_s, len_s) = (self.clip.start_s, report.metadata.window.len_s);
+        let cancel = self.clip.preview_token();
+        self.effects.push(Effect::Strip {
+            key,
+            path,
+            index,
+            size,
+            start_s,
+            len_s,
+            cancel,
         });
     }
 
@@ -1093,37 +1375,54 @@ impl App {
             return;
         };
         let path = self.lib.character_dir(&c.id).join(frame);
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let image = preview::load_image(&path);
-            let _ = tx.send(Msg::PreviewReady {
-                key,
-                image: image.map(Box::new),
-            });
-        });
+        self.effects.push(Effect::CharPreview { key, path });
     }
 
     fn on_preview(&mut self, key: String, image: Option<Box<image::DynamicImage>>) {
         let (Some(picker), Some(image)) = (&self.picker, image) else {
             return;
         };
-        let wanted_clip = self
-            .clip
-            .input
-            .as_ref()
-            .map(|i| preview::clip_key(i, self.clip.start_s));
         let wanted_char = self
             .library
             .selected_character()
             .map(|c| format!("char:{}", c.id));
-        let protocol = picker.new_resize_protocol(*image);
-        if Some(&key) == wanted_clip.as_ref() {
-            self.clip_preview = Some(Preview { key, protocol });
-            self.dirty = true;
-        } else if Some(&key) == wanted_char.as_ref() {
-            self.char_preview = Some(Preview { key, protocol });
+        if Some(&key) == wanted_char.as_ref() {
+            let protocol = picker.new_resize_protocol((*image).clone());
+            self.char_preview = Some(Preview {
+                key,
+                image: *image,
+                protocol,
+            });
             self.dirty = true;
         }
+    }
+
+    /// The strip of the clip's window arrived: show it, `main` large.
+    fn on_strip(&mut self, key: String, frames: Vec<image::DynamicImage>, main: usize) {
+        let Some(picker) = &self.picker else { return };
+        let wanted = self
+            .clip
+            .input
+            .as_ref()
+            .map(|i| preview::clip_key(i, self.clip.start_s));
+        if wanted.as_ref() != Some(&key) || frames.is_empty() {
+            return;
+        }
+        let main = main.min(frames.len() - 1);
+        self.clip_preview = Some(Preview {
+            key: key.clone(),
+            image: frames[main].clone(),
+            protocol: picker.new_resize_protocol(frames[main].clone()),
+        });
+        self.clip_strip = frames
+            .into_iter()
+            .map(|image| Preview {
+                key: key.clone(),
+                protocol: picker.new_resize_protocol(image.clone()),
+                image,
+            })
+            .collect();
+        self.dirty = true;
     }
 
     // ---- create ----
@@ -1187,7 +1486,7 @@ impl App {
                 StatusKind::Error,
                 format!("{} was not created: {why}", escape_display(&pending.name)),
             ),
-            None => self.queue_create(pending.name),
+            None => self.queue_create_named(pending.name),
         }
     }
 
@@ -1282,7 +1581,7 @@ impl App {
                         );
                         self.pending_create = Some(PendingCreate { name: value, input });
                     }
-                    _ => self.queue_create(value),
+                    _ => self.queue_create_named(value),
                 }
             }
             PromptKind::Rename(id) => self.apply_edit(&id, move |c| {
@@ -1313,7 +1612,7 @@ impl App {
         let input = Input::parse(text);
         match input {
             Input::Url(_) => {
-                self.select_clip(input, Duration::ZERO);
+                self.show_clip(input, Duration::ZERO);
                 self.focus = Focus::Clip;
             }
             Input::File(path) => {
@@ -1325,7 +1624,7 @@ impl App {
                     if let Some(dir) = path.parent() {
                         self.files.open(dir, Some(&path));
                     }
-                    self.select_clip(Input::File(path), Duration::ZERO);
+                    self.show_clip(Input::File(path), Duration::ZERO);
                     self.focus = Focus::Clip;
                 } else {
                     self.set_status(
@@ -1333,6 +1632,34 @@ impl App {
                         format!("{} does not exist", self.display_path(&path)),
                     );
                 }
+            }
+        }
+    }
+
+    /// `c` in Files: with marks, the batch dialog; else the video under the cursor opens in
+    /// the Clip pane with the name prompt (one create).
+    fn create_from_files(&mut self) {
+        if !self.files.marked_videos().is_empty() {
+            return self.open_batch();
+        }
+        match self.files.current().cloned() {
+            Some(e) if e.kind == EntryKind::Video => {
+                let input = Input::File(e.path);
+                if self.clip.input.as_ref() != Some(&input) {
+                    self.show_clip(input, Duration::ZERO);
+                }
+                self.focus = Focus::Clip;
+                self.ask_name();
+            }
+            _ => {
+                let mark = self.keys.keys_label(Action::Mark);
+                let all = self.keys.keys_label(Action::MarkAll);
+                self.set_status(
+                    StatusKind::Error,
+                    format!(
+                        "not a video: move to one to create it, or mark several ({mark} one, {all} every video here)"
+                    ),
+                );
             }
         }
     }
@@ -1412,6 +1739,11 @@ impl App {
 
     /// Queue a create job for the clip pane's clip with `name`.
     pub fn queue_create(&mut self, name: String) {
+        self.queue_create_named(name);
+        self.flush();
+    }
+
+    fn queue_create_named(&mut self, name: String) {
         let Some(input) = self.clip.input.clone() else {
             return;
         };
@@ -1438,10 +1770,15 @@ impl App {
             },
             None => None,
         };
+        // The Clip pane's analysis of this clip: the create's hints read it, no second decode.
+        let analysis = (self.clip.input.as_ref() == Some(&input))
+            .then(|| self.clip.analysis().map(|a| a.analysis().clone()))
+            .flatten();
         let opts = CreateOptions {
             name: name.trim().to_string(),
             start_s,
             strict: self.strict,
+            analysis,
             ..Default::default()
         };
         let kind = JobKind::Create {
@@ -1461,29 +1798,13 @@ impl App {
     }
 
     fn start_one_job(&mut self) -> bool {
-        let lib = self.lib.clone();
-        let tx = self.tx.clone();
         let Some(job) = self.jobs.next_to_start(self.job_slots) else {
             return false;
         };
         job.state = JobState::Running;
         job.started = Some(Instant::now());
         let (id, kind, cancel) = (job.id, job.kind.clone(), job.cancel.clone());
-        tokio::spawn(async move {
-            let (etx, mut erx) = unbounded_channel();
-            let forward = {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while let Some(event) = erx.recv().await {
-                        let _ = tx.send(Msg::Job { id, event });
-                    }
-                })
-            };
-            // The job's end drops the event sender, so the forwarding task ends too.
-            let msg = run_job(id, lib, kind, etx, cancel).await;
-            let _ = forward.await;
-            let _ = tx.send(msg);
-        });
+        self.effects.push(Effect::StartJob { id, kind, cancel });
         true
     }
 
@@ -1601,22 +1922,9 @@ impl App {
                 escape_display(&c.name)
             ),
         );
-        let lib = self.lib.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let result = async {
-                let cfg = crate::config::Config::load()?;
-                let hosting = match model.takes {
-                    crate::usage::Takes::RemoteId(_) => None,
-                    _ => crate::hosting::Hosting::from_config(&cfg)?,
-                };
-                crate::usage::plan(&lib, &cfg, &c, model, hosting.as_ref()).await
-            }
-            .await;
-            let _ = tx.send(Msg::UseDone {
-                model: model.name,
-                result: Box::new(result),
-            });
+        self.effects.push(Effect::UseFor {
+            character: Box::new(c),
+            model,
         });
     }
 
@@ -1841,17 +2149,10 @@ impl App {
         self.dirty = true;
     }
 
-    fn spawn_search(&self, req: Option<SearchRequest>) {
-        let Some(req) = req else { return };
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let (generation, query, hits) = req.run();
-            let _ = tx.send(Msg::SearchDone {
-                generation,
-                query,
-                hits,
-            });
-        });
+    fn spawn_search(&mut self, req: Option<SearchRequest>) {
+        if let Some(req) = req {
+            self.effects.push(Effect::Search(req));
+        }
     }
 
     fn copy_selected(&mut self) {
@@ -1861,17 +2162,13 @@ impl App {
         };
         let id = c.id.clone();
         self.output.extend_from_slice(&clipboard::osc52(&id));
-        let local = self.local_clipboard && clipboard::copy_local(&id);
+        // A local clipboard tool runs off the UI task; `Msg::Copied` says if it took it.
+        if self.local_clipboard {
+            self.effects.push(Effect::CopyLocal { text: id.clone() });
+        }
         self.set_status(
             StatusKind::Ok,
-            format!(
-                "copied {id}{}",
-                if local {
-                    ""
-                } else {
-                    " (via the terminal, OSC 52)"
-                }
-            ),
+            format!("copied {id} (via the terminal, OSC 52)"),
         );
     }
 
@@ -1889,45 +2186,22 @@ impl App {
         id: &str,
         edit: impl FnOnce(&mut Character) -> crate::Result<()> + Send + 'static,
     ) {
-        let (lib, tx, id) = (self.lib.clone(), self.tx.clone(), id.to_string());
-        tokio::task::spawn_blocking(move || {
-            let result = lib.update(&id, edit);
-            let _ = tx.send(Msg::Library(LibraryDone::Edited(Box::new(result))));
+        self.effects.push(Effect::Edit {
+            id: id.to_string(),
+            edit: Box::new(edit),
         });
     }
 
     /// Move a character to the trash off the UI task.
     fn remove(&mut self, id: &str) {
-        let (lib, tx, id) = (self.lib.clone(), self.tx.clone(), id.to_string());
-        tokio::task::spawn_blocking(move || {
-            let result = lib.remove(&id);
-            let _ = tx.send(Msg::Library(LibraryDone::Removed {
-                id,
-                result: Box::new(result),
-            }));
-        });
+        self.effects.push(Effect::Remove { id: id.to_string() });
     }
 
     /// `u`: put the last character removed back from the trash (this session's last removal,
     /// else the trash's most recent), off the UI task.
     fn undo_remove(&mut self) {
         let id = self.removed.pop();
-        let (lib, tx) = (self.lib.clone(), self.tx.clone());
-        tokio::task::spawn_blocking(move || {
-            let target = match &id {
-                Some(id) => Ok(id.clone()),
-                None => lib.trash().and_then(|t| {
-                    t.last().map(|e| e.id.clone()).ok_or_else(|| {
-                        crate::Error::input("not_found", "nothing to undo: the trash is empty")
-                    })
-                }),
-            };
-            let result = target.and_then(|t| lib.restore(&t));
-            let _ = tx.send(Msg::Library(LibraryDone::Restored {
-                id,
-                result: Box::new(result),
-            }));
-        });
+        self.effects.push(Effect::Restore { id });
     }
 
     fn on_library_done(&mut self, done: LibraryDone) {
@@ -2008,16 +2282,10 @@ impl App {
             });
             return;
         }
-        let chars = self.library.characters.clone();
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let format = crate::library::export::Format::from_path(&path);
-            let result = crate::library::export::write_file(&path, &chars, format, overwrite)
-                .map(|()| chars.len());
-            let _ = tx.send(Msg::Exported {
-                path,
-                result: Box::new(result),
-            });
+        self.effects.push(Effect::Export {
+            path,
+            characters: self.library.characters.clone(),
+            overwrite,
         });
         self.set_status(StatusKind::Info, "exporting…");
     }
@@ -2041,7 +2309,7 @@ impl App {
 }
 
 /// Run a job to its end; the message that reports how it ended.
-async fn run_job(
+pub(crate) async fn run_job(
     id: u64,
     lib: Library,
     kind: JobKind,

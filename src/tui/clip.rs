@@ -1,9 +1,12 @@
 //! The clip pane's state: the selected clip (a file or a URL), the start of its 4-second
 //! window, and its probe (every rule's verdict and the metadata), run in the background.
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::job::{Input, ProbeReport};
+use crate::tui::analysis::ClipAnalysis;
 
 /// Length of the used window (SPEC section 1).
 pub const WINDOW_S: f64 = 4.0;
@@ -19,6 +22,22 @@ pub enum ProbeState {
     Failed(crate::Error),
 }
 
+/// The analysis of the clip's content (cuts, auto window, hints), run once per clip.
+#[derive(Debug)]
+pub enum AnalysisState {
+    Running,
+    Done(Arc<ClipAnalysis>),
+    Failed(String),
+}
+
+/// What waits for the analysis: `a` (the auto window) or `[` `]` (the previous or next
+/// shot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Auto,
+    Shot { forward: bool },
+}
+
 #[derive(Debug, Default)]
 pub struct ClipPane {
     pub input: Option<Input>,
@@ -30,15 +49,20 @@ pub struct ClipPane {
     pub cancel: Option<CancellationToken>,
     /// The clip's duration, kept while the same clip is probed again at another start.
     pub duration: Option<f64>,
+    /// The decoding of the window's preview frames (cancelled when the window moves).
+    pub preview_cancel: Option<CancellationToken>,
+    pub analysis: Option<AnalysisState>,
+    /// Cancels the analysis (another clip was selected).
+    pub analysis_cancel: Option<CancellationToken>,
+    /// A window move asked for before the analysis was done.
+    pub want: Option<Want>,
 }
 
 impl ClipPane {
     /// Select a new clip (or the same one at a new start): the previous probe is cancelled;
     /// returns the generation and token for the new one.
     pub fn begin(&mut self, input: Input, start_s: f64) -> (u64, CancellationToken) {
-        if let Some(c) = self.cancel.take() {
-            c.cancel();
-        }
+        self.stop();
         self.label = match &input {
             Input::File(p) => p
                 .file_name()
@@ -48,6 +72,11 @@ impl ClipPane {
         };
         if self.input.as_ref() != Some(&input) {
             self.duration = None;
+            self.analysis = None;
+            self.want = None;
+            if let Some(c) = self.analysis_cancel.take() {
+                c.cancel();
+            }
         }
         self.input = Some(input);
         self.start_s = start_s;
@@ -56,6 +85,34 @@ impl ClipPane {
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
         (self.generation, token)
+    }
+
+    /// Cancel the background work on the clip (its check and its preview).
+    pub fn stop(&mut self) {
+        for c in [self.cancel.take(), self.preview_cancel.take()]
+            .into_iter()
+            .flatten()
+        {
+            c.cancel();
+        }
+    }
+
+    /// A token for decoding the preview of the current window; the previous one is cancelled.
+    pub fn preview_token(&mut self) -> CancellationToken {
+        if let Some(c) = self.preview_cancel.take() {
+            c.cancel();
+        }
+        let token = CancellationToken::new();
+        self.preview_cancel = Some(token.clone());
+        token
+    }
+
+    /// The analysis, once done.
+    pub fn analysis(&self) -> Option<&Arc<ClipAnalysis>> {
+        match &self.analysis {
+            Some(AnalysisState::Done(a)) => Some(a),
+            _ => None,
+        }
     }
 
     pub fn report(&self) -> Option<&ProbeReport> {

@@ -5,7 +5,19 @@
 
 use std::time::{Duration, Instant};
 
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 use tokio_util::sync::CancellationToken;
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::action::Action;
+use crate::tui::app::{ReaderKind, StatusKind};
+use crate::tui::component::{Pane, Reply, View};
+use crate::tui::theme::Theme;
+use crate::tui::ui::{fit, row_line};
+use crate::util::escape_display;
 
 use crate::library::{Character, Warning};
 use crate::pipeline::job::{CreateOptions, Input, Progress, Stage};
@@ -14,6 +26,8 @@ use crate::provider::{AnyProvider, Provider};
 /// The log label of what a cancelled registration may still do remotely.
 pub const REMOTE_LOG: &str = "remote";
 
+/// Rows a page key moves.
+const PAGE: usize = 10;
 /// Folded jobs kept for the log at most.
 const MAX_HISTORY: usize = 200;
 
@@ -331,6 +345,185 @@ impl Jobs {
     }
 }
 
+impl Jobs {
+    /// The first row shown when the strip is `height` rows tall (the selection in view, the
+    /// newest rows shown when they fit).
+    pub fn first_row(&self, height: usize) -> usize {
+        let n = self.rows();
+        let sel = self.selected.min(n.saturating_sub(1));
+        if sel + 1 > height {
+            sel + 1 - height
+        } else {
+            n.saturating_sub(height).min(sel)
+        }
+    }
+
+    /// Whether the selected job registers (or is at its register step).
+    fn registering(&self) -> bool {
+        self.list.get(self.selected).is_some_and(|j| {
+            matches!(j.kind, JobKind::Register { .. })
+                || j.progress
+                    .as_ref()
+                    .is_some_and(|p| p.stage == Stage::Register)
+        })
+    }
+}
+
+impl Pane for Jobs {
+    fn takes(&self, action: Action) -> bool {
+        matches!(
+            action,
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+                | Action::Open
+                | Action::CancelJob
+        )
+    }
+
+    fn on_action(&mut self, action: Action) -> Reply {
+        let mut reply = Reply::default();
+        match action {
+            Action::Up => self.move_by(-1),
+            Action::Down => self.move_by(1),
+            Action::PageUp => self.move_by(-(PAGE as isize)),
+            Action::PageDown => self.move_by(PAGE as isize),
+            Action::Top => self.move_by(isize::MIN / 2),
+            Action::Bottom => self.move_by(isize::MAX / 2),
+            // Enter: the job's full log (or the folded jobs' logs).
+            Action::Open => {
+                reply.open = if self.history_selected() {
+                    Some(ReaderKind::History)
+                } else {
+                    self.list.get(self.selected).map(|j| ReaderKind::Job(j.id))
+                };
+            }
+            // x: dismiss a finished job, or cancel a queued or running one.
+            Action::CancelJob => {
+                let registering = self.registering();
+                if self.dismiss(self.selected) {
+                    reply.leave = self.rows() == 0;
+                } else if self.cancel(self.selected) {
+                    let text = if registering {
+                        "cancelling the registration: nothing will be recorded"
+                    } else {
+                        "cancelling the job: nothing will be saved"
+                    };
+                    reply.status = Some((StatusKind::Info, text.to_string()));
+                    reply.start_jobs = true;
+                }
+            }
+            _ => {}
+        }
+        reply
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        if area.height == 0 {
+            return;
+        }
+        let theme = view.theme;
+        let n = self.rows();
+        let h = area.height as usize;
+        let sel = self.selected.min(n.saturating_sub(1));
+        let first = self.first_row(h);
+        let focused = view.focused;
+        let history = self.history.len();
+        let lines: Vec<Line> = (first..n)
+            .take(h)
+            .map(|i| match self.list.get(i) {
+                Some(j) => row_line(
+                    theme,
+                    i == sel && focused,
+                    focused,
+                    job_spans(j, theme, view.now, area.width as usize),
+                ),
+                None => row_line(
+                    theme,
+                    i == sel && focused,
+                    focused,
+                    vec![Span::styled(
+                        format!("{history} finished job(s) folded away: their log is here"),
+                        theme.dim(),
+                    )],
+                ),
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), area);
+    }
+}
+
+fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span<'a>> {
+    let name = fit(&escape_display(&j.name), 16);
+    let secs = j.elapsed(now).as_secs();
+    let elapsed = if secs >= 60 {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    } else {
+        format!("{secs} s")
+    };
+    let bar_w = 14;
+    let filled = ((j.fraction() * bar_w as f32).round() as usize).min(bar_w);
+    let done_id = |id: &str| match &j.registered {
+        Some((provider, remote)) => format!(
+            "{id}  {}: {}",
+            escape_display(provider),
+            escape_display(remote)
+        ),
+        None => id.to_string(),
+    };
+    let tail = match &j.state {
+        JobState::Done { id, .. } => match j.warnings.first() {
+            // Conversions and quality hints, so they are not missed.
+            Some(w) => Span::styled(
+                format!("{}  ! {}", done_id(id), escape_display(&w.message)),
+                theme.fg(theme.warning_fg),
+            ),
+            None => Span::styled(done_id(id), theme.fg(theme.ok_fg)),
+        },
+        JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
+        JobState::Cancelled if matches!(j.kind, JobKind::Register { .. }) => {
+            match j.remote_note() {
+                Some(m) => Span::styled(format!("not registered: {m}"), theme.fg(theme.warning_fg)),
+                None => Span::styled("not registered".to_string(), theme.dim()),
+            }
+        }
+        JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
+        JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),
+        JobState::Running => Span::styled(
+            j.progress
+                .as_ref()
+                .map(|p| escape_display(&p.message))
+                .unwrap_or_default(),
+            theme.dim(),
+        ),
+    };
+    let state_style = match j.state {
+        JobState::Done { .. } => theme.fg(theme.ok_fg),
+        JobState::Failed(_) => theme.fg(theme.error_fg),
+        _ => theme.base(),
+    };
+    let head = format!("{name:<16} ");
+    let spans = vec![
+        Span::raw(head),
+        Span::styled(format!("{:<10}", j.stage_label()), state_style),
+        Span::styled("▕", theme.dim()),
+        Span::styled("█".repeat(filled), theme.fg(theme.progress_fg)),
+        Span::styled("▁".repeat(bar_w - filled), theme.dim()),
+        Span::styled("▏", theme.dim()),
+        Span::raw(format!("{:>4.0}% {elapsed:>5}  ", j.fraction() * 100.0)),
+    ];
+    let used: usize = spans.iter().map(|s| s.content.width()).sum::<usize>() + 1;
+    let mut spans = spans;
+    spans.push(Span::styled(
+        fit(&tail.content, width.saturating_sub(used)),
+        tail.style,
+    ));
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +542,33 @@ mod tests {
             message: String::new(),
         });
         job
+    }
+
+    #[test]
+    fn the_pane_takes_its_keys_and_asks_the_app_for_the_rest() {
+        let mut jobs = Jobs::default();
+        let create = || JobKind::Create {
+            input: Input::File("/clips/hero.mp4".into()),
+            opts: CreateOptions::default(),
+            register: None,
+        };
+        let failed = jobs.add_job("A".into(), "a.mp4".into(), create());
+        jobs.list[0].end(JobState::Failed("broken".into()));
+        let queued = jobs.add_job("B".into(), "b.mp4".into(), create());
+        assert!(jobs.takes(Action::CancelJob) && jobs.takes(Action::Open));
+        assert!(!jobs.takes(Action::Remove) && !jobs.takes(Action::Create));
+        // x on a queued job cancels it and frees its slot.
+        let r = jobs.on_action(Action::CancelJob);
+        assert_eq!(jobs.list[1].state, JobState::Cancelled);
+        assert!(r.start_jobs && r.status.is_some() && !r.leave);
+        // Enter asks for the job's log.
+        jobs.on_action(Action::Top);
+        let r = jobs.on_action(Action::Open);
+        assert!(matches!(r.open, Some(ReaderKind::Job(id)) if id == failed));
+        // x dismisses finished jobs; the last one gone, the pane asks to leave.
+        assert!(!jobs.on_action(Action::CancelJob).leave);
+        let r = jobs.on_action(Action::CancelJob);
+        assert!(r.leave && jobs.list.is_empty(), "{queued}");
     }
 
     #[test]

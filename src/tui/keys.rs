@@ -314,18 +314,18 @@ impl Default for KeyMap {
                     vec![c('c')],
                     Scope::Files,
                     None,
-                    "create the marked videos",
+                    "create this or the marked",
                 ),
                 b(
                     Action::StartEarlier,
-                    vec![p(Left), c('[')],
+                    vec![p(Left)],
                     Scope::Clip,
                     None,
                     "window start 0.5 s earlier",
                 ),
                 b(
                     Action::StartLater,
-                    vec![p(Right), c(']')],
+                    vec![p(Right)],
                     Scope::Clip,
                     Some("window"),
                     "window start 0.5 s later",
@@ -345,11 +345,46 @@ impl Default for KeyMap {
                     "window start 5 s later",
                 ),
                 b(
+                    Action::PrevShot,
+                    vec![c('[')],
+                    Scope::Clip,
+                    None,
+                    "window at the previous shot",
+                ),
+                b(
+                    Action::NextShot,
+                    vec![c(']')],
+                    Scope::Clip,
+                    None,
+                    "window at the next shot",
+                ),
+                b(
+                    Action::AutoWindow,
+                    vec![c('a')],
+                    Scope::Clip,
+                    Some("auto window"),
+                    "auto window (--start auto)",
+                ),
+                b(
                     Action::Create,
                     vec![c('c')],
                     Scope::Clip,
                     Some("create"),
                     "create a character",
+                ),
+                b(
+                    Action::Preview,
+                    vec![c('v')],
+                    Scope::Clip,
+                    None,
+                    "preview full size",
+                ),
+                b(
+                    Action::Preview,
+                    vec![c('v')],
+                    Scope::Library,
+                    None,
+                    "preview full size",
                 ),
                 b(
                     Action::Search,
@@ -510,8 +545,9 @@ impl KeyMap {
             for b in &mut map.bindings {
                 b.keys.retain(|k| !keys.contains(k));
             }
-            if let Some(b) = map.bindings.iter_mut().find(|b| b.action == action) {
-                b.keys = keys;
+            // An action bound in several panes (preview) takes the keys in each.
+            for b in map.bindings.iter_mut().filter(|b| b.action == action) {
+                b.keys = keys.clone();
             }
         }
         Ok(map)

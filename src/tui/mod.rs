@@ -3,13 +3,17 @@
 //! frame is drawn only when something changed.
 
 pub mod action;
+pub mod analysis;
 pub mod app;
 pub mod clip;
 pub mod clipboard;
+pub mod component;
+pub mod effect;
 pub mod files;
 pub mod jobs;
 pub mod keys;
 pub mod library;
+pub mod media;
 pub mod preview;
 pub mod probe;
 pub mod term;
@@ -213,27 +217,27 @@ where
             ev = events.next() => match ev {
                 Some(Ok(ev)) => {
                     if let Some(msg) = event_msg(ev) {
-                        app.update(msg);
+                        app.handle(msg);
                     }
                 }
                 Some(Err(e)) => return Err(e),
-                None => app.update(Msg::Terminate),
+                None => app.handle(Msg::Terminate),
             },
             Some(msg) = rx.recv() => {
-                app.update(msg);
+                app.handle(msg);
                 // Take everything already waiting before drawing once.
                 while let Ok(m) = rx.try_recv() {
-                    app.update(m);
+                    app.handle(m);
                 }
             }
-            _ = tick.tick(), if app.wants_tick() => app.update(Msg::Tick),
+            _ = tick.tick(), if app.wants_tick() => app.handle(Msg::Tick),
         }
     }
     // Cancelled jobs stop their ffmpeg and clean their work folders; wait for that.
     let deadline = tokio::time::Instant::now() + SHUTDOWN_WAIT;
     while app.jobs.running() {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(msg)) => app.update(msg),
+            Ok(Some(msg)) => app.handle(msg),
             _ => break,
         }
     }

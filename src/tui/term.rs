@@ -172,7 +172,7 @@ pub async fn run_in_terminal(mut opts: AppOptions) -> io::Result<()> {
         Terminal::new(CrosstermBackend::new(io::stdout()))?;
     let (mut app, mut rx) = App::new(opts);
     for key in probe::decode_keys(&typed) {
-        app.update(Msg::Key(key));
+        app.handle(Msg::Key(key));
     }
     watch_signals(&app);
     let mut events = EventStream::new();

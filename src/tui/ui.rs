@@ -8,15 +8,17 @@ use ratatui::layout::{Alignment, Constraint, Layout, Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
-use ratatui_image::StatefulImage;
+use ratatui_image::{FilterType, Resize, StatefulImage};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::library::record::usage_lines;
 use crate::tui::app::{App, ConfirmKind, Focus, ReaderKind, StatusKind};
 use crate::tui::clip::{ProbeState, WINDOW_S};
+use crate::tui::component::{Pane, View};
 use crate::tui::files::{EntryKind, age};
-use crate::tui::jobs::{Job, JobKind, JobState};
+use crate::tui::jobs::{Job, JobState};
 use crate::tui::keys::Scope;
+use crate::tui::media::{self, MediaLayout};
 use crate::tui::theme::Theme;
 use crate::util::{escape_display, human_size};
 
@@ -114,6 +116,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
             details,
             jobs,
             jobs_first: app.areas.jobs_first,
+            ..Default::default()
         };
         draw_files(frame, app, &theme, files);
         draw_clip(frame, app, &theme, clip);
@@ -174,6 +177,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     }
     if app.reader.is_some() {
         draw_reader(frame, app, &theme, area);
+    }
+    if app.viewer.is_some() {
+        draw_viewer(frame, app, &theme, area);
     }
     if app.help {
         draw_help(frame, app, &theme, area);
@@ -276,6 +282,56 @@ fn draw_reader(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     frame.render_widget(
         para.scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         inner,
+    );
+}
+
+/// The full-size preview: one frame over the whole screen, its aspect kept, centred.
+fn draw_viewer(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
+    let font = app.picker.as_ref().map_or((10, 20), |p| p.font_size());
+    let Some(v) = app.viewer.as_mut() else { return };
+    frame.render_widget(Clear, area);
+    let mut title = escape_display(&v.title);
+    if v.frames.len() > 1 {
+        title.push_str(&format!("  frame {}/{}", v.index + 1, v.frames.len()));
+    }
+    if let Some(t) = v.times.get(v.index) {
+        title.push_str(&format!(" at {t:.2} s"));
+    }
+    let hint = if v.frames.len() > 1 {
+        " ←/→ frames · Esc close "
+    } else {
+        " Esc close "
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(theme.border(true))
+        .title(Line::from(Span::styled(
+            format!(" {} ", fit(&title, area.width.saturating_sub(4) as usize)),
+            theme.title(),
+        )))
+        .title_bottom(Line::from(Span::styled(hint, theme.dim())))
+        .style(theme.base());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let image = &v.frames[v.index.min(v.frames.len() - 1)];
+    let aspect = media::cell_aspect((image.width(), image.height()), font);
+    // The largest rectangle of the image's aspect, centred.
+    let w = (inner.width as f64)
+        .min(inner.height as f64 * aspect)
+        .floor() as u16;
+    let h = ((w as f64 / aspect).round() as u16).clamp(1, inner.height.max(1));
+    let rect = Rect::new(
+        inner.x + (inner.width - w.min(inner.width)) / 2,
+        inner.y + (inner.height - h.min(inner.height)) / 2,
+        w.min(inner.width),
+        h.min(inner.height),
+    );
+    app.areas.viewer = rect;
+    frame.render_stateful_widget(
+        StatefulImage::default().resize(scaled()),
+        rect,
+        &mut v.protocol,
     );
 }
 
@@ -451,7 +507,12 @@ fn draw_files(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
 }
 
 /// A list row with its selection marker; the selection colour when the pane is focused.
-fn row_line<'a>(theme: &Theme, selected: bool, focused: bool, spans: Vec<Span<'a>>) -> Line<'a> {
+pub(crate) fn row_line<'a>(
+    theme: &Theme,
+    selected: bool,
+    focused: bool,
+    spans: Vec<Span<'a>>,
+) -> Line<'a> {
     let mut all = vec![Span::raw(if selected { "▶" } else { " " })];
     all.extend(spans);
     let line = Line::from(all);
@@ -527,18 +588,38 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             meta.push(human_size(m.size_bytes));
             meta.push(m.container.label().to_string());
             lines.push(Line::from(meta.join("  ")));
-            for c in &r.checks {
-                let (mark, style) = if c.ok {
-                    ("✓", theme.fg(theme.ok_fg))
-                } else {
-                    ("✗", theme.fg(theme.error_fg))
-                };
+            // Passed rules in one wrapped row of marks; a failed one with its message.
+            let mut passed: Vec<Span> = Vec::new();
+            for c in r.checks.iter().filter(|c| c.ok) {
+                if !passed.is_empty() {
+                    // A wrap breaks at the plain space: no row starts with a blank.
+                    passed.push(Span::raw("\u{a0} "));
+                }
+                passed.push(Span::styled(
+                    format!("✓\u{a0}{}", c.rule.as_str()),
+                    theme.fg(theme.ok_fg),
+                ));
+            }
+            if !passed.is_empty() {
+                lines.push(Line::from(passed));
+            }
+            for c in r.checks.iter().filter(|c| !c.ok) {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("{mark} {:<10} ", c.rule.as_str()), style),
+                    Span::styled(
+                        format!("✗ {:<10} ", c.rule.as_str()),
+                        theme.fg(theme.error_fg),
+                    ),
                     Span::raw(escape_display(&c.message)),
                 ]));
             }
             for w in &r.warnings {
+                lines.push(Line::from(Span::styled(
+                    format!("! {}", escape_display(&w.message)),
+                    theme.fg(theme.warning_fg),
+                )));
+            }
+            // The quality hints of this window, before anything is created.
+            for w in &r.hints {
                 lines.push(Line::from(Span::styled(
                     format!("! {}", escape_display(&w.message)),
                     theme.fg(theme.warning_fg),
@@ -557,15 +638,19 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
         (inner, None)
     };
     // Every message wraps; the preview goes beside the text or below all of it.
-    let (text_area, image_area) = split_for_image(
+    let font = app.picker.as_ref().map(|p| p.font_size());
+    let layout = draw_media(
+        frame,
+        lines,
         text_area,
-        wrapped_rows(&lines, text_area.width),
-        app.clip_preview.is_some(),
+        font,
+        app.clip_preview.as_mut(),
+        &mut app.clip_strip,
     );
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
-    if let (Some(img_area), Some(p)) = (image_area, app.clip_preview.as_mut()) {
-        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
-    }
+    app.areas.clip_body = text_area;
+    app.areas.clip_text = layout.text;
+    app.areas.clip_image = layout.image.unwrap_or_default();
+    app.areas.clip_strip = layout.strip.unwrap_or_default();
     if let (Some(area), Some(d)) = (timeline, app.clip.duration_s()) {
         let start = app.clip.start_s;
         let label = format!(
@@ -592,9 +677,34 @@ fn draw_clip(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             Span::styled("├", theme.dim()),
         ];
         let (a, b) = window_cells(start, d, bar_w);
-        spans.push(Span::styled("─".repeat(a), theme.dim()));
-        spans.push(Span::styled("█".repeat(b - a), theme.fg(theme.accent_fg)));
-        spans.push(Span::styled("─".repeat(bar_w - b), theme.dim()));
+        // The window over the clip, the cuts marked where they fall.
+        let mut cells: Vec<(char, Style)> = (0..bar_w)
+            .map(|i| {
+                if (a..b).contains(&i) {
+                    ('█', theme.fg(theme.accent_fg))
+                } else {
+                    ('─', theme.dim())
+                }
+            })
+            .collect();
+        if let Some(an) = app.clip.analysis() {
+            let cell = |t: f64| (((t / d) * bar_w as f64).floor() as usize).min(bar_w - 1);
+            for c in an.cuts() {
+                // A transition covers the cells of its span.
+                let (a, b) = c.extent();
+                for c in &mut cells[cell(a)..=cell(b)] {
+                    *c = ('┃', theme.fg(theme.warning_fg));
+                }
+            }
+        }
+        for (ch, style) in cells {
+            match spans.last_mut() {
+                Some(last) if last.style == style && last.content.starts_with(ch) => {
+                    last.content.to_mut().push(ch)
+                }
+                _ => spans.push(Span::styled(ch.to_string(), style)),
+            }
+        }
         spans.push(Span::styled("┤", theme.dim()));
         spans.push(Span::raw(label));
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -613,21 +723,48 @@ pub fn window_cells(start: f64, duration: f64, width: usize) -> (usize, usize) {
     (a, b.clamp(a + 1, width))
 }
 
-/// Put an image beside the text when the pane is wide, or under it when there is room.
-fn split_for_image(area: Rect, text_lines: u16, has_image: bool) -> (Rect, Option<Rect>) {
-    if !has_image {
-        return (area, None);
+/// The resize of every preview: scaled up or down to the room it has, the aspect kept.
+fn scaled() -> Resize {
+    Resize::Scale(Some(FilterType::Triangle))
+}
+
+/// Draw `lines` (wrapped) and a pane's preview and strip in `area`, as `media::place` lays
+/// them out; returns the layout.
+fn draw_media(
+    frame: &mut Frame,
+    lines: Vec<Line>,
+    area: Rect,
+    font: Option<(u16, u16)>,
+    main: Option<&mut crate::tui::app::Preview>,
+    strip: &mut [crate::tui::app::Preview],
+) -> MediaLayout {
+    let aspect = match (&main, font) {
+        (Some(p), Some(font)) => Some(media::cell_aspect(
+            (p.image.width(), p.image.height()),
+            font,
+        )),
+        _ => None,
+    };
+    let layout = media::place(area, |w| wrapped_rows(&lines, w), aspect, strip.len());
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }),
+        layout.text,
+    );
+    if let (Some(rect), Some(p)) = (layout.image, main) {
+        frame.render_stateful_widget(
+            StatefulImage::default().resize(scaled()),
+            rect,
+            &mut p.protocol,
+        );
     }
-    if area.width >= 60 {
-        let [t, i] = Layout::horizontal([Constraint::Fill(2), Constraint::Fill(1)]).areas(area);
-        return (t, Some(i));
+    for (rect, p) in layout.thumbs(strip.len()).into_iter().zip(strip.iter_mut()) {
+        frame.render_stateful_widget(
+            StatefulImage::default().resize(scaled()),
+            rect,
+            &mut p.protocol,
+        );
     }
-    if area.height >= text_lines + 4 {
-        let [t, i] =
-            Layout::vertical([Constraint::Length(text_lines), Constraint::Fill(1)]).areas(area);
-        return (t, Some(i));
-    }
-    (area, None)
+    layout
 }
 
 fn draw_library(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
@@ -814,11 +951,16 @@ fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     frame.render_widget(block, area);
     let Some(c) = c else { return };
     let lines = details_lines(&c, theme);
-    let (text_area, image_area) = split_for_image(
-        inner,
-        wrapped_rows(&lines, inner.width),
-        app.char_preview.is_some(),
-    );
+    let font = app.picker.as_ref().map(|p| p.font_size());
+    let aspect = match (&app.char_preview, font) {
+        (Some(p), Some(font)) => Some(media::cell_aspect(
+            (p.image.width(), p.image.height()),
+            font,
+        )),
+        _ => None,
+    };
+    let layout = media::place(inner, |w| wrapped_rows(&lines, w), aspect, 0);
+    let text_area = layout.text;
     let more = wrapped_rows(&lines, text_area.width) > text_area.height;
     if more && text_area.height > 0 {
         // What does not fit is one key away.
@@ -839,8 +981,12 @@ fn draw_details(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
     } else {
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     }
-    if let (Some(img_area), Some(p)) = (image_area, app.char_preview.as_mut()) {
-        frame.render_stateful_widget(StatefulImage::default(), img_area, &mut p.protocol);
+    if let (Some(img_area), Some(p)) = (layout.image, app.char_preview.as_mut()) {
+        frame.render_stateful_widget(
+            StatefulImage::default().resize(scaled()),
+            img_area,
+            &mut p.protocol,
+        );
     }
 }
 
@@ -951,110 +1097,14 @@ pub fn details_lines(c: &crate::library::Character, theme: &Theme) -> Vec<Line<'
 }
 
 fn draw_jobs(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
-    if area.height == 0 {
-        return;
-    }
-    let n = app.jobs.rows();
-    let h = area.height as usize;
-    let sel = app.jobs.selected.min(n.saturating_sub(1));
-    let first = if sel + 1 > h {
-        sel + 1 - h
-    } else {
-        n.saturating_sub(h).min(sel)
+    app.areas.jobs_first = app.jobs.first_row(area.height as usize);
+    let view = View {
+        theme,
+        keys: &app.keys,
+        focused: app.focus == Focus::Jobs,
+        now: Instant::now(),
     };
-    let now = Instant::now();
-    let focused = app.focus == Focus::Jobs;
-    let history = app.jobs.history.len();
-    app.areas.jobs_first = first;
-    let lines: Vec<Line> = (first..n)
-        .take(h)
-        .map(|i| match app.jobs.list.get(i) {
-            Some(j) => row_line(
-                theme,
-                i == sel && focused,
-                focused,
-                job_spans(j, theme, now, area.width as usize),
-            ),
-            None => row_line(
-                theme,
-                i == sel && focused,
-                focused,
-                vec![Span::styled(
-                    format!("{history} finished job(s) folded away: their log is here"),
-                    theme.dim(),
-                )],
-            ),
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), area);
-}
-
-fn job_spans<'a>(j: &Job, theme: &Theme, now: Instant, width: usize) -> Vec<Span<'a>> {
-    let name = fit(&escape_display(&j.name), 16);
-    let secs = j.elapsed(now).as_secs();
-    let elapsed = if secs >= 60 {
-        format!("{}:{:02}", secs / 60, secs % 60)
-    } else {
-        format!("{secs} s")
-    };
-    let bar_w = 14;
-    let filled = ((j.fraction() * bar_w as f32).round() as usize).min(bar_w);
-    let done_id = |id: &str| match &j.registered {
-        Some((provider, remote)) => format!(
-            "{id}  {}: {}",
-            escape_display(provider),
-            escape_display(remote)
-        ),
-        None => id.to_string(),
-    };
-    let tail = match &j.state {
-        JobState::Done { id, .. } => match j.warnings.first() {
-            // Conversions and quality hints, so they are not missed.
-            Some(w) => Span::styled(
-                format!("{}  ! {}", done_id(id), escape_display(&w.message)),
-                theme.fg(theme.warning_fg),
-            ),
-            None => Span::styled(done_id(id), theme.fg(theme.ok_fg)),
-        },
-        JobState::Failed(m) => Span::styled(m.clone(), theme.fg(theme.error_fg)),
-        JobState::Cancelled if matches!(j.kind, JobKind::Register { .. }) => {
-            match j.remote_note() {
-                Some(m) => Span::styled(format!("not registered: {m}"), theme.fg(theme.warning_fg)),
-                None => Span::styled("not registered".to_string(), theme.dim()),
-            }
-        }
-        JobState::Cancelled => Span::styled("nothing saved".to_string(), theme.dim()),
-        JobState::Queued => Span::styled(escape_display(&j.source), theme.dim()),
-        JobState::Running => Span::styled(
-            j.progress
-                .as_ref()
-                .map(|p| escape_display(&p.message))
-                .unwrap_or_default(),
-            theme.dim(),
-        ),
-    };
-    let state_style = match j.state {
-        JobState::Done { .. } => theme.fg(theme.ok_fg),
-        JobState::Failed(_) => theme.fg(theme.error_fg),
-        _ => theme.base(),
-    };
-    let head = format!("{name:<16} ");
-    let spans = vec![
-        Span::raw(head),
-        Span::styled(format!("{:<10}", j.stage_label()), state_style),
-        Span::styled("▕", theme.dim()),
-        Span::styled("█".repeat(filled), theme.fg(theme.progress_fg)),
-        Span::styled("▁".repeat(bar_w - filled), theme.dim()),
-        Span::styled("▏", theme.dim()),
-        Span::raw(format!("{:>4.0}% {elapsed:>5}  ", j.fraction() * 100.0)),
-    ];
-    let used: usize = spans.iter().map(|s| s.content.width()).sum::<usize>() + 1;
-    let mut spans = spans;
-    spans.push(Span::styled(
-        fit(&tail.content, width.saturating_sub(used)),
-        tail.style,
-    ));
-    spans
+    app.jobs.draw(frame, area, &view);
 }
 
 fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
@@ -1245,21 +1295,19 @@ fn draw_batch(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
-    let entries: Vec<(String, &'static str)> = app
-        .keys
-        .bindings
-        .iter()
-        .filter(|b| !b.keys.is_empty())
-        .map(|b| {
-            let keys = b
-                .keys
-                .iter()
-                .map(|k| k.label())
-                .collect::<Vec<_>>()
-                .join("/");
-            (keys, b.help)
-        })
-        .collect();
+    let mut entries: Vec<(String, &'static str)> = Vec::new();
+    for b in app.keys.bindings.iter().filter(|b| !b.keys.is_empty()) {
+        let keys = b
+            .keys
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join("/");
+        // An action bound the same way in two panes is listed once.
+        if !entries.iter().any(|(k, h)| *k == keys && *h == b.help) {
+            entries.push((keys, b.help));
+        }
+    }
     let keys_w = entries.iter().map(|(k, _)| k.width()).max().unwrap_or(4);
     // Two columns, so the whole map fits at 80x24.
     let width = area.width.saturating_sub(2).min(100);
@@ -1278,16 +1326,23 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             None => vec![],
         }
     };
-    let mut lines: Vec<Line> = (0..rows)
+    let lines: Vec<Line> = (0..rows)
         .map(|r| {
             let mut spans = cell(r);
             spans.extend(cell(r + rows));
             Line::from(spans)
         })
         .collect();
-    lines.push(Line::from(Span::styled(
-        " any key closes this help; [keys] in config.toml rebinds",
-        theme.dim(),
-    )));
-    popup(frame, theme, area, "Keys", lines, width);
+    let inner = popup(frame, theme, area, "Keys", lines, width);
+    // What closes it, on the bottom border (every row inside is a key at 80x24).
+    let foot = " any key closes this help; [keys] in config.toml rebinds ";
+    let y = inner.bottom();
+    if y < area.bottom() {
+        let x = inner.x + 1;
+        let w = (inner.width.saturating_sub(2) as usize).min(foot.width()) as u16;
+        frame.render_widget(
+            Paragraph::new(Span::styled(fit(foot, w as usize), theme.dim())),
+            Rect::new(x, y, w, 1),
+        );
+    }
 }

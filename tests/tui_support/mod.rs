@@ -42,6 +42,37 @@ pub fn gen_clip(dir: &Path, name: &str, w: u32, h: u32, seconds: f64) -> PathBuf
     out
 }
 
+/// A clip of testsrc2 with a black stretch from `black.0` to `black.1` seconds (a fade
+/// through black), `seconds` long in all.
+pub fn gen_clip_with_black(dir: &Path, name: &str, seconds: f64, black: (f64, f64)) -> PathBuf {
+    let out = dir.join(name);
+    let src = |d: f64| format!("testsrc2=size=1280x720:rate=25:duration={d}");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(src(black.0))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "color=black:size=1280x720:rate=25:duration={}",
+            black.1 - black.0
+        ))
+        .args(["-f", "lavfi", "-i"])
+        .arg(src(seconds - black.1))
+        .args([
+            "-filter_complex",
+            "[0][1][2]concat=n=3:v=1:a=0,format=yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg made {name}");
+    set_age(&out);
+    out
+}
+
 pub fn set_age(path: &Path) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400 + 60))
@@ -132,18 +163,28 @@ impl Harness {
         previews: bool,
         keys: KeyMap,
     ) -> Harness {
-        Self::build(setup, start, previews, keys, "")
+        let picker = previews.then(ratatui_image::picker::Picker::halfblocks);
+        Self::build(setup, start, picker, keys, "")
+    }
+
+    /// An app that shows previews with `picker` (a protocol the terminal said it speaks).
+    pub fn with_picker(
+        setup: impl FnOnce(&Path, &Path),
+        start: &str,
+        picker: ratatui_image::picker::Picker,
+    ) -> Harness {
+        Self::build(setup, start, Some(picker), KeyMap::default(), "")
     }
 
     /// An app with the `[providers.NAME]` tables and `[defaults] provider` of `config`.
     pub fn with_config(setup: impl FnOnce(&Path, &Path), start: &str, config: &str) -> Harness {
-        Self::build(setup, start, false, KeyMap::default(), config)
+        Self::build(setup, start, None, KeyMap::default(), config)
     }
 
     fn build(
         setup: impl FnOnce(&Path, &Path),
         start: &str,
-        previews: bool,
+        picker: Option<ratatui_image::picker::Picker>,
         keys: KeyMap,
         config: &str,
     ) -> Harness {
@@ -161,7 +202,7 @@ impl Harness {
             keys,
             theme: Theme::load("default", None, ColorMode::None).unwrap(),
             start_path: home.join(start),
-            picker: previews.then(ratatui_image::picker::Picker::halfblocks),
+            picker,
             home: Some(home),
             default_start_s: 0.0,
             strict: false,
@@ -180,7 +221,7 @@ impl Harness {
     pub fn wait_loaded(&mut self) {
         while !self.app.loaded {
             let msg = futures::executor::block_on(self.rx.recv()).expect("the app's channel");
-            self.app.update(msg);
+            self.app.handle(msg);
         }
     }
 
@@ -194,19 +235,19 @@ impl Harness {
         while !done(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(msg)) => self.app.update(msg),
+                Ok(Some(msg)) => self.app.handle(msg),
                 _ => panic!("timed out waiting for {what}\n{}", self.render(100, 30)),
             }
         }
     }
 
     pub fn action(&mut self, a: Action) {
-        self.app.update(Msg::Action(a));
+        self.app.handle(Msg::Action(a));
     }
 
     pub fn key(&mut self, code: KeyCode) {
         self.app
-            .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+            .handle(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     }
 
     pub fn type_text(&mut self, s: &str) {
