@@ -41,7 +41,29 @@ impl Dir {
 
     /// The `stat` of `rel` (symbolic links followed), `None` when it is not there.
     pub fn stat(&self, rel: &str) -> Option<StatKey> {
-        let c = CString::new(rel).ok()?;
+        self.stat_in(rel, "")
+    }
+
+    /// The `stat` of `folder/rel` (or of `folder` when `rel` is empty), built without
+    /// allocating: this runs three times per character in `list`.
+    pub fn stat_in(&self, folder: &str, rel: &str) -> Option<StatKey> {
+        thread_local! {
+            static PATH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        PATH.with_borrow_mut(|buf| {
+            buf.clear();
+            buf.extend_from_slice(folder.as_bytes());
+            if !rel.is_empty() {
+                buf.push(b'/');
+                buf.extend_from_slice(rel.as_bytes());
+            }
+            buf.push(0);
+            let c = std::ffi::CStr::from_bytes_with_nul(buf).ok()?;
+            self.stat_c(c)
+        })
+    }
+
+    fn stat_c(&self, c: &std::ffi::CStr) -> Option<StatKey> {
         let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: `c` is a NUL-terminated path, `st` a buffer of the right type that fstatat
         // fills completely when it returns 0.

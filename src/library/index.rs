@@ -218,22 +218,14 @@ impl Library {
             .unwrap_or(1)
             .clamp(1, 4);
         let chunk = folders.len().div_ceil(threads).max(1024);
-        let check = |folders: &[String]| -> (Vec<Entry>, bool) {
-            let mut changed = false;
-            let mut out = Vec::with_capacity(folders.len());
-            for folder in folders {
-                match check_entry(&dir, folder, old.get(folder)) {
-                    Checked::Same(e) => out.push(e.clone()),
-                    Checked::New(e) => {
-                        changed = true;
-                        out.push(*e);
-                    }
-                    Checked::Gone => changed = true,
-                }
-            }
-            (out, changed)
+        // Checked on up to 4 threads; unchanged entries are then moved out of the old index.
+        let check = |folders: &[String]| -> Vec<Checked> {
+            folders
+                .iter()
+                .map(|f| check_entry(&dir, f, old.get(f)))
+                .collect()
         };
-        let (entries, mut changed) = if folders.len() <= chunk {
+        let verdicts: Vec<Checked> = if folders.len() <= chunk {
             check(&folders)
         } else {
             std::thread::scope(|s| {
@@ -241,17 +233,27 @@ impl Library {
                     .chunks(chunk)
                     .map(|c| s.spawn(move || check(c)))
                     .collect();
-                let mut all = Vec::with_capacity(folders.len());
-                let mut changed = false;
-                for h in handles {
-                    let (e, c) = h.join().expect("index reader");
-                    all.extend(e);
-                    changed |= c;
-                }
-                (all, changed)
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().expect("index reader"))
+                    .collect()
             })
         };
-        changed |= entries.len() != old.len();
+        let old_len = old.len();
+        let mut old = old;
+        let mut changed = false;
+        let mut entries = Vec::with_capacity(folders.len());
+        for (folder, v) in folders.iter().zip(verdicts) {
+            match v {
+                Checked::Same => entries.extend(old.remove(folder)),
+                Checked::New(e) => {
+                    changed = true;
+                    entries.push(*e);
+                }
+                Checked::Gone => changed = true,
+            }
+        }
+        changed |= entries.len() != old_len;
         if changed && (create || exists) {
             self.write_index(
                 RECORDS_FILE,
@@ -402,25 +404,25 @@ impl Library {
     }
 }
 
-enum Checked<'a> {
-    Same(&'a Entry),
+enum Checked {
+    /// The old entry holds.
+    Same,
     New(Box<Entry>),
     Gone,
 }
 
 /// One folder's entry: the old one when nothing it was made from changed.
-fn check_entry<'a>(dir: &Dir, folder: &str, old: Option<&'a Entry>) -> Checked<'a> {
-    let rel = format!("{folder}/{RECORD_FILE}");
-    let Some(record) = dir.stat(&rel) else {
+fn check_entry(dir: &Dir, folder: &str, old: Option<&Entry>) -> Checked {
+    let Some(record) = dir.stat_in(folder, RECORD_FILE) else {
         return Checked::Gone;
     };
     if let Some(e) = old.filter(|e| e.record == record) {
         let Some(s) = &e.summary else {
-            return Checked::Same(e);
+            return Checked::Same;
         };
         let (clip, keyframe_dirs) = file_keys(dir, folder, s);
         if clip == e.clip && keyframe_dirs == e.keyframe_dirs {
-            return Checked::Same(e);
+            return Checked::Same;
         }
         let mut s = s.clone();
         s.damage = quick_damage(dir, folder, &s);
@@ -432,7 +434,7 @@ fn check_entry<'a>(dir: &Dir, folder: &str, old: Option<&'a Entry>) -> Checked<'
             summary: Some(s),
         }));
     }
-    let summary = read_fields(dir, &rel).map(|r| {
+    let summary = read_fields(dir, &format!("{folder}/{RECORD_FILE}")).map(|r| {
         let mut s = Summary {
             id: r.id,
             name: r.name,
@@ -470,23 +472,14 @@ fn file_keys(dir: &Dir, folder: &str, s: &Summary) -> (Option<StatKey>, Vec<Opti
             parents.push(parent);
         }
     }
-    let dirs = parents
-        .iter()
-        .map(|p| {
-            if p.is_empty() {
-                dir.stat(folder)
-            } else {
-                dir.stat(&format!("{folder}/{p}"))
-            }
-        })
-        .collect();
+    let dirs = parents.iter().map(|p| dir.stat_in(folder, p)).collect();
     (clip, dirs)
 }
 
 /// The quick check (presence, and the clip's size): the kinds of damage found.
 fn quick_damage(dir: &Dir, folder: &str, s: &Summary) -> Vec<ProblemKind> {
     let mut out = Vec::new();
-    match safe_relative(&s.clip_path).map(|_| dir.stat(&format!("{folder}/{}", s.clip_path))) {
+    match safe_relative(&s.clip_path).map(|_| dir.stat_in(folder, &s.clip_path)) {
         None => out.push(ProblemKind::ChangedClip),
         Some(None) => out.push(ProblemKind::MissingClip),
         Some(Some(k)) if !k.is_file() || k.size != s.clip_size => {
