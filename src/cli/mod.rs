@@ -252,7 +252,7 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                     name: &r.name,
                     created_at: &r.created_at,
                     tags: &r.tags,
-                    damage: crate::library::health::quick_damage(&lib, r),
+                    damage: r.damage.clone(),
                 })
                 .collect();
             output::report_damaged(rows.iter().filter(|r| !r.damage.is_empty()).count());

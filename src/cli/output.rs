@@ -12,7 +12,9 @@ use crate::util::{escape_display as esc, human_size};
 
 pub fn print_json<T: Serialize + ?Sized>(v: &T) {
     let text = serde_json::to_string_pretty(v).expect("serialisable");
-    println!("{}", crate::library::export::json_escape_controls(text));
+    let mut text = crate::library::export::json_escape_controls(text);
+    text.push('\n');
+    write_stdout(&text);
 }
 
 pub fn print_error(e: &Error, json: bool) {
@@ -233,6 +235,8 @@ pub fn print_rows(chars: &[ListRow]) {
         .max()
         .unwrap_or(4)
         .clamp(4, 32);
+    // One buffer, one write: 10,000 rows are not 10,000 writes.
+    let mut out = String::with_capacity(chars.len() * 80);
     for c in chars {
         let name = esc(c.name);
         let shown: String = if name.chars().count() > width {
@@ -248,14 +252,30 @@ pub fn print_rows(chars: &[ListRow]) {
         } else {
             format!("  damaged: {}", kinds.join(", "))
         };
-        println!(
-            "{}  {}{}  {}  {}{mark}",
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "{}  {}{:pad$}  {}  {}{mark}",
             esc(c.id),
             shown,
-            " ".repeat(pad),
+            "",
             esc(c.created_at.get(..10).unwrap_or(c.created_at)),
             esc(&c.tags.join(", "))
         );
+    }
+    write_stdout(&out);
+}
+
+/// Write `text` to stdout; a reader that went away (`castbook list | head`) is not an error.
+pub fn write_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing the output: {e}");
     }
 }
 

@@ -17,7 +17,7 @@ use crate::library::store::{
 };
 
 /// What is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// `character.json` is missing or is not a character record.
@@ -373,26 +373,4 @@ fn is_legacy_temp(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with(LEGACY_TMP_PREFIX))
-}
-
-/// The quick check (presence, and the clip's size) from what the index keeps: the kinds of
-/// damage found, empty when none.
-pub fn quick_damage(lib: &Library, s: &crate::library::index::Summary) -> Vec<ProblemKind> {
-    let dir = lib.character_dir(&s.id);
-    let mut out = Vec::new();
-    match safe_relative(&s.clip_path).map(|r| fs::metadata(dir.join(r))) {
-        None => out.push(ProblemKind::ChangedClip),
-        Some(Err(_)) => out.push(ProblemKind::MissingClip),
-        Some(Ok(m)) if !m.is_file() || m.len() != s.clip_size => out.push(ProblemKind::ChangedClip),
-        Some(Ok(_)) => {}
-    }
-    for k in &s.keyframes {
-        match safe_relative(k) {
-            None => out.push(ProblemKind::ChangedKeyframe),
-            Some(r) if !dir.join(r).is_file() => out.push(ProblemKind::MissingKeyframe),
-            Some(_) => {}
-        }
-    }
-    out.dedup();
-    out
 }

@@ -1,6 +1,7 @@
 //! The library: character records, the store on disk (atomic commits, lock, trash), search
 //! and export. Knows nothing of ffmpeg or the terminal.
 
+pub(crate) mod at;
 pub mod export;
 pub mod health;
 pub mod id;

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::library::health::{Depth, Problem, check_files, is_damage};
 use crate::library::name::{is_id, name_key};
-use crate::library::record::{Character, RawJson, SCHEMA};
+use crate::library::record::{Character, SCHEMA};
 
 pub const RECORD_FILE: &str = "character.json";
 const WORK_DIR: &str = ".work";
@@ -355,18 +355,18 @@ impl Library {
             .unwrap_or(1)
             .clamp(1, 4);
         let chunk = ids.len().div_ceil(threads).max(256);
+        let dir = crate::library::at::Dir::open(&self.root)
+            .map_err(|e| Error::io("reading the library", &self.root, &e))?;
         let read_chunk = |ids: &[String]| -> Vec<(String, String)> {
             let mut buf = Vec::with_capacity(8192);
-            let mut path = self.root.clone();
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
-                path.push(id);
-                path.push(RECORD_FILE);
-                if let Some(name) = read_name(&path, &mut buf) {
+                let Ok(f) = dir.open_file(&format!("{id}/{RECORD_FILE}")) else {
+                    continue;
+                };
+                if let Some(name) = read_name(f, &mut buf) {
                     out.push((id.clone(), name));
                 }
-                path.pop();
-                path.pop();
             }
             out
         };
@@ -401,18 +401,9 @@ impl Library {
     /// The characters' IDs, names and signatures now: to check a name early, and for
     /// look-alike warnings. The commit checks the name again, exactly, under the lock.
     pub fn names(&self) -> Result<NameSnapshot> {
-        // From the derived index (each entry checked against its record's stat).
-        let heads: Vec<RecordHead> = self
-            .summaries_with(false)?
-            .rows
-            .into_iter()
-            .map(|s| RecordHead {
-                id: s.id,
-                name: s.name,
-                signature: s.signature.map(RawJson::from_compact),
-            })
-            .collect();
-        Ok(NameSnapshot { heads })
+        Ok(NameSnapshot {
+            heads: self.heads()?,
+        })
     }
 
     /// Make the character built in `work` appear in the library: under the lock, re-check the
@@ -538,13 +529,12 @@ impl Library {
 
 /// The top-level `name` of a record, reading it only as far as needed: the first 8 KB
 /// (castbook writes the name near the top), else the whole file.
-fn read_name(path: &Path, buf: &mut Vec<u8>) -> Option<String> {
+fn read_name(f: File, buf: &mut Vec<u8>) -> Option<String> {
     use std::io::Read;
-    let mut f = File::open(path).ok()?;
     buf.clear();
-    buf.resize(8192, 0);
-    let n = f.read(buf).ok()?;
-    buf.truncate(n);
+    // The name is near the top: one read is usually enough; a huge record is bounded.
+    let mut f = f.take(16 << 20);
+    (&mut f).take(8192).read_to_end(buf).ok()?;
     if let Some(name) = name_in(buf) {
         return Some(name);
     }
@@ -581,13 +571,7 @@ fn name_in(bytes: &[u8]) -> Option<String> {
 }
 
 /// What name checks and look-alike warnings read of each record.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct RecordHead {
-    pub id: String,
-    pub name: String,
-    #[serde(default)]
-    pub signature: Option<RawJson>,
-}
+pub use crate::library::index::Head as RecordHead;
 
 /// IDs, names and signatures of the library at one moment.
 #[derive(Debug, Clone)]

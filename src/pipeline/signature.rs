@@ -131,8 +131,12 @@ pub fn ranked<'a>(
         .iter()
         .filter(|h| Some(h.id.as_str()) != except)
         .filter_map(|h| {
-            let other: Signature = h.signature.as_ref()?.parse().ok()?;
-            Some((similarity(sig, &other), h))
+            let other = h.signature.as_ref()?;
+            let score = match other.as_parsed() {
+                Some(o) => similarity(sig, o),
+                None => similarity(sig, &other.parsed()?),
+            };
+            Some((score, h))
         })
         .collect();
     out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
