@@ -1201,3 +1201,48 @@ fn hosting_keys_missing_from_the_environment_stop_the_registration_before_any_wo
     assert!(env.characters().is_empty());
     assert!(api.requests().is_empty());
 }
+
+#[test]
+fn a_hand_written_http_provider_with_a_custom_key_header_and_no_poll() {
+    let api = server(|_, _, _| Reply::json(201, &json!({"character": {"id": "gw:wolf-1"}})));
+    let config = format!(
+        r#"[providers.gw]
+kind = "http"
+base_url = "{}"
+api_key_env = "GW_TEST_KEY"
+auth_header = "X-API-Key"
+auth_value = "{{key}}"
+vars = {{ model = "cast-1" }}
+[providers.gw.submit]
+url = "{{base_url}}/v2/characters?model={{model}}&ref={{id}}"
+headers = {{ "X-Client" = "castbook {{id}}" }}
+body = '{{"name": "{{name}}", "about": "{{description:10}}", "n": 2, "tags": ["a", "{{id}}"]}}'
+[providers.gw.result]
+id_pointer = "/character/id"
+"#,
+        api.url("")
+    );
+    let env = Env::new(&config).set("GW_TEST_KEY", KEY);
+    let id = saved(&env, &fixture("bigbuckbunny.mp4"), NAME);
+    let r = env.run(&["register", &id, "--provider", "gw", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["provider_ids"]["gw"]["id"], "gw:wolf-1");
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 1);
+    let q = &reqs[0];
+    assert_eq!(q.method, "POST");
+    assert_eq!(q.path, format!("/v2/characters?model=cast-1&ref={id}"));
+    assert_eq!(q.header("x-api-key"), Some(KEY));
+    assert!(q.header("authorization").is_none(), "{q:?}");
+    assert_eq!(
+        q.header("x-client"),
+        Some(format!("castbook {id}").as_str())
+    );
+    assert_eq!(
+        String::from_utf8(q.body.clone()).unwrap(),
+        format!(
+            r#"{{"name":"Wolf \"Ace\" O'Hara the Brave","about":"a grey wol","n":2,"tags":["a","{id}"]}}"#
+        )
+    );
+    assert_key_nowhere(&env, &[&r]);
+}
