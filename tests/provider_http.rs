@@ -1246,3 +1246,37 @@ id_pointer = "/character/id"
     );
     assert_key_nowhere(&env, &[&r]);
 }
+
+#[test]
+fn registrations_travel_whole_in_a_pack_and_a_hostile_one_is_refused_on_import() {
+    let a = Env::new("");
+    let id = saved(&a, &fixture("bigbuckbunny.mp4"), "Wolf");
+    let path = a.library().join(&id).join("character.json");
+    let mut v = record(&a, &id);
+    let entry = json!({"id": ELEMENT_ID, "registered_at": "2026-11-02T10:00:00Z",
+                       "expires_at": "2099-01-01T00:00:00Z",
+                       "depends_on_url": "https://store.example/cast/castbook/ab.mp4",
+                       "region": "sg"});
+    v["provider_ids"] = json!({ "kling": entry });
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let file = a.dir.path().join("wolf.castpack");
+    let p = a.run(&["pack", &id, "--output", file.to_str().unwrap()]);
+    assert_eq!(p.code, 0, "{p:?}");
+
+    let b = Env::new("");
+    let i = b.run(&["import", file.to_str().unwrap(), "--json"]);
+    assert_eq!(i.code, 0, "{i:?}");
+    assert_eq!(record(&b, &id)["provider_ids"]["kling"], entry);
+
+    // The same character with a remote ID castbook will not store: refused, nothing imported.
+    v["provider_ids"]["kling"]["id"] = json!("../../etc/passwd");
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let bad = a.dir.path().join("bad.castpack");
+    let p = a.run(&["pack", &id, "--output", bad.to_str().unwrap()]);
+    assert_eq!(p.code, 0, "{p:?}");
+    let c = Env::new("");
+    let i = c.run(&["import", bad.to_str().unwrap(), "--json"]);
+    assert_ne!(i.code, 0, "{i:?}");
+    assert!(i.all().contains("path separator"), "{i:?}");
+    assert!(c.characters().is_empty());
+}
