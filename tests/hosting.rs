@@ -5,6 +5,8 @@
 
 #[path = "s3/mod.rs"]
 mod s3;
+#[path = "server/mod.rs"]
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -14,6 +16,7 @@ use castbook::error::ErrorKind;
 use castbook::hosting::{self, Hosting};
 use castbook::library::record::Character;
 use s3::{ACCESS_KEY, S3, SECRET_KEY, get};
+use server::{Reply, Server};
 
 fn env(name: &str) -> Option<String> {
     match name {
@@ -214,6 +217,17 @@ fn an_expired_url_whose_object_is_gone_is_uploaded_again() {
         get(&new.url),
         (200, std::fs::read(dir.path().join("clip.mp4")).unwrap())
     );
+    // A record that says the object is somewhere else (written by hand, or in a pack from
+    // elsewhere) does not get that URL handed out: it is signed anew for this store.
+    let mut forged = new.clone();
+    forged.url = format!("http://attacker.example/{}?X-Amz-Signature=1", new.key);
+    hosting::remember(&mut record, "clip.mp4", &hash, h.store(), &forged);
+    let (fixed, changed) = rt
+        .block_on(h.url_in_record(&mut record, dir.path(), "clip.mp4", &hash))
+        .unwrap();
+    assert!(changed);
+    assert!(fixed.url.starts_with(&s3.endpoint()), "{}", fixed.url);
+    assert_eq!(get(&fixed.url).0, 200);
     // A URL recorded for another store is not handed out.
     assert!(hosting::recorded(&record, &hash, "http://elsewhere.example/b/").is_none());
 }
@@ -319,4 +333,100 @@ fn character(hash: &str) -> Character {
         "keyframes": [], "signature": {"version": 1}
     }))
     .unwrap()
+}
+
+fn scripted(server: &Server) -> Hosting {
+    let cfg = Config::parse(&format!(
+        "[hosting]\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"cast\"\n\
+         access_key_env = \"T_S3_KEY\"\nsecret_key_env = \"T_S3_SECRET\"\n",
+        server.url("")
+    ))
+    .unwrap();
+    Hosting::from_config_env(&cfg, &env).unwrap().unwrap()
+}
+
+fn s3_error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::status(
+        status,
+        "application/xml",
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        ),
+    )
+}
+
+#[test]
+fn a_missing_bucket_says_to_create_it() {
+    // AWS answers a PUT into a bucket that does not exist with 404 NoSuchBucket.
+    let server = Server::start(|req, _| match req.method.as_str() {
+        "HEAD" => Reply::status(404, "application/xml", ""),
+        _ => s3_error(404, "NoSuchBucket", "The specified bucket does not exist"),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, hash) = file(dir.path(), "clip.mp4", 5_000, 4);
+    let err = rt()
+        .block_on(scripted(&server).url_for(&clip, &hash))
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 5);
+    assert!(
+        err.message.contains("NoSuchBucket") && err.message.contains("create the bucket \"cast\""),
+        "{}",
+        err.message
+    );
+    let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["HEAD", "PUT"], "a 404 is not tried again");
+}
+
+#[test]
+fn a_busy_store_is_tried_again_after_retry_after() {
+    let server = Server::start(|req, n| match (req.method.as_str(), n) {
+        ("HEAD", _) => Reply::status(404, "application/xml", ""),
+        (_, 1) => s3_error(503, "SlowDown", "Please reduce your request rate")
+            .with_header("Retry-After", "1"),
+        _ => Reply::status(200, "application/xml", ""),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, hash) = file(dir.path(), "clip.mp4", 70_000, 6);
+    let hosted = rt()
+        .block_on(scripted(&server).url_for(&clip, &hash))
+        .unwrap();
+    assert!(hosted.uploaded);
+    let reqs = server.requests();
+    let puts: Vec<_> = reqs.iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 2, "the PUT is sent again after the 503");
+    let bytes = std::fs::read(&clip).unwrap();
+    for p in &puts {
+        assert_eq!(
+            p.path.split('?').next().unwrap(),
+            format!("/cast/castbook/{hash}.mp4")
+        );
+        assert!(p.path.contains("X-Amz-Signature="), "{}", p.path);
+        assert_eq!(p.body, bytes, "the whole file each time");
+        assert_eq!(p.header("content-length"), Some("70000"));
+        assert_eq!(p.header("content-type"), Some("video/mp4"));
+        // The key is only in the signature's credential scope, never the secret.
+        let all = format!("{} {:?}", p.path, p.headers);
+        assert!(!all.contains(SECRET_KEY), "{all}");
+    }
+}
+
+#[test]
+fn a_store_that_echoes_the_secret_has_it_removed_from_the_message() {
+    let server = Server::start(|req, _| match req.method.as_str() {
+        "HEAD" => Reply::status(404, "application/xml", ""),
+        _ => s3_error(
+            403,
+            "SignatureDoesNotMatch",
+            &format!("we computed it with {SECRET_KEY}"),
+        ),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, hash) = file(dir.path(), "clip.mp4", 1_000, 8);
+    let err = rt()
+        .block_on(scripted(&server).url_for(&clip, &hash))
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 5);
+    assert!(!err.message.contains(SECRET_KEY), "{}", err.message);
+    assert!(err.message.contains("[redacted]"), "{}", err.message);
+    assert!(err.message.contains("T_S3_SECRET"), "{}", err.message);
 }

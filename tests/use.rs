@@ -138,20 +138,21 @@ fn veo_gets_the_three_best_keyframes_at_the_clips_size() {
         );
         assert!(r["score"]["sharpness"].as_f64().unwrap() > 0.0);
     }
-    let images = plan["request"]["referenceImages"].as_array().unwrap();
+    let instance = &plan["request"]["instances"][0];
+    assert_eq!(instance["prompt"], plan["prompt"]);
+    let images = instance["referenceImages"].as_array().unwrap();
     assert_eq!(images.len(), 3);
     for (img, r) in images.iter().zip(refs(&plan)) {
         assert_eq!(img["referenceType"], "asset");
-        assert_eq!(img["image"]["uri"], r["path"]);
+        assert_eq!(img["image"]["mimeType"], "image/jpeg");
+        let bytes = img["image"]["bytesBase64Encoded"].as_str().unwrap();
+        assert!(bytes.contains(r["path"].as_str().unwrap()), "{bytes}");
     }
     assert!(
         plan["prompt"].as_str().unwrap().starts_with("Hero"),
         "{plan}"
     );
-    assert!(
-        plan["notes"].to_string().contains("[hosting]"),
-        "local files say how to get URLs: {plan}"
-    );
+    assert!(plan["notes"].to_string().contains("base64"), "{plan}");
     // The frames are kept: a second run makes none again.
     let first = PathBuf::from(refs(&plan)[0]["path"].as_str().unwrap());
     let before = std::fs::metadata(&first).unwrap().modified().unwrap();
@@ -333,6 +334,28 @@ fn sora_gets_the_remote_id_and_never_the_local_one() {
     let text = stdout(&env.run(&["use", id, "--for", "SORA-2"]));
     assert!(text.contains("use it: char_remote_77"), "{text}");
     assert!(!text.contains(&format!("\"id\":\"{id}\"")), "{text}");
+
+    // A registration that has expired is not offered: register again.
+    let path = env.lib().join(id).join("character.json");
+    let mut rec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    rec["provider_ids"]["sora"] = serde_json::json!({
+        "id": "char_remote_77",
+        "registered_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-02T00:00:00Z"
+    });
+    std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let out = env.run(&["use", id, "--for", "sora-2", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "registration_expired");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("castbook register {id} --provider sora")),
+        "{v}"
+    );
+    assert!(!stdout(&out).contains("\"characters\""));
 }
 
 #[test]
@@ -439,7 +462,7 @@ fn the_json_plan_has_one_shape() {
     let text = stdout(&env.run(&["use", id, "--for", "veo-3.1"]));
     assert!(text.contains("3 reference images"), "{text}");
     assert!(text.contains("prompt: \"Shape"), "{text}");
-    assert!(text.contains("json:   {\"referenceImages\""), "{text}");
+    assert!(text.contains("json:   {\"instances\""), "{text}");
 }
 
 #[test]

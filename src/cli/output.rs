@@ -446,47 +446,7 @@ pub fn print_use(plan: &crate::usage::Plan, json: bool) {
         print_json(plan);
         return;
     }
-    let who = format!("{} ({})", esc(&plan.name), esc(&plan.id));
-    match (&plan.remote_id, &plan.provider) {
-        (Some(remote), Some(provider)) => {
-            println!("{who} for {}: the ID {} knows", plan.model, esc(provider));
-            println!("use it: {}", esc(remote));
-        }
-        _ => {
-            let what = match plan.references.first().map(|r| r.kind) {
-                Some("clip") => "the clip".to_string(),
-                _ if plan.references.len() == 1 => "1 reference image".to_string(),
-                _ => format!("{} reference images", plan.references.len()),
-            };
-            println!(
-                "{who} for {}: {what} with every generation{}",
-                plan.model,
-                if plan.hosted {
-                    " (hosted)"
-                } else {
-                    " (local files)"
-                }
-            );
-            for r in &plan.references {
-                let which = match r.keyframe {
-                    Some(k) => format!("keyframe {k}"),
-                    None => r.kind.to_string(),
-                };
-                println!(
-                    "  {which:<11} {}x{}  {}",
-                    r.width,
-                    r.height,
-                    esc(&r.path.display().to_string())
-                );
-                if let (Some(url), Some(until)) = (&r.url, &r.expires_at) {
-                    println!("              {}  (until {until})", esc(url));
-                }
-            }
-        }
-    }
-    println!("prompt: \"{}\"", esc(&plan.prompt));
-    println!("json:   {}", plan.request);
-    for n in &plan.notes {
-        println!("note:   {}", esc(n));
+    for line in crate::usage::plan_lines(plan) {
+        println!("{line}");
     }
 }

@@ -542,8 +542,12 @@ impl Hosting {
         blake3: &str,
     ) -> Result<(Hosted, bool)> {
         let key = Self::key_for(Path::new(file), blake3)?;
+        // Only a URL of this very object is handed out again: a record can come from
+        // elsewhere (a pack, a shared folder) with anything written in it.
+        let object = self.bucket.object_url(&key);
         if let Some(h) = recorded(record, blake3, self.store())
             && h.key == key
+            && h.url.split('?').next() == Some(object.as_str())
             && fresh(h.expires_at, self.ttl, SystemTime::now())
         {
             return Ok((h, false));

@@ -361,10 +361,13 @@ pub fn usage_lines(name: &str, id: &str, remote: Option<&str>) -> Vec<String> {
 }
 
 impl Character {
-    /// The remote ID of the first provider this character is registered with (by name).
+    /// The remote ID of the first provider this character is registered with (by name), of
+    /// the registrations that have not expired.
     pub fn first_remote(&self) -> Option<(&str, &str)> {
-        let p = self.provider_ids.keys().next()?;
-        Some((p.as_str(), self.id_for(Some(p))))
+        self.provider_ids
+            .iter()
+            .find(|(_, e)| !e.expired())
+            .map(|(p, e)| (p.as_str(), e.id.as_str()))
     }
 }
 

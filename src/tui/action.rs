@@ -59,6 +59,7 @@ actions! {
     Remove = "remove",
     Undo = "undo",
     Register = "register",
+    UseFor = "use_for",
     Export = "export",
     CancelJob = "cancel_job",
     Help = "help",
@@ -116,6 +117,11 @@ pub enum Msg {
     Exported {
         path: std::path::PathBuf,
         result: Box<crate::Result<usize>>,
+    },
+    /// What to send a model for a character was worked out (or not).
+    UseDone {
+        model: &'static str,
+        result: Box<crate::Result<crate::usage::Plan>>,
     },
     /// A job registered a character with a provider (or failed to). `created` is set when
     /// the job created the character first: it is saved whatever `result` says.

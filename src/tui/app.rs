@@ -70,6 +70,8 @@ pub enum PromptKind {
     Export,
     /// The provider to register the character with this ID with.
     Provider(String),
+    /// The model to say what to send for the character with this ID.
+    Model(String),
 }
 
 impl PromptKind {
@@ -82,6 +84,7 @@ impl PromptKind {
             PromptKind::Tags(_) => "Tags (comma separated)",
             PromptKind::Export => "Export to (.csv or .json)",
             PromptKind::Provider(_) => "Register with provider",
+            PromptKind::Model(_) => "What to send which model",
         }
     }
 }
@@ -103,6 +106,8 @@ pub enum ReaderKind {
     History,
     /// A character's details.
     Character(String),
+    /// Text worked out once (what to send a model): a title and its lines.
+    Text(String, Vec<String>),
 }
 
 /// A read-only text overlay, scrolled with the list keys; Esc closes it.
@@ -495,6 +500,7 @@ impl App {
                 }
             }
             Msg::JobDone { id, result } => self.on_job_done(id, *result),
+            Msg::UseDone { model, result } => self.on_use_done(model, *result),
             Msg::RegisterDone {
                 id,
                 created,
@@ -815,6 +821,13 @@ impl App {
 
             Action::Undo => self.undo_remove(),
             Action::Register => self.register_selected(),
+            Action::UseFor => match self.library.selected_character() {
+                Some(c) => {
+                    let id = c.id.clone();
+                    self.open_prompt(PromptKind::Model(id), "");
+                }
+                None => self.set_status(StatusKind::Error, "no character selected"),
+            },
             Action::Export => {
                 // Outside the clips folder: the home folder, else beside the library.
                 let dir = self
@@ -1194,6 +1207,21 @@ impl App {
         let except = match &p.kind {
             PromptKind::Name => None,
             PromptKind::Rename(id) => Some(id.as_str()),
+            PromptKind::Model(_) => {
+                let typed = p.input.value().trim().to_string();
+                let error = match crate::usage::model(&typed) {
+                    Ok(_) => None,
+                    Err(_) if typed.is_empty() => Some(format!(
+                        "type a model: {}",
+                        crate::usage::model_names().join(", ")
+                    )),
+                    Err(e) => Some(e.message),
+                };
+                if let Some(p) = &mut self.prompt {
+                    p.error = error;
+                }
+                return;
+            }
             PromptKind::Provider(_) => {
                 let error = self.provider_error(p.input.value().trim());
                 if let Some(p) = &mut self.prompt {
@@ -1274,6 +1302,7 @@ impl App {
             }),
             PromptKind::Export => self.export(value.trim(), false),
             PromptKind::Provider(id) => self.register(&id, value.trim()),
+            PromptKind::Model(id) => self.use_for(&id, value.trim()),
         }
     }
 
@@ -1548,6 +1577,60 @@ impl App {
             }
             [only] => self.register(&id, only),
             _ => self.open_prompt(PromptKind::Provider(id), ""),
+        }
+    }
+
+    /// Work out what to send `model` for character `id` off the UI task (keyframes may be made
+    /// with ffmpeg, files uploaded to the hosting store); the answer opens in a reader.
+    fn use_for(&mut self, id: &str, model: &str) {
+        let Ok(model) = crate::usage::model(model) else {
+            return;
+        };
+        let Some(c) = self.library.characters.iter().find(|c| c.id == id).cloned() else {
+            self.set_status(
+                StatusKind::Error,
+                format!("{id} is no longer in the library"),
+            );
+            return;
+        };
+        self.set_status(
+            StatusKind::Info,
+            format!(
+                "working out what to send {} for {}…",
+                model.name,
+                escape_display(&c.name)
+            ),
+        );
+        let lib = self.lib.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let cfg = crate::config::Config::load()?;
+                let hosting = match model.takes {
+                    crate::usage::Takes::RemoteId(_) => None,
+                    _ => crate::hosting::Hosting::from_config(&cfg)?,
+                };
+                crate::usage::plan(&lib, &cfg, &c, model, hosting.as_ref()).await
+            }
+            .await;
+            let _ = tx.send(Msg::UseDone {
+                model: model.name,
+                result: Box::new(result),
+            });
+        });
+    }
+
+    fn on_use_done(&mut self, model: &'static str, result: crate::Result<crate::usage::Plan>) {
+        match result {
+            Ok(plan) => {
+                let title = format!("{} for {}", escape_display(&plan.name), model);
+                self.reader = Some(Reader {
+                    kind: ReaderKind::Text(title, crate::usage::plan_lines(&plan)),
+                    scroll: 0,
+                });
+                self.set_status(StatusKind::Ok, format!("what to send {model} is open"));
+            }
+            Err(e) => self.set_status(StatusKind::Error, e.message),
         }
     }
 

@@ -415,6 +415,13 @@ impl Default for KeyMap {
                     "register with a provider",
                 ),
                 b(
+                    Action::UseFor,
+                    vec![c('U')],
+                    Scope::Library,
+                    None,
+                    "what to send a model",
+                ),
+                b(
                     Action::Export,
                     vec![c('E')],
                     Scope::Library,

@@ -232,6 +232,10 @@ fn draw_reader(frame: &mut Frame, app: &mut App, theme: &Theme, area: Rect) {
             }
             ("Finished jobs".to_string(), lines)
         }
+        ReaderKind::Text(title, text) => (
+            title.clone(),
+            text.iter().map(|l| Line::from(l.clone())).collect(),
+        ),
         ReaderKind::Character(id) => match app.library.characters.iter().find(|c| c.id == *id) {
             Some(c) => (escape_display(&c.name), details_lines(c, theme)),
             None => (

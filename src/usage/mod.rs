@@ -242,7 +242,24 @@ pub async fn plan(
             let names = registrars(cfg, registrar);
             let found = names
                 .iter()
+                .find(|p| c.provider_ids.get(p.as_str()).is_some_and(|e| !e.expired()));
+            let expired = names
+                .iter()
                 .find(|p| c.provider_ids.contains_key(p.as_str()));
+            if let (None, Some(p)) = (found, expired) {
+                return Err(Error::input(
+                    "registration_expired",
+                    format!(
+                        "{} ({})'s registration with {} has expired: register again with \
+                         `castbook register {} --provider {}`",
+                        crate::util::escape_display(&c.name),
+                        c.id,
+                        crate::util::escape_display(p),
+                        c.id,
+                        crate::util::escape_display(p)
+                    ),
+                ));
+            }
             let Some(provider) = found else {
                 let how = match registrar {
                     Registrar::OpenAi => "a provider with kind = \"openai\"",
@@ -311,7 +328,7 @@ pub async fn plan(
     }
     if plan.takes == "references" {
         fill_request(&mut plan, &mut notes);
-        if hosting.is_none() {
+        if hosting.is_none() && model.name != "veo-3.1" {
             notes.push(
                 "these are local files: this model wants URLs, so set up [hosting] (castbook then \
                  uploads them and puts signed URLs here) or upload them yourself"
@@ -530,6 +547,61 @@ fn file_hash(path: &Path) -> Result<String> {
     Ok(crate::library::id::SourceDigest::of_file(path)?.blake3)
 }
 
+/// The plan for people: who and what for, each reference (path, and URL with its expiry when
+/// hosted), the prompt, the request fragment and the notes. Text from the record is escaped.
+pub fn plan_lines(plan: &Plan) -> Vec<String> {
+    let esc = crate::util::escape_display;
+    let mut out = Vec::new();
+    let who = format!("{} ({})", esc(&plan.name), esc(&plan.id));
+    match (&plan.remote_id, &plan.provider) {
+        (Some(remote), Some(provider)) => {
+            out.push(format!(
+                "{who} for {}: the ID {} knows",
+                plan.model,
+                esc(provider)
+            ));
+            out.push(format!("use it: {}", esc(remote)));
+        }
+        _ => {
+            let what = match plan.references.first().map(|r| r.kind) {
+                Some("clip") => "the clip".to_string(),
+                _ if plan.references.len() == 1 => "1 reference image".to_string(),
+                _ => format!("{} reference images", plan.references.len()),
+            };
+            out.push(format!(
+                "{who} for {}: {what} with every generation{}",
+                plan.model,
+                if plan.hosted {
+                    " (hosted)"
+                } else {
+                    " (local files)"
+                }
+            ));
+            for r in &plan.references {
+                let which = match r.keyframe {
+                    Some(k) => format!("keyframe {k}"),
+                    None => r.kind.to_string(),
+                };
+                out.push(format!(
+                    "  {which:<11} {}x{}  {}",
+                    r.width,
+                    r.height,
+                    esc(&r.path.display().to_string())
+                ));
+                if let (Some(url), Some(until)) = (&r.url, &r.expires_at) {
+                    out.push(format!("              {}  (until {until})", esc(url)));
+                }
+            }
+        }
+    }
+    out.push(format!("prompt: \"{}\"", esc(&plan.prompt)));
+    out.push(format!("json:   {}", plan.request));
+    for n in &plan.notes {
+        out.push(format!("note:   {}", esc(n)));
+    }
+    out
+}
+
 /// The prompt and request fragment of a model that takes references.
 fn fill_request(plan: &mut Plan, notes: &mut Vec<String>) {
     let name = plan.name.clone();
@@ -538,19 +610,27 @@ fn fill_request(plan: &mut Plan, notes: &mut Vec<String>) {
     match plan.model {
         "veo-3.1" => {
             plan.prompt = format!("{name}, the character in the reference images, {ACTION}");
-            let images: Vec<Value> = locs
+            // Vertex AI's shape: each image inline (base64) or from Cloud Storage; the
+            // fragment names the file whose bytes go in.
+            let images: Vec<Value> = plan
+                .references
                 .iter()
-                .map(|l| {
+                .map(|r| {
                     json!({
-                        "image": {"uri": l, "mimeType": "image/jpeg"},
+                        "image": {
+                            "bytesBase64Encoded": format!("<base64 of {}>", r.path.display()),
+                            "mimeType": "image/jpeg"
+                        },
                         "referenceType": "asset"
                     })
                 })
                 .collect();
-            plan.request = json!({"referenceImages": images});
+            plan.request =
+                json!({"instances": [{"prompt": plan.prompt, "referenceImages": images}]});
             notes.push(
-                "Veo reads each image inline (bytesBase64Encoded) or from Cloud Storage (gcsUri): \
-                 put the file's bytes or its gs:// copy in `image` where your client needs it"
+                "Veo takes the images' bytes: put each file's base64 (`base64 -w0 FILE`) in \
+                 bytesBase64Encoded, or a Cloud Storage copy in gcsUri; gateways that take \
+                 image_urls can use the hosted URLs"
                     .to_string(),
             );
         }
