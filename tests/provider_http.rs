@@ -1280,3 +1280,39 @@ fn registrations_travel_whole_in_a_pack_and_a_hostile_one_is_refused_on_import()
     assert!(i.all().contains("path separator"), "{i:?}");
     assert!(c.characters().is_empty());
 }
+
+#[test]
+fn importing_a_live_registration_replaces_an_expired_one_but_never_a_live_one() {
+    let a = Env::new("");
+    let id = saved(&a, &fixture("bigbuckbunny.mp4"), "Wolf");
+    let set = |env: &Env, entries: Value| {
+        let path = env.library().join(&id).join("character.json");
+        let mut v = record(env, &id);
+        v["provider_ids"] = entries;
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    };
+    let live = json!({"id": "new-1", "registered_at": "2026-11-20T10:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
+    let expired = json!({"id": "old-1", "registered_at": "2026-01-01T10:00:00Z", "expires_at": "2026-02-01T00:00:00Z"});
+    let other_live = json!({"id": "mine-1", "registered_at": "2026-11-01T10:00:00Z"});
+    set(&a, json!({"kling": live, "fal": live}));
+    let file = a.dir.path().join("wolf.castpack");
+    assert_eq!(
+        a.run(&["pack", &id, "--output", file.to_str().unwrap()])
+            .code,
+        0
+    );
+
+    // B has the same character: kling expired, fal live under another ID.
+    let b = Env::new("");
+    assert_eq!(saved(&b, &fixture("bigbuckbunny.mp4"), "Wolf"), id);
+    set(&b, json!({"kling": expired, "fal": other_live}));
+    let i = b.run(&["import", file.to_str().unwrap(), "--json"]);
+    assert_eq!(i.code, 0, "{i:?}");
+    let r = &i.json()[0];
+    assert_eq!(r["status"], "merged", "{r}");
+    assert_eq!(r["providers_added"], json!(["kling"]));
+    assert_eq!(r["providers_differ"], json!(["fal"]));
+    let after = record(&b, &id);
+    assert_eq!(after["provider_ids"]["kling"], live);
+    assert_eq!(after["provider_ids"]["fal"], other_live);
+}
