@@ -521,6 +521,10 @@ fn hostile_replies_are_refused_huge_ones_are_cut_and_reply_values_cannot_change_
             env.run_measured(&["register", &id, "--provider", "kling", "--json"])
         };
         assert_refused(&env, &id, &r, "larger than 1 MB");
+        eprintln!(
+            "castbook peak RSS with a 30 MB reply (declared: {declared}): {:.1} MB",
+            rss as f64 / 1e6
+        );
         assert!(rss < 80_000_000, "castbook peaked at {rss} bytes");
         assert_eq!(api.requests().len(), 2, "not retried");
     }
