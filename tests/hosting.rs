@@ -411,6 +411,23 @@ fn a_busy_store_is_tried_again_after_retry_after() {
 }
 
 #[test]
+fn a_head_refused_for_want_of_list_rights_still_uploads() {
+    // Keys without s3:ListBucket get 403 (not 404) for an object that is not there.
+    let server = Server::start(|req, _| match req.method.as_str() {
+        "HEAD" => Reply::status(403, "application/xml", ""),
+        _ => Reply::status(200, "application/xml", ""),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let (clip, hash) = file(dir.path(), "clip.mp4", 2_000, 9);
+    let hosted = rt()
+        .block_on(scripted(&server).url_for(&clip, &hash))
+        .unwrap();
+    assert!(hosted.uploaded);
+    let methods: Vec<String> = server.requests().iter().map(|r| r.method.clone()).collect();
+    assert_eq!(methods, ["HEAD", "PUT"]);
+}
+
+#[test]
 fn a_store_that_echoes_the_secret_has_it_removed_from_the_message() {
     let server = Server::start(|req, _| match req.method.as_str() {
         "HEAD" => Reply::status(404, "application/xml", ""),

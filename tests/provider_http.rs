@@ -521,6 +521,10 @@ fn hostile_replies_are_refused_huge_ones_are_cut_and_reply_values_cannot_change_
             env.run_measured(&["register", &id, "--provider", "kling", "--json"])
         };
         assert_refused(&env, &id, &r, "larger than 1 MB");
+        eprintln!(
+            "castbook peak RSS with a 30 MB reply (declared: {declared}): {:.1} MB",
+            rss as f64 / 1e6
+        );
         assert!(rss < 80_000_000, "castbook peaked at {rss} bytes");
         assert_eq!(api.requests().len(), 2, "not retried");
     }
@@ -1200,4 +1204,119 @@ fn hosting_keys_missing_from_the_environment_stop_the_registration_before_any_wo
     assert!(msg.contains("T_S3_KEY"), "{msg}");
     assert!(env.characters().is_empty());
     assert!(api.requests().is_empty());
+}
+
+#[test]
+fn a_hand_written_http_provider_with_a_custom_key_header_and_no_poll() {
+    let api = server(|_, _, _| Reply::json(201, &json!({"character": {"id": "gw:wolf-1"}})));
+    let config = format!(
+        r#"[providers.gw]
+kind = "http"
+base_url = "{}"
+api_key_env = "GW_TEST_KEY"
+auth_header = "X-API-Key"
+auth_value = "{{key}}"
+vars = {{ model = "cast-1" }}
+[providers.gw.submit]
+url = "{{base_url}}/v2/characters?model={{model}}&ref={{id}}"
+headers = {{ "X-Client" = "castbook {{id}}" }}
+body = '{{"name": "{{name}}", "about": "{{description:10}}", "n": 2, "tags": ["a", "{{id}}"]}}'
+[providers.gw.result]
+id_pointer = "/character/id"
+"#,
+        api.url("")
+    );
+    let env = Env::new(&config).set("GW_TEST_KEY", KEY);
+    let id = saved(&env, &fixture("bigbuckbunny.mp4"), NAME);
+    let r = env.run(&["register", &id, "--provider", "gw", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["provider_ids"]["gw"]["id"], "gw:wolf-1");
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 1);
+    let q = &reqs[0];
+    assert_eq!(q.method, "POST");
+    assert_eq!(q.path, format!("/v2/characters?model=cast-1&ref={id}"));
+    assert_eq!(q.header("x-api-key"), Some(KEY));
+    assert!(q.header("authorization").is_none(), "{q:?}");
+    assert_eq!(
+        q.header("x-client"),
+        Some(format!("castbook {id}").as_str())
+    );
+    assert_eq!(
+        String::from_utf8(q.body.clone()).unwrap(),
+        format!(
+            r#"{{"name":"Wolf \"Ace\" O'Hara the Brave","about":"a grey wol","n":2,"tags":["a","{id}"]}}"#
+        )
+    );
+    assert_key_nowhere(&env, &[&r]);
+}
+
+#[test]
+fn registrations_travel_whole_in_a_pack_and_a_hostile_one_is_refused_on_import() {
+    let a = Env::new("");
+    let id = saved(&a, &fixture("bigbuckbunny.mp4"), "Wolf");
+    let path = a.library().join(&id).join("character.json");
+    let mut v = record(&a, &id);
+    let entry = json!({"id": ELEMENT_ID, "registered_at": "2026-11-02T10:00:00Z",
+                       "expires_at": "2099-01-01T00:00:00Z",
+                       "depends_on_url": "https://store.example/cast/castbook/ab.mp4",
+                       "region": "sg"});
+    v["provider_ids"] = json!({ "kling": entry });
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let file = a.dir.path().join("wolf.castpack");
+    let p = a.run(&["pack", &id, "--output", file.to_str().unwrap()]);
+    assert_eq!(p.code, 0, "{p:?}");
+
+    let b = Env::new("");
+    let i = b.run(&["import", file.to_str().unwrap(), "--json"]);
+    assert_eq!(i.code, 0, "{i:?}");
+    assert_eq!(record(&b, &id)["provider_ids"]["kling"], entry);
+
+    // The same character with a remote ID castbook will not store: refused, nothing imported.
+    v["provider_ids"]["kling"]["id"] = json!("../../etc/passwd");
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let bad = a.dir.path().join("bad.castpack");
+    let p = a.run(&["pack", &id, "--output", bad.to_str().unwrap()]);
+    assert_eq!(p.code, 0, "{p:?}");
+    let c = Env::new("");
+    let i = c.run(&["import", bad.to_str().unwrap(), "--json"]);
+    assert_ne!(i.code, 0, "{i:?}");
+    assert!(i.all().contains("path separator"), "{i:?}");
+    assert!(c.characters().is_empty());
+}
+
+#[test]
+fn importing_a_live_registration_replaces_an_expired_one_but_never_a_live_one() {
+    let a = Env::new("");
+    let id = saved(&a, &fixture("bigbuckbunny.mp4"), "Wolf");
+    let set = |env: &Env, entries: Value| {
+        let path = env.library().join(&id).join("character.json");
+        let mut v = record(env, &id);
+        v["provider_ids"] = entries;
+        std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    };
+    let live = json!({"id": "new-1", "registered_at": "2026-11-20T10:00:00Z", "expires_at": "2099-01-01T00:00:00Z"});
+    let expired = json!({"id": "old-1", "registered_at": "2026-01-01T10:00:00Z", "expires_at": "2026-02-01T00:00:00Z"});
+    let other_live = json!({"id": "mine-1", "registered_at": "2026-11-01T10:00:00Z"});
+    set(&a, json!({"kling": live, "fal": live}));
+    let file = a.dir.path().join("wolf.castpack");
+    assert_eq!(
+        a.run(&["pack", &id, "--output", file.to_str().unwrap()])
+            .code,
+        0
+    );
+
+    // B has the same character: kling expired, fal live under another ID.
+    let b = Env::new("");
+    assert_eq!(saved(&b, &fixture("bigbuckbunny.mp4"), "Wolf"), id);
+    set(&b, json!({"kling": expired, "fal": other_live}));
+    let i = b.run(&["import", file.to_str().unwrap(), "--json"]);
+    assert_eq!(i.code, 0, "{i:?}");
+    let r = &i.json()[0];
+    assert_eq!(r["status"], "merged", "{r}");
+    assert_eq!(r["providers_added"], json!(["kling"]));
+    assert_eq!(r["providers_differ"], json!(["fal"]));
+    let after = record(&b, &id);
+    assert_eq!(after["provider_ids"]["kling"], live);
+    assert_eq!(after["provider_ids"]["fal"], other_live);
 }

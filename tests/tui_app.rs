@@ -1165,7 +1165,10 @@ async fn a_registration_shows_each_step_and_a_cancel_after_the_submit_says_the_r
         ),
     });
     let config = format!(
-        "[providers.kling]\npreset = \"kling-elements\"\nbase_url = \"{}\"\napi_key = \"k-test-1\"\nsubmit = {{ body = '{{\"element_name\": \"{{name:20}}\"}}' }}\n[providers.kling.poll]\ninterval_s = 0.05\nmax_interval_s = 0.1\n",
+        "[providers.kling]\nkind = \"http\"\nbase_url = \"{}\"\napi_key = \"k-test-1\"\n\
+         submit = {{ url = \"{{base_url}}/v1/elements\", body = '{{\"element_name\": \"{{name:20}}\"}}', capture = {{ task_id = \"/data/task_id\" }} }}\n\
+         poll = {{ url = \"{{base_url}}/v1/elements/{{task_id}}\", status_pointer = \"/data/task_status\", done_values = [\"succeed\"], interval_s = 0.05, max_interval_s = 0.1 }}\n\
+         result = {{ id_pointer = \"/data/element_id\" }}\n",
         api.url("")
     );
     let mut h = Harness::with_config(|_, lib| saved_characters(lib, &["Hero"]), "clips", &config);
@@ -1196,10 +1199,7 @@ async fn a_registration_shows_each_step_and_a_cancel_after_the_submit_says_the_r
         note.contains("task-tui") && note.contains("may still finish"),
         "{note}"
     );
-    assert!(
-        note.contains(&api.url("/v1/general/advanced-custom-elements/task-tui")),
-        "{note}"
-    );
+    assert!(note.contains(&api.url("/v1/elements/task-tui")), "{note}");
     let status = h.app.status.clone().unwrap().text;
     assert!(status.contains("may still finish"), "{status}");
     assert!(

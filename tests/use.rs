@@ -532,3 +532,29 @@ fn with_hosting_the_references_are_signed_urls_kept_in_the_record() {
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     assert!(stderr(&out).contains("CB_KEY"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_record_pointing_outside_its_folder_is_refused() {
+    let env = Env::new();
+    let rec = env.create(
+        &testsrc("use-vidu.mp4", "1280x720", 25, 4.0, false),
+        "Edited",
+        &[],
+    );
+    let id = rec["id"].as_str().unwrap();
+    let path = env.lib().join(id).join("character.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["keyframes"][0] = Value::String("../../outside.jpg".into());
+    v["clip"]["path"] = Value::String("/etc/passwd".into());
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    for model in ["vidu", "seedance"] {
+        let out = env.run(&["use", id, "--for", model, "--json"]);
+        assert_eq!(out.status.code(), Some(3), "{model}: {}", stdout(&out));
+        let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(e["error"]["code"], "record_path", "{model}: {e}");
+        assert!(
+            !stdout(&out).contains("root:"),
+            "nothing is read from outside"
+        );
+    }
+}

@@ -339,7 +339,9 @@ impl Hosting {
             .send("checking", key, || self.client.head(url.clone()))
             .await?;
         let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
+        // AWS answers 403 rather than 404 for a missing object when the keys may not list
+        // the bucket: upload then, and let the PUT say whether the keys are wrong.
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::FORBIDDEN {
             return Ok(None);
         }
         if status.is_success() {

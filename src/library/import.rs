@@ -506,6 +506,11 @@ pub fn commit(lib: &Library, mut stage: Stage, mode: OnConflict) -> Result<Vec<I
                         have.provider_ids.insert(provider.clone(), remote.clone());
                         result.providers_added.push(provider.clone());
                     }
+                    // Ours has expired and the incoming one has not: it replaces ours.
+                    Some(ours) if ours.expired() && !remote.expired() => {
+                        have.provider_ids.insert(provider.clone(), remote.clone());
+                        result.providers_added.push(provider.clone());
+                    }
                     Some(ours) if ours.id != remote.id => {
                         result.providers_differ.push(provider.clone())
                     }

@@ -11,6 +11,10 @@
 //! [providers.mine]
 //! kind = "command"             # argv with {clip} {name} {id}; prints {"id": ...}
 //! command = ["my-uploader", "{clip}", "{name}"]
+//! [providers.kling]
+//! preset = "kling-elements"    # kind = "http": steps described as data (see `http`)
+//! base_url = "https://..."
+//! api_key_env = "KLING_API_KEY"
 //! ```
 
 pub mod command;
@@ -95,7 +99,7 @@ pub struct Registration {
 pub trait Provider {
     /// The configured name (`[providers.NAME]`).
     fn name(&self) -> &str;
-    /// The kind: `openai` or `command`.
+    /// The kind: `openai`, `command` or `http`.
     fn kind(&self) -> &'static str;
     /// Check, before any work, that the provider can be called (a key is set, ...).
     fn check(&self) -> Result<()>;

@@ -55,53 +55,55 @@ pub fn score_file(path: &Path) -> Result<FrameScore> {
 /// Measure a grey image.
 pub fn score(g: &GrayImage) -> FrameScore {
     let (w, h) = g.dimensions();
-    let px = |x: u32, y: u32| f64::from(g.get_pixel(x, y).0[0]);
+    let (wu, hu) = (w as usize, h as usize);
+    let raw: &[u8] = g.as_raw();
 
-    let mut n = 0.0;
-    let (mut sum, mut sum2) = (0.0, 0.0);
-    if w >= 3 && h >= 3 {
-        for y in 1..h - 1 {
-            for x in 1..w - 1 {
-                let l = px(x - 1, y) + px(x + 1, y) + px(x, y - 1) + px(x, y + 1) - 4.0 * px(x, y);
+    // Variance of the 4-neighbour Laplacian over the inner pixels.
+    let (mut n, mut sum, mut sum2) = (0u64, 0i64, 0i64);
+    if wu >= 3 && hu >= 3 {
+        for y in 1..hu - 1 {
+            let (up, row, down) = (
+                &raw[(y - 1) * wu..y * wu],
+                &raw[y * wu..(y + 1) * wu],
+                &raw[(y + 1) * wu..(y + 2) * wu],
+            );
+            for x in 1..wu - 1 {
+                let l = i64::from(row[x - 1])
+                    + i64::from(row[x + 1])
+                    + i64::from(up[x])
+                    + i64::from(down[x])
+                    - 4 * i64::from(row[x]);
                 sum += l;
                 sum2 += l * l;
-                n += 1.0;
+                n += 1;
             }
         }
     }
-    let sharpness = if n > 0.0 {
-        let mean = sum / n;
-        (sum2 / n - mean * mean).max(0.0)
+    let sharpness = if n > 0 {
+        let mean = sum as f64 / n as f64;
+        (sum2 as f64 / n as f64 - mean * mean).max(0.0)
     } else {
         0.0
     };
 
-    let total = f64::from(w) * f64::from(h);
-    let (mut light, mut clipped) = (0.0, 0.0);
-    for p in g.pixels() {
-        let v = f64::from(p.0[0]);
-        light += v;
-        if !(8.0..=247.0).contains(&v) {
-            clipped += 1.0;
-        }
-    }
-    let mean = light / total.max(1.0);
-    let exposure =
-        ((1.0 - (mean - 128.0).abs() / 128.0) * (1.0 - clipped / total.max(1.0))).max(0.0);
+    let total = raw.len().max(1) as f64;
+    let light: u64 = raw.iter().map(|&v| u64::from(v)).sum();
+    let clipped = raw.iter().filter(|&&v| !(8..=247).contains(&v)).count() as f64;
+    let mean = light as f64 / total;
+    let exposure = ((1.0 - (mean - 128.0).abs() / 128.0) * (1.0 - clipped / total)).max(0.0);
 
     // Symmetry over the middle half of the width, where a subject usually stands.
-    let (x0, x1) = (w / 4, w - w / 4);
-    let mut diff = 0.0;
-    let mut count = 0.0;
-    for y in 0..h {
+    let (x0, x1) = (wu / 4, wu - wu / 4);
+    let (mut diff, mut count) = (0u64, 0u64);
+    for row in raw.chunks_exact(wu.max(1)) {
         for x in x0..(x0 + x1) / 2 {
             let mirror = x1 - 1 - (x - x0);
-            diff += (px(x, y) - px(mirror, y)).abs();
-            count += 1.0;
+            diff += u64::from(row[x].abs_diff(row[mirror]));
+            count += 1;
         }
     }
-    let symmetry = if count > 0.0 {
-        1.0 - diff / count / 255.0
+    let symmetry = if count > 0 {
+        1.0 - diff as f64 / count as f64 / 255.0
     } else {
         0.0
     };

@@ -418,7 +418,8 @@ pub fn full_frame(lib: &Library, c: &Character, index: usize) -> Result<PathBuf>
     let dir = lib.character_dir(&c.id);
     let name = format!("{:02}-{}x{}.jpg", index + 1, c.clip.width, c.clip.height);
     let dest = dir.join("frames").join(&name);
-    if dest.is_file() && frames::score_file(&dest).is_ok() {
+    // Kept from an earlier run: only its header is read (a damaged one is made again).
+    if image::image_dimensions(&dest).is_ok_and(|d| d == (c.clip.width, c.clip.height)) {
         return Ok(dest);
     }
     let clip_rel = safe_relative(&c.clip.path).ok_or_else(|| outside(c, &c.clip.path))?;
