@@ -2525,7 +2525,7 @@ async fn a_picks_the_window_as_start_auto_does_and_says_so() {
             .text
             .contains("choosing the window")
     );
-    h.pump_until(LONG, "the auto window", |a| {
+    h.pump_until(3 * LONG, "the auto window", |a| {
         a.clip.want.is_none() && analysed(a) && a.clip.start_s > 0.0
     })
     .await;
@@ -2569,6 +2569,7 @@ async fn brackets_go_to_the_next_and_previous_shot_and_the_timeline_marks_the_cu
         false,
     );
     h.pump_until(LONG, "the analysis", analysed).await;
+    let first = h.app.clip.report().unwrap().analysis.clone().unwrap();
     let cuts = h.app.clip.analysis().unwrap().cuts().to_vec();
     assert!(!cuts.is_empty(), "the fade through black is a cut");
     let (a, b) = cuts[0].extent();
@@ -2599,6 +2600,9 @@ async fn brackets_go_to_the_next_and_previous_shot_and_the_timeline_marks_the_cu
         assert_eq!(h.app.clip.start_s, *s);
     }
     h.pump_until(LONG, "the probe", probed).await;
+    // The same clip at another window: its analysis is reused, not decoded again.
+    let now = h.app.clip.report().unwrap().analysis.clone().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &now));
     // No cut in this window: no hint about one.
     assert!(!h.render(100, 30).contains("scene cut"));
     h.key(KeyCode::Char(']'));

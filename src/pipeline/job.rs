@@ -107,6 +107,18 @@ pub fn probe_file(
     strict: bool,
     cancel: &CancellationToken,
 ) -> Result<ProbeReport> {
+    probe_file_with(path, start_s, strict, None, cancel)
+}
+
+/// `probe_file`, reusing `known`, an earlier analysis of the same file from its start (the
+/// app moving the window of one clip), instead of decoding the first minute again.
+pub fn probe_file_with(
+    path: &Path,
+    start_s: f64,
+    strict: bool,
+    known: Option<std::sync::Arc<Analysis>>,
+    cancel: &CancellationToken,
+) -> Result<ProbeReport> {
     check_start(start_s)?;
     let path = absolute(path);
     let info = probe::probe(&path, start_s, cancel)?;
@@ -119,7 +131,10 @@ pub fn probe_file(
         Decode::Pending
     };
     let verdict = validate::validate(&info, &validate::Options { strict }, &decode);
-    let analysis = if verdict.valid {
+    let known = known.filter(|a| a.whole && a.covers(start_s));
+    let analysis = if let (true, Some(a)) = (verdict.valid, known) {
+        Some(a)
+    } else if verdict.valid {
         let a = if analyze::SCAN_LIMIT_S - start_s >= probe::WINDOW_S.min(info.window.len_s) {
             analyze::analyze(&info, cancel)?
         } else {

@@ -1191,12 +1191,15 @@ impl App {
             self.clip_strip.clear();
         }
         self.dirty = true;
+        // The same clip at another start: its analysis is reused, not decoded again.
+        let known = self.clip.analysis().map(|a| a.analysis().clone());
         self.effects.push(Effect::Probe {
             input,
             start_s,
             strict: self.strict,
             generation,
             delay,
+            known,
             cancel: token,
         });
     }

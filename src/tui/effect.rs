@@ -4,12 +4,14 @@
 //! pool) and answers with a `Msg` on the app's channel.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use crate::library::{Character, Library};
+use crate::pipeline::analyze::Analysis;
 use crate::pipeline::job::{self, Input};
 use crate::pipeline::probe::ClipInfo;
 use crate::tui::action::{LibraryDone, Msg};
@@ -32,6 +34,8 @@ pub enum Effect {
         strict: bool,
         generation: u64,
         delay: Duration,
+        /// The clip's analysis from an earlier probe (the same file, another window).
+        known: Option<Arc<Analysis>>,
         cancel: CancellationToken,
     },
     /// Find the cuts, the auto window and the hints of a clip (`Msg::AnalysisDone`).
@@ -147,6 +151,7 @@ impl Executor {
                 strict,
                 generation,
                 delay,
+                known,
                 cancel,
             } => {
                 tokio::spawn(async move {
@@ -156,7 +161,24 @@ impl Executor {
                             _ = cancel.cancelled() => return,
                         }
                     }
-                    let report = job::probe_input(input, start_s, strict, cancel.clone()).await;
+                    let report = match (input, known) {
+                        (Input::File(path), Some(known)) => {
+                            let token = cancel.clone();
+                            tokio::task::spawn_blocking(move || {
+                                job::probe_file_with(&path, start_s, strict, Some(known), &token)
+                            })
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(crate::Error::other(
+                                    "internal",
+                                    format!("the probe stopped unexpectedly: {e}"),
+                                ))
+                            })
+                        }
+                        (input, _) => {
+                            job::probe_input(input, start_s, strict, cancel.clone()).await
+                        }
+                    };
                     if !cancel.is_cancelled() {
                         let _ = tx.send(Msg::ProbeDone {
                             generation,
