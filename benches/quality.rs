@@ -249,7 +249,7 @@ fn eval_cuts() {
                 "-f".to_string(),
                 "lavfi".to_string(),
                 "-i".to_string(),
-                "mandelbrot=size=1280x720:rate=30:end_scale=0.0001:end_pts=6".to_string(),
+                "mandelbrot=size=1280x720:rate=30:end_scale=0.05:end_pts=6:maxiter=256".to_string(),
             ],
             format!("[0:v]trim=duration=6,{NORM}[v]"),
         ),

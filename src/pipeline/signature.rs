@@ -230,9 +230,14 @@ fn v2_parts(frames: &[&[u8]], w: usize, h: usize) -> (Vec<String>, Vec<f64>, Vec
             } else {
                 (r - g) / chroma + 4.0
             };
-            let bin = ((h6 / 6.0 * HUES as f64) as usize).min(HUES - 1);
-            // Saturation, not chroma: a darker or lighter copy keeps its weight.
-            hue[bin] += chroma / max.max(1.0);
+            // Saturation, not chroma: a darker or lighter copy keeps its weight; shared
+            // between the two nearest bins so a hue on a border does not flip.
+            let pos = h6 / 6.0 * HUES as f64 - 0.5;
+            let lo = pos.floor();
+            let frac = pos - lo;
+            let weight = chroma / max.max(1.0);
+            hue[(lo as i64).rem_euclid(HUES as i64) as usize] += weight * (1.0 - frac);
+            hue[(lo as i64 + 1).rem_euclid(HUES as i64) as usize] += weight * frac;
         }
     }
     for q in grad.chunks_mut(ORIENTATIONS) {
@@ -404,5 +409,79 @@ mod tests {
         assert!(similarity(&a, &a) > 0.999);
         let b = compute(&frames(101));
         assert!(similarity(&a, &b) < similarity(&a, &a));
+    }
+
+    /// A textured picture (stripes and blocks in colour), `gain` x + `offset` per channel.
+    fn scene(kind: u32, gain: f32, offset: f32) -> SigFrames {
+        let (w, h) = (96u32, 54u32);
+        let frames = (0..12)
+            .map(|f| {
+                let mut out = Vec::new();
+                for y in 0..h {
+                    for x in 0..w {
+                        let (x, y, f) = (x as f32, y as f32, f as f32);
+                        let v = match kind {
+                            0 => 100.0 + 50.0 * ((x + f) * 0.21).sin() * (y * 0.13).cos(),
+                            _ => {
+                                100.0 + 50.0 * (x * 0.07 + y * 0.31).sin() + 20.0 * (y * 0.05).cos()
+                            }
+                        };
+                        for (c, k) in [1.0f32, 0.7, 0.4].iter().enumerate() {
+                            let base = v * k + c as f32 * 10.0;
+                            out.push((base * gain + offset).clamp(0.0, 255.0) as u8);
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        SigFrames {
+            width: w,
+            height: h,
+            fps: 10.0,
+            frames,
+        }
+    }
+
+    #[test]
+    fn version_2_ignores_brightness_and_contrast_and_is_symmetric() {
+        let a = compute(&scene(0, 1.0, 0.0));
+        let brighter = compute(&scene(0, 1.3, 40.0));
+        let darker = compute(&scene(0, 0.6, -10.0));
+        let other = compute(&scene(1, 1.0, 0.0));
+        assert_eq!(a.version, 2);
+        for copy in [&brighter, &darker] {
+            let s = similarity(&a, copy);
+            assert!(
+                s > similarity(&a, &other) + 0.1,
+                "{s} vs {}",
+                similarity(&a, &other)
+            );
+            assert!(s > 0.85, "{s}");
+            assert_eq!(s, similarity(copy, &a));
+        }
+    }
+
+    #[test]
+    fn a_version_1_record_compares_with_a_new_signature_by_version_1() {
+        let new = compute(&scene(0, 1.0, 0.0));
+        // A record written before version 2: only the version 1 fields.
+        let old = Signature {
+            version: 1,
+            phash: Vec::new(),
+            grad: Vec::new(),
+            hue: Vec::new(),
+            ..new.clone()
+        };
+        let text = serde_json::to_string(&old).unwrap();
+        assert!(!text.contains("phash"), "{text}");
+        let parsed: Signature = serde_json::from_str(&text).unwrap();
+        assert!(!parsed.has_v2());
+        let s = similarity(&new, &parsed);
+        assert!((s - similarity_v1(&new, &parsed)).abs() < 1e-12);
+        assert!(s > 0.99, "{s}");
+        assert_eq!(s, similarity(&parsed, &new));
+        let other = compute(&scene(1, 1.0, 0.0));
+        assert!(similarity(&other, &parsed) < s);
     }
 }
