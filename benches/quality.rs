@@ -246,6 +246,8 @@ fn eval_cuts() {
         (
             "cut-none-zoom",
             vec![
+                "-t".to_string(),
+                "6".to_string(),
                 "-f".to_string(),
                 "lavfi".to_string(),
                 "-i".to_string(),
