@@ -246,10 +246,12 @@ fn eval_cuts() {
         (
             "cut-none-zoom",
             vec![
+                "-t".to_string(),
+                "6".to_string(),
                 "-f".to_string(),
                 "lavfi".to_string(),
                 "-i".to_string(),
-                "mandelbrot=size=1280x720:rate=30:end_scale=0.0001:end_pts=6".to_string(),
+                "mandelbrot=size=1280x720:rate=30:end_scale=0.05:end_pts=6:maxiter=256".to_string(),
             ],
             format!("[0:v]trim=duration=6,{NORM}[v]"),
         ),
@@ -360,7 +362,20 @@ fn eval_blur() {
         }
     }
     eval_rule("blurry (sigma 3 and 6)", "blurry", &clips, &|a| {
-        -hints::sharpness(window(a)) as f64
+        let f = window(a);
+        if verbose() {
+            let med = |g: &dyn Fn(&analyze::FrameStats) -> f32| {
+                let mut v: Vec<f32> = f.iter().map(g).collect();
+                v.sort_by(f32::total_cmp);
+                v[v.len() / 2]
+            };
+            println!(
+                "    fine {:.3} coarse {:.3}",
+                med(&|x| x.fine),
+                med(&|x| x.coarse)
+            );
+        }
+        -hints::sharpness(f) as f64
     });
 }
 
@@ -470,6 +485,112 @@ fn eval_centre() {
     });
 }
 
+fn eval_look_alikes() {
+    let cancel = CancellationToken::new();
+    let sig = |p: &Path, start: f64| signature::of_clip(p, start, &cancel).unwrap();
+    let srcs = sources();
+    let mut plain = Vec::new();
+    let mut same: Vec<(String, signature::Signature, signature::Signature)> = Vec::new();
+    for s in &srcs {
+        let p = variant(s, "plain", "");
+        let a = sig(&p, 0.0);
+        for (tag, chain) in [
+            ("bright35", "eq=brightness=0.35"),
+            ("dark35", "eq=brightness=-0.35"),
+        ] {
+            same.push((
+                format!("{} {tag}", s.0),
+                a.clone(),
+                sig(&variant(s, tag, chain), 0.0),
+            ));
+        }
+        same.push((format!("{} 1 s later", s.0), a.clone(), sig(&p, 1.0)));
+        plain.push((s.0, a));
+    }
+    let mut unrelated = Vec::new();
+    for i in 0..plain.len() {
+        for j in i + 1..plain.len() {
+            // bikes and bikes2 are the same scene: not unrelated.
+            if plain[i].0.starts_with("bikes") && plain[j].0.starts_with("bikes") {
+                continue;
+            }
+            unrelated.push((
+                format!("{} / {}", plain[i].0, plain[j].0),
+                plain[i].1.clone(),
+                plain[j].1.clone(),
+            ));
+        }
+    }
+    let across: Vec<_> = plain
+        .iter()
+        .filter(|p| p.0.starts_with("bikes"))
+        .map(|p| p.1.clone())
+        .collect();
+    let score = |v: &[(String, signature::Signature, signature::Signature)],
+                 f: &dyn Fn(&signature::Signature, &signature::Signature) -> f64| {
+        v.iter().map(|(_, a, b)| f(a, b)).collect::<Vec<f64>>()
+    };
+    let v2 = |a: &signature::Signature, b: &signature::Signature| signature::similarity(a, b);
+    let hist =
+        |a: &signature::Signature, b: &signature::Signature| signature::histogram_similarity(a, b);
+    let (sp, un) = (score(&same, &v2), score(&unrelated, &v2));
+    let (hp, hn) = (score(&same, &hist), score(&unrelated, &hist));
+    if verbose() {
+        for ((n, ..), v) in same.iter().zip(&sp) {
+            println!("  same  {n}: {v:.3}");
+        }
+        for ((n, ..), v) in unrelated.iter().zip(&un) {
+            println!("  other {n}: {v:.3}");
+        }
+    }
+    let min = |v: &[f64]| v.iter().copied().fold(f64::MAX, f64::min);
+    let max = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
+    let mut sc = Score::default();
+    for v in &sp {
+        sc.add(true, *v >= signature::LOOK_ALIKE);
+    }
+    for v in &un {
+        sc.add(false, *v >= signature::LOOK_ALIKE);
+    }
+    sc.line(
+        &format!("look-alike at {:.2}", signature::LOOK_ALIKE),
+        Some(auc(&sp, &un)),
+    );
+    println!(
+        "  same clip (+-0.35 brightness, 1 s later): {:.2}-{:.2}; unrelated: {:.2}-{:.2}; colour histogram AUC {:.2}",
+        min(&sp),
+        max(&sp),
+        min(&un),
+        max(&un),
+        auc(&hp, &hn)
+    );
+    let brightness: Vec<f64> = same
+        .iter()
+        .zip(&sp)
+        .filter(|((n, ..), _)| n.contains("35"))
+        .map(|(_, v)| *v)
+        .collect();
+    println!(
+        "  +-0.35 brightness lowest {:.2} vs unrelated highest {:.2}: {}",
+        min(&brightness),
+        max(&un),
+        if min(&brightness) > max(&un) {
+            "above every unrelated pair"
+        } else {
+            "NOT above every unrelated pair"
+        }
+    );
+    if across.len() == 2 {
+        let a = signature::similarity(&across[0], &across[1]);
+        let h = signature::histogram_similarity(&across[0], &across[1]);
+        let v2_auc = auc(&[a], &un);
+        let h_auc = auc(&[h], &hn);
+        println!(
+            "  same scene across shots (bikes 0.5 s / 4.5 s): similarity {a:.2} (AUC {v2_auc:.2}), colour histogram {h:.2} (AUC {h_auc:.2})"
+        );
+    }
+}
+
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let want = |n: &str| filter.as_deref().is_none_or(|f| n.contains(f));
@@ -488,5 +609,7 @@ fn main() {
     if want("centre") {
         eval_centre();
     }
-    let _ = signature::VERSION;
+    if want("look") {
+        eval_look_alikes();
+    }
 }

@@ -421,8 +421,7 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
             } else {
                 for (s, c) in &ranked {
                     println!(
-                        "{:>3.0} %  {}  {}",
-                        s * 100.0,
+                        "similarity {s:.2}  {}  {}",
                         escape_display(&c.id),
                         escape_display(&c.name)
                     );

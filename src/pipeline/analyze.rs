@@ -267,6 +267,9 @@ fn best_shift(a: &[f32], b: &[f32], max: usize) -> f32 {
     s
 }
 
+/// Luma (0-255) at which a pixel counts as a blown highlight.
+const CLIPPED_LUMA: f32 = 240.0;
+
 /// Below this spread (0-255) a projection profile is too flat to register.
 const MIN_PROFILE: f32 = 3.0;
 
@@ -331,7 +334,7 @@ impl Analyzer {
                 sum += v;
                 if in_rows && c >= area.x0 + aw / 5 && c < area.x1 - aw / 5 {
                     subject += 1;
-                    clipped += usize::from(v >= 247.0);
+                    clipped += usize::from(v >= CLIPPED_LUMA);
                 }
             }
         }
@@ -383,28 +386,44 @@ impl Analyzer {
             } else {
                 0.0
             };
-            st.shift = (
-                sx / (a2.x1 - a2.x0).max(1) as f32,
-                sy / (a2.y1 - a2.y0).max(1) as f32,
-            );
-            let (dx, dy) = (sx.round() as i64, sy.round() as i64);
-            let (mut s, mut k) = (0f32, 0usize);
-            for r in a2.y0 as i64..a2.y1 as i64 {
-                let r2 = r + dy;
-                if r2 < a2.y0 as i64 || r2 >= a2.y1 as i64 {
-                    continue;
-                }
-                for c in a2.x0 as i64..a2.x1 as i64 {
-                    let c2 = c + dx;
-                    if c2 < a2.x0 as i64 || c2 >= a2.x1 as i64 {
+            // The profiles can mislead on one axis (repeating patterns): keep the candidate
+            // shift, with or without each axis, that leaves the least change.
+            let residual = |dx: i64, dy: i64| -> f32 {
+                let (mut s, mut k) = (0f32, 0usize);
+                for r in a2.y0 as i64..a2.y1 as i64 {
+                    let r2 = r + dy;
+                    if r2 < a2.y0 as i64 || r2 >= a2.y1 as i64 {
                         continue;
                     }
-                    s += (p.y[r as usize * w2 + c as usize] - y2[r2 as usize * w2 + c2 as usize])
-                        .abs();
-                    k += 1;
+                    for c in a2.x0 as i64..a2.x1 as i64 {
+                        let c2 = c + dx;
+                        if c2 < a2.x0 as i64 || c2 >= a2.x1 as i64 {
+                            continue;
+                        }
+                        s += (p.y[r as usize * w2 + c as usize]
+                            - y2[r2 as usize * w2 + c2 as usize])
+                            .abs();
+                        k += 1;
+                    }
+                }
+                s / k.max(1) as f32
+            };
+            let (dx, dy) = (sx.round() as i64, sy.round() as i64);
+            let mut best = (residual(0, 0), 0.0, 0.0);
+            for (cx, cy, fx, fy) in [(dx, 0, sx, 0.0), (0, dy, 0.0, sy), (dx, dy, sx, sy)] {
+                if (cx, cy) == (0, 0) {
+                    continue;
+                }
+                let r = residual(cx, cy);
+                if r < best.0 * 0.97 {
+                    best = (r, fx, fy);
                 }
             }
-            st.residual = s / k.max(1) as f32;
+            st.shift = (
+                best.1 / (a2.x1 - a2.x0).max(1) as f32,
+                best.2 / (a2.y1 - a2.y0).max(1) as f32,
+            );
+            st.residual = best.0;
         }
         self.prev_half = Some(Half {
             y: y2,

@@ -82,10 +82,10 @@ impl Cut {
         b > from + 1e-6 && a < to - 1e-6
     }
 
-    /// "hard cut at 2.1 s", "dissolve 3.0-3.9 s", "fade through black 5.0-6.2 s".
+    /// "hard cut at 2.15 s", "dissolve 3.0-3.9 s", "fade through black 5.0-6.2 s".
     pub fn describe(&self) -> String {
         match self.span {
-            None => format!("{} at {:.1} s", self.kind.as_str(), self.at_s),
+            None => format!("{} at {:.2} s", self.kind.as_str(), self.at_s),
             Some((a, b)) => format!("{} {a:.1}-{b:.1} s", self.kind.as_str()),
         }
     }

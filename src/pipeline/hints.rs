@@ -10,11 +10,11 @@ pub const DARK_LUMA: f32 = 40.0;
 /// Mean luma above which a window is overexposed...
 pub const BRIGHT_LUMA: f32 = 215.0;
 /// ...or the share of the subject with clipped highlights above which it is blown out.
-pub const CLIPPED_SHARE: f32 = 0.25;
+pub const CLIPPED_SHARE: f32 = 0.2;
 /// Sharpness (`sharpness`, 0-1) below which a window is blurry.
-pub const SHARPNESS: f32 = 0.45;
+pub const SHARPNESS: f32 = 0.47;
 /// Shake: mean change of the global motion from frame to frame, in % of the picture.
-pub const SHAKE: f32 = 0.7;
+pub const SHAKE: f32 = 1.0;
 /// Subject or camera motion left once a steady global motion is taken out (0-255).
 pub const RESIDUAL: f32 = 18.0;
 /// Distance of the subject from the centre (shares of the picture) that is off centre.
@@ -36,17 +36,24 @@ pub fn sharpness(frames: &[FrameStats]) -> f32 {
 }
 
 /// The window's shake: how much the global motion changes from frame to frame (% of the
-/// picture); a steady pan moves every frame alike and scores near 0.
+/// picture), beyond a quarter of its speed (10 fps samples of 25 fps footage step 2 or 3
+/// frames, so even a steady pan varies by a fifth), the median over the frames so a few
+/// misread motions do not count; a steady pan scores near 0.
 pub fn shake(frames: &[FrameStats]) -> f32 {
     let v: Vec<(f32, f32)> = frames.iter().skip(1).map(|f| f.shift).collect();
     if v.len() < 2 {
         return 0.0;
     }
-    let sum: f32 = v
+    let len = |x: f32, y: f32| (x * x + y * y).sqrt();
+    let steps: Vec<f32> = v
         .windows(2)
-        .map(|p| ((p[1].0 - p[0].0).powi(2) + (p[1].1 - p[0].1).powi(2)).sqrt())
-        .sum();
-    100.0 * sum / (v.len() - 1) as f32
+        .map(|p| {
+            let change = len(p[1].0 - p[0].0, p[1].1 - p[0].1);
+            let speed = (len(p[0].0, p[0].1) + len(p[1].0, p[1].1)) / 2.0;
+            (change - 0.25 * speed).max(0.0)
+        })
+        .collect();
+    100.0 * median(steps)
 }
 
 /// Distance of the window's subject from the centre (shares of the picture).

@@ -510,14 +510,14 @@ fn look_alike(others: &NameSnapshot, sig: &signature::Signature) -> Option<Warni
     let best = signature::ranked(sig, others.heads(), None)
         .into_iter()
         .next()?;
-    (best.0 >= 0.9).then(|| {
+    (best.0 >= signature::LOOK_ALIKE).then(|| {
         Warning::new(
             "look_alike",
             format!(
-                "looks like {} ({}), {:.0} %",
+                "looks like {} ({}), similarity {:.2}",
                 crate::util::escape_display(&best.1.name),
                 best.1.id,
-                best.0 * 100.0
+                best.0
             ),
         )
     })
