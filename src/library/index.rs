@@ -99,6 +99,47 @@ struct SignaturesFile {
     entries: Vec<SigEntry>,
 }
 
+/// A signature as the index encodes it: every field always present (postcard has no field
+/// names, so the record's optional fields cannot be skipped here).
+#[derive(Serialize, Deserialize)]
+struct SigBin {
+    version: u32,
+    hist: Vec<f64>,
+    dhash: Vec<String>,
+    luma: f64,
+    phash: Vec<String>,
+    grad: Vec<f64>,
+    hue: Vec<f64>,
+}
+
+impl From<&Signature> for SigBin {
+    fn from(s: &Signature) -> SigBin {
+        SigBin {
+            version: s.version,
+            hist: s.hist.clone(),
+            dhash: s.dhash.clone(),
+            luma: s.luma,
+            phash: s.phash.clone(),
+            grad: s.grad.clone(),
+            hue: s.hue.clone(),
+        }
+    }
+}
+
+impl From<SigBin> for Signature {
+    fn from(s: SigBin) -> Signature {
+        Signature {
+            version: s.version,
+            hist: s.hist,
+            dhash: s.dhash,
+            luma: s.luma,
+            phash: s.phash,
+            grad: s.grad,
+            hue: s.hue,
+        }
+    }
+}
+
 /// The record as the index reads it (a few fields; the rest skipped).
 #[derive(Deserialize)]
 struct RecordFields {
@@ -317,9 +358,9 @@ impl Library {
             });
             if let Some((s, sig)) = indexed {
                 let signature = match (&sig.parsed, &sig.raw) {
-                    (Some(bytes), _) => postcard::from_bytes::<Signature>(bytes)
+                    (Some(bytes), _) => postcard::from_bytes::<SigBin>(bytes)
                         .ok()
-                        .map(|s| HeadSignature::Parsed(Box::new(s))),
+                        .map(|s| HeadSignature::Parsed(Box::new(s.into()))),
                     (None, Some(raw)) => {
                         Some(HeadSignature::Raw(RawJson::from_compact(raw.clone())))
                     }
@@ -346,7 +387,9 @@ impl Library {
                     _ => None,
                 },
                 parsed: match &signature {
-                    Some(HeadSignature::Parsed(s)) => postcard::to_allocvec(s.as_ref()).ok(),
+                    Some(HeadSignature::Parsed(s)) => {
+                        postcard::to_allocvec(&SigBin::from(s.as_ref())).ok()
+                    }
                     _ => None,
                 },
             };
@@ -521,13 +564,26 @@ mod tests {
 
     #[test]
     fn signatures_round_trip_through_the_index_encoding() {
-        let s = Signature {
+        let full = Signature {
             version: signature::VERSION,
             hist: vec![0.25; 64],
             dhash: vec!["00ff00ff00ff00ff".into(); 6],
             luma: 101.5,
+            phash: vec!["0123456789abcdef".into(); 6],
+            grad: vec![0.125; 32],
+            hue: vec![0.0; 12],
         };
-        let bytes = postcard::to_allocvec(&s).unwrap();
-        assert_eq!(postcard::from_bytes::<Signature>(&bytes).unwrap(), s);
+        // Empty fields too (the record's JSON leaves them out).
+        let sparse = Signature {
+            phash: Vec::new(),
+            grad: Vec::new(),
+            hue: Vec::new(),
+            ..full.clone()
+        };
+        for s in [full, sparse] {
+            let bytes = postcard::to_allocvec(&SigBin::from(&s)).unwrap();
+            let back: Signature = postcard::from_bytes::<SigBin>(&bytes).unwrap().into();
+            assert_eq!(back, s);
+        }
     }
 }
