@@ -182,7 +182,9 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         draw_viewer(frame, app, &theme, area);
     }
     if app.help {
-        draw_help(frame, app, &theme, area);
+        // The whole screen, status lines too: the full key map fits at 80x24.
+        let full = frame.area();
+        draw_help(frame, app, &theme, full);
     }
 }
 
@@ -1205,7 +1207,11 @@ fn popup(
     let w = width.min(area.width.saturating_sub(2));
     let para = Paragraph::new(lines).wrap(Wrap { trim: false });
     let rows = para.line_count(w.saturating_sub(2)) as u16;
-    let rect = centered(area, w, rows + 2);
+    popup_at(frame, theme, centered(area, w, rows + 2), title, para)
+}
+
+/// A bordered popup over `rect`.
+fn popup_at(frame: &mut Frame, theme: &Theme, rect: Rect, title: &str, para: Paragraph) -> Rect {
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -1333,7 +1339,14 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             Line::from(spans)
         })
         .collect();
-    let inner = popup(frame, theme, area, "Keys", lines, width);
+    // As tall as the screen when it must be: the whole map fits at 80x24.
+    let rect = Rect::new(
+        area.x + (area.width - width.min(area.width)) / 2,
+        area.y + (area.height - (rows as u16 + 2).min(area.height)) / 2,
+        width.min(area.width),
+        (rows as u16 + 2).min(area.height),
+    );
+    let inner = popup_at(frame, theme, rect, "Keys", Paragraph::new(lines));
     // What closes it, on the bottom border (every row inside is a key at 80x24).
     let foot = " any key closes this help; [keys] in config.toml rebinds ";
     let y = inner.bottom();
