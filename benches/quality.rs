@@ -228,8 +228,7 @@ fn eval_cuts() {
             vec![Truth { from: 3.0, to: 4.2 }],
         ));
     }
-    // Fast motion without a cut: the bikes played 3x, a fast pan over the bunny, mandelbrot
-    // zooming fast.
+    // Fast motion without a cut: the bikes played 3x, a fast pan over the bunny.
     let fast = [
         (
             "cut-none-fastbikes",
@@ -242,18 +241,6 @@ fn eval_cuts() {
             format!(
                 "[0:v]scale=2560:1440,crop=1280:720:x='min(1280,t*400)':y='360+200*sin(t*3)',{NORM}[v]"
             ),
-        ),
-        (
-            "cut-none-zoom",
-            vec![
-                "-t".to_string(),
-                "6".to_string(),
-                "-f".to_string(),
-                "lavfi".to_string(),
-                "-i".to_string(),
-                "mandelbrot=size=1280x720:rate=30:end_scale=0.05:end_pts=6:maxiter=256".to_string(),
-            ],
-            format!("[0:v]trim=duration=6,{NORM}[v]"),
         ),
     ];
     for (name, inputs, f) in fast {

@@ -19,9 +19,9 @@ const ORIENTATIONS: usize = 8;
 const HUES: usize = 12;
 
 /// A `similarity` at or above this warns that a new character looks like an existing one.
-/// Chosen from the evaluation (`cargo bench --bench quality -- look`): the same shot, also
-/// brightened or darkened by 0.35, scores at least 0.80 there and unrelated clips at most
-/// 0.71; the level sits between the two, nearer the same shots, so a warning means it.
+/// Provisional: `cargo bench --bench quality -- look` prints the same-clip (brightened,
+/// darkened, 1 s later) and unrelated distributions and how this level splits them; set it
+/// between the lowest same-clip score and the highest unrelated one.
 pub const LOOK_ALIKE: f64 = 0.78;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
