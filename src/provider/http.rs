@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::KeySource;
 use super::openai::{RETRY_AFTER_MAX, ReadFail, backoff, connect_message, read_capped};
 use super::template::{self, EACH_KEYFRAME, Val, Vars};
 use super::{MAX_REPLY_BYTES, Provider, Registration, Request, redact, snippet};
@@ -193,12 +194,6 @@ struct ResultStep {
 struct Upload {
     steps: Vec<Step>,
     file_url: String,
-}
-
-#[derive(Clone)]
-enum KeySource {
-    Env(String),
-    Inline(String),
 }
 
 /// A provider described as data.
@@ -758,26 +753,11 @@ impl HttpProvider {
 
     /// The key, read now.
     fn key(&self) -> Result<String> {
-        match &self.key {
-            KeySource::Inline(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
-            KeySource::Inline(_) => Err(self.error(
-                "its api_key in the config is empty: set it, or remove it and use api_key_env",
-            )),
-            KeySource::Env(var) => match std::env::var(var) {
-                Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
-                _ => Err(self.error(&format!(
-                    "no API key: set the environment variable {var} (or api_key_env in [providers.{}])",
-                    esc(&self.name)
-                ))),
-            },
-        }
+        self.key.read(&self.name).map_err(|what| self.error(&what))
     }
 
     fn key_hint(&self) -> String {
-        match &self.key {
-            KeySource::Env(v) => format!("the key in {v}"),
-            KeySource::Inline(_) => format!("api_key in [providers.{}]", esc(&self.name)),
-        }
+        self.key.hint(&self.name)
     }
 
     fn error(&self, what: &str) -> Error {

@@ -427,6 +427,44 @@ pub async fn register_character(
 /// Check a remote ID before it is stored, printed or used in a path: 1 to
 /// `MAX_REMOTE_ID_CHARS` characters of `A-Z a-z 0-9 . _ : -`, and not `.` or `..`.
 /// The error says what is wrong with it.
+/// Where a provider's API key comes from; it is read when needed, never stored.
+#[derive(Clone)]
+pub(crate) enum KeySource {
+    Env(String),
+    Inline(String),
+}
+
+impl KeySource {
+    /// The key now, or what is wrong (for provider `name`).
+    pub(crate) fn read(&self, name: &str) -> std::result::Result<String, String> {
+        match self {
+            KeySource::Inline(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
+            KeySource::Inline(_) => Err(
+                "its api_key in the config is empty: set it, or remove it and use api_key_env"
+                    .to_string(),
+            ),
+            KeySource::Env(var) => match std::env::var(var) {
+                Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
+                _ => Err(format!(
+                    "no API key: set the environment variable {var} (or api_key_env in [providers.{}])",
+                    crate::util::escape_display(name)
+                )),
+            },
+        }
+    }
+
+    /// Where the key was read from, for messages.
+    pub(crate) fn hint(&self, name: &str) -> String {
+        match self {
+            KeySource::Env(v) => format!("the key in {v}"),
+            KeySource::Inline(_) => format!(
+                "api_key in [providers.{}]",
+                crate::util::escape_display(name)
+            ),
+        }
+    }
+}
+
 pub fn check_remote_id(id: &str) -> std::result::Result<(), String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
     let count = id.chars().count();

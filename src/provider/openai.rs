@@ -14,6 +14,7 @@ use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::KeySource;
 use super::{MAX_REPLY_BYTES, Provider, Registration, Request, redact, snippet};
 use crate::error::{Error, Result};
 use crate::http;
@@ -43,12 +44,6 @@ pub struct OpenAiConfig {
     pub timeout_s: Option<f64>,
     /// Retries after a 429, a 5xx or a failure before the upload was sent (default 4).
     pub max_retries: Option<u32>,
-}
-
-#[derive(Clone)]
-enum KeySource {
-    Env(String),
-    Inline(String),
 }
 
 /// An OpenAI-compatible provider.
@@ -154,28 +149,13 @@ impl OpenAi {
         &self.base_url
     }
 
-    /// The key, read now (from the environment or the config).
+    /// The key, read now.
     fn key(&self) -> Result<String> {
-        match &self.key {
-            KeySource::Inline(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
-            KeySource::Inline(_) => Err(self.error(
-                "its api_key in the config is empty: set it, or remove it and use api_key_env",
-            )),
-            KeySource::Env(var) => match std::env::var(var) {
-                Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
-                _ => Err(self.error(&format!(
-                    "no API key: set the environment variable {var} (or api_key_env in [providers.{}])",
-                    esc(&self.name)
-                ))),
-            },
-        }
+        self.key.read(&self.name).map_err(|what| self.error(&what))
     }
 
     fn key_hint(&self) -> String {
-        match &self.key {
-            KeySource::Env(v) => format!("the key in {v}"),
-            KeySource::Inline(_) => format!("api_key in [providers.{}]", esc(&self.name)),
-        }
+        self.key.hint(&self.name)
     }
 
     fn error(&self, what: &str) -> Error {
