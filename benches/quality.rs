@@ -352,9 +352,9 @@ fn eval_blur() {
         let f = window(a);
         if verbose() {
             let med = |g: &dyn Fn(&analyze::FrameStats) -> f32| {
-                let mut v: Vec<f32> = f.iter().map(g).collect();
+                let mut v: Vec<f32> = f.iter().filter(|x| x.measured).map(g).collect();
                 v.sort_by(f32::total_cmp);
-                v[v.len() / 2]
+                v.get(v.len() / 2).copied().unwrap_or(0.0)
             };
             println!(
                 "    fine {:.3} coarse {:.3}",
@@ -362,7 +362,7 @@ fn eval_blur() {
                 med(&|x| x.coarse)
             );
         }
-        -hints::sharpness(f) as f64
+        -hints::sharpness(f).unwrap_or(0.0) as f64
     });
 }
 

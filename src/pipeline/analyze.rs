@@ -1,10 +1,8 @@
 //! The analysis of a clip: per-frame measurements of small frames sampled at 10 fps and the
 //! cuts found in them (`cuts::Detector`). One analysis serves the quality hints of any window,
 //! `--start auto` and the app's timeline. It is made from the frames the prepare graph
-//! already sends (`Analysis::of_frames`, the window only) or by decoding the clip's first
-//! minute (`analyze`).
-
-use std::sync::Mutex;
+//! already sends (the window only, measured as they arrive while ffmpeg works) or by
+//! decoding the clip's first minute (`analyze`).
 
 use tokio_util::sync::CancellationToken;
 
@@ -12,12 +10,15 @@ use crate::error::{Error, Result};
 use crate::library::Warning;
 use crate::pipeline::cuts::{self, Cut, Detector, Small};
 use crate::pipeline::ffmpeg::{self, StdoutSink};
-use crate::pipeline::prepare::{self, SigFrames};
+use crate::pipeline::prepare;
 use crate::pipeline::probe::{ClipInfo, WINDOW_S};
 use crate::pipeline::{hints, mp4};
 
 /// Frames per second of the analysis (the same as the signature frames).
 pub const FPS: f64 = prepare::SIG_FPS;
+/// Sharpness, highlights and centring are measured on every this many frames (2.5 a
+/// second: ten in a 4 s window); exposure, motion and cuts on every frame.
+pub const MEASURE_EVERY: usize = 4;
 /// How much of the clip a whole-clip analysis covers.
 pub const SCAN_LIMIT_S: f64 = 60.0;
 
@@ -43,6 +44,9 @@ pub struct FrameStats {
     pub residual: f32,
     /// The cut detector's change from the previous frame.
     pub change: f32,
+    /// Whether `clipped`, `fine`, `coarse` and `centre` were measured on this frame (every
+    /// `MEASURE_EVERY`th frame; they are 0 on the others).
+    pub measured: bool,
 }
 
 /// The analysis of a stretch of a clip.
@@ -101,12 +105,12 @@ struct Area {
 }
 
 impl Area {
-    fn scaled(self, k: usize) -> Area {
+    fn scaled_up(self, k: usize) -> Area {
         Area {
-            x0: self.x0 / k,
-            x1: self.x1 / k,
-            y0: self.y0 / k,
-            y1: self.y1 / k,
+            x0: self.x0 * k,
+            x1: self.x1 * k,
+            y0: self.y0 * k,
+            y1: self.y1 * k,
         }
     }
 }
@@ -219,16 +223,57 @@ fn box_blur(src: &[f32], out: &mut [f32], k: usize) {
     }
 }
 
-fn halve(y: &[f32], w: usize, h: usize) -> (Vec<f32>, usize, usize) {
+/// The luma of an rgb24 frame at half its size (each pixel the mean of a 2x2 block).
+fn half_luma(rgb: &[u8], w: usize, h: usize) -> (Vec<f32>, usize, usize) {
     let (hw, hh) = (w / 2, h / 2);
     let mut out = Vec::with_capacity(hw * hh);
     for r in 0..hh {
-        for c in 0..hw {
-            let i = 2 * r * w + 2 * c;
-            out.push((y[i] + y[i + 1] + y[i + w] + y[i + w + 1]) / 4.0);
+        let top = &rgb[2 * r * w * 3..(2 * r * w + 2 * hw) * 3];
+        let bottom = &rgb[(2 * r + 1) * w * 3..((2 * r + 1) * w + 2 * hw) * 3];
+        for (a, b) in top.chunks_exact(6).zip(bottom.chunks_exact(6)) {
+            let red = (a[0] as u32 + a[3] as u32 + b[0] as u32 + b[3] as u32) as f32;
+            let green = (a[1] as u32 + a[4] as u32 + b[1] as u32 + b[4] as u32) as f32;
+            let blue = (a[2] as u32 + a[5] as u32 + b[2] as u32 + b[5] as u32) as f32;
+            out.push((0.2126 * red + 0.7152 * green + 0.0722 * blue) * 0.25);
         }
     }
     (out, hw, hh)
+}
+
+/// Centre of the strong edges (above the picture's mean edge strength), 0-1 across the
+/// area; the middle when the picture has no edges.
+fn edge_centre(y: &[f32], w: usize, a: Area) -> (f32, f32) {
+    let grad = |i: usize| (y[i + 1] - y[i - 1]).abs() + (y[i + w] - y[i - w]).abs();
+    let (rows, cols) = (
+        a.y0 + 1..a.y1.saturating_sub(1),
+        a.x0 + 1..a.x1.saturating_sub(1),
+    );
+    let (mut total, mut n) = (0f64, 0usize);
+    for r in rows.clone() {
+        for c in cols.clone() {
+            total += grad(r * w + c) as f64;
+            n += 1;
+        }
+    }
+    let mean = (total / n.max(1) as f64) as f32;
+    let (aw, ah) = ((a.x1 - a.x0).max(1) as f64, (a.y1 - a.y0).max(1) as f64);
+    let (mut mx, mut my, mut mass) = (0f64, 0f64, 0f64);
+    for r in rows {
+        let (mut row_mass, mut row_x) = (0f64, 0f64);
+        for c in cols.clone() {
+            let wgt = (grad(r * w + c) - mean).max(0.0) as f64;
+            row_mass += wgt;
+            row_x += wgt * ((c - a.x0) as f64 + 0.5);
+        }
+        mx += row_x / aw;
+        my += row_mass * ((r - a.y0) as f64 + 0.5) / ah;
+        mass += row_mass;
+    }
+    if mass > 0.0 {
+        ((mx / mass) as f32, (my / mass) as f32)
+    } else {
+        (0.5, 0.5)
+    }
 }
 
 /// The shift of `b` against `a` (profiles) that matches best, sub-pixel, within `max`.
@@ -313,60 +358,42 @@ impl Analyzer {
         if w < 8 || h < 8 || rgb.len() < w * h * 3 {
             return;
         }
-        let y = luma_plane(&rgb[..w * h * 3]);
-        let area = bars(&y, w, h);
+        let rgb = &rgb[..w * h * 3];
+        // Motion and cuts need every frame, from the half-resolution luma; the slower
+        // measurements (sharpness, highlights, centring) every `MEASURE_EVERY`th frame.
+        let measured = self.frames.len().is_multiple_of(MEASURE_EVERY);
+        let (y2, w2, h2) = half_luma(rgb, w, h);
+        let a2 = bars(&y2, w2, h2);
         let mut st = FrameStats {
             bars: [
-                area.y0 as f32 / h as f32,
-                (h - area.y1) as f32 / h as f32,
-                area.x0 as f32 / w as f32,
-                (w - area.x1) as f32 / w as f32,
+                a2.y0 as f32 / h2 as f32,
+                (h2 - a2.y1) as f32 / h2 as f32,
+                a2.x0 as f32 / w2 as f32,
+                (w2 - a2.x1) as f32 / w2 as f32,
             ],
+            measured,
             ..Default::default()
         };
-        let (aw, ah) = (area.x1 - area.x0, area.y1 - area.y0);
         let mut sum = 0f32;
-        let (mut clipped, mut subject) = (0usize, 0usize);
-        for r in area.y0..area.y1 {
-            let in_rows = r >= area.y0 + ah / 5 && r < area.y1 - ah / 5;
-            for c in area.x0..area.x1 {
-                let v = y[r * w + c];
-                sum += v;
-                if in_rows && c >= area.x0 + aw / 5 && c < area.x1 - aw / 5 {
-                    subject += 1;
-                    clipped += usize::from(v >= CLIPPED_LUMA);
-                }
+        for r in a2.y0..a2.y1 {
+            sum += y2[r * w2 + a2.x0..r * w2 + a2.x1].iter().sum::<f32>();
+        }
+        st.luma = sum / ((a2.x1 - a2.x0) * (a2.y1 - a2.y0)).max(1) as f32;
+        if measured {
+            let y = luma_plane(rgb);
+            let area = a2.scaled_up(2);
+            let (aw, ah) = (area.x1 - area.x0, area.y1 - area.y0);
+            let (mut clipped, mut subject) = (0usize, 0usize);
+            for r in area.y0 + ah / 5..area.y1 - ah / 5 {
+                let row = &y[r * w + area.x0 + aw / 5..r * w + area.x1 - aw / 5];
+                subject += row.len();
+                clipped += row.iter().filter(|v| **v >= CLIPPED_LUMA).count();
             }
+            st.clipped = clipped as f32 / subject.max(1) as f32;
+            st.fine = sharpness(&y, w, area);
+            st.coarse = sharpness(&y2, w2, a2);
+            st.centre = edge_centre(&y2, w2, a2);
         }
-        st.luma = sum / (aw * ah).max(1) as f32;
-        st.clipped = clipped as f32 / subject.max(1) as f32;
-        st.fine = sharpness(&y, w, area);
-        let (y2, w2, h2) = halve(&y, w, h);
-        let a2 = area.scaled(2);
-        st.coarse = sharpness(&y2, w2, a2);
-
-        // Centre of the strong edges (above the frame's mean edge strength), half resolution.
-        let mut grads = Vec::with_capacity((a2.x1 - a2.x0) * (a2.y1 - a2.y0));
-        for r in a2.y0 + 1..a2.y1.saturating_sub(1) {
-            for c in a2.x0 + 1..a2.x1.saturating_sub(1) {
-                let i = r * w2 + c;
-                let g = (y2[i + 1] - y2[i - 1]).abs() + (y2[i + w2] - y2[i - w2]).abs();
-                grads.push((c, r, g));
-            }
-        }
-        let mean_g = grads.iter().map(|g| g.2).sum::<f32>() / grads.len().max(1) as f32;
-        let (mut mx, mut my, mut mass) = (0f64, 0f64, 0f64);
-        for (c, r, g) in &grads {
-            let wgt = (*g - mean_g).max(0.0) as f64;
-            mx += wgt * ((*c - a2.x0) as f64 + 0.5) / (a2.x1 - a2.x0).max(1) as f64;
-            my += wgt * ((*r - a2.y0) as f64 + 0.5) / (a2.y1 - a2.y0).max(1) as f64;
-            mass += wgt;
-        }
-        st.centre = if mass > 0.0 {
-            ((mx / mass) as f32, (my / mass) as f32)
-        } else {
-            (0.5, 0.5)
-        };
 
         // Global motion from the projections, then what is left once it is taken out.
         let (cols, rows) = profiles(&y2, w2, a2);
@@ -454,15 +481,6 @@ impl Analyzer {
 }
 
 impl Analysis {
-    /// The analysis of the window's frames the prepare graph sent (the window only).
-    pub fn of_frames(frames: &SigFrames, start_s: f64, duration_s: f64) -> Analysis {
-        let mut a = Analyzer::new(frames.width, frames.height, frames.fps, start_s);
-        for f in &frames.frames {
-            a.push(f);
-        }
-        a.finish(duration_s, start_s <= 0.0 && duration_s <= WINDOW_S + 0.05)
-    }
-
     /// The end of the analysed stretch (seconds).
     pub fn end_s(&self) -> f64 {
         self.start_s + self.frames.len() as f64 / self.fps.max(1.0)
@@ -575,8 +593,7 @@ impl Analysis {
                 score -= 1000.0;
             }
             // Among equals: sharper and steadier first.
-            let sharp =
-                frames.iter().map(|f| f.fine as f64).sum::<f64>() / frames.len().max(1) as f64;
+            let sharp = hints::sharpness(frames).unwrap_or(0.0) as f64;
             let motion = frames
                 .iter()
                 .skip(1)
@@ -657,18 +674,30 @@ fn analyze_range(
         ]
         .map(Into::into),
     );
-    let analyzer = Mutex::new(Analyzer::new(w, h, FPS, from));
-    let done = ffmpeg::run(
-        ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
-        "ffmpeg",
-        cancel,
-        StdoutSink::Frames(
-            (w * h * 3) as usize,
-            Box::new(|f| analyzer.lock().expect("analyzer").push(&f)),
-        ),
-        |_| {},
-    )?;
-    let analyzer = analyzer.into_inner().expect("analyzer");
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    let (done, analyzer) = std::thread::scope(|s| {
+        let measuring = s.spawn(move || {
+            let mut analyzer = Analyzer::new(w, h, FPS, from);
+            for frame in rx {
+                analyzer.push(&frame);
+            }
+            analyzer
+        });
+        let done = ffmpeg::run(
+            ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
+            "ffmpeg",
+            cancel,
+            StdoutSink::Frames(
+                (w * h * 3) as usize,
+                Box::new(move |f| {
+                    let _ = tx.send(f);
+                }),
+            ),
+            |_| {},
+        );
+        (done, measuring.join().expect("measuring thread"))
+    });
+    let done = done?;
     if !done.status.success() || analyzer.frames.is_empty() {
         return Err(Error::input(
             "decodable",

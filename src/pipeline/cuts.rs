@@ -102,21 +102,18 @@ pub struct Small {
 impl Small {
     /// Shrink an rgb24 frame of `w` x `h` by area averaging.
     pub fn from_rgb(rgb: &[u8], w: usize, h: usize) -> Small {
-        let mut sum = vec![[0f32; 3]; SMALL_N];
+        let mut sum = vec![[0u32; 3]; SMALL_N];
         let mut count = vec![0u32; SMALL_N];
         let xs: Vec<usize> = (0..w).map(|x| x * SMALL_W / w.max(1)).collect();
-        for y in 0..h {
-            let row = (y * SMALL_H / h.max(1)) * SMALL_W;
-            for (x, gx) in xs.iter().enumerate() {
-                let i = (y * w + x) * 3;
-                let Some(px) = rgb.get(i..i + 3) else {
-                    break;
-                };
-                let c = &mut sum[row + gx];
-                c[0] += px[0] as f32;
-                c[1] += px[1] as f32;
-                c[2] += px[2] as f32;
-                count[row + gx] += 1;
+        for (y, line) in rgb.chunks_exact((w * 3).max(1)).take(h).enumerate() {
+            let row = &mut sum[(y * SMALL_H / h.max(1)) * SMALL_W..][..SMALL_W];
+            let counts = &mut count[(y * SMALL_H / h.max(1)) * SMALL_W..][..SMALL_W];
+            for (px, gx) in line.chunks_exact(3).zip(&xs) {
+                let c = &mut row[*gx];
+                c[0] += px[0] as u32;
+                c[1] += px[1] as u32;
+                c[2] += px[2] as u32;
+                counts[*gx] += 1;
             }
         }
         let mut s = Small {
@@ -126,7 +123,7 @@ impl Small {
         };
         for (c, n) in sum.iter().zip(&count) {
             let n = (*n).max(1) as f32;
-            let (r, g, b) = (c[0] / n, c[1] / n, c[2] / n);
+            let (r, g, b) = (c[0] as f32 / n, c[1] as f32 / n, c[2] as f32 / n);
             let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
             s.y.push(y);
             s.u.push((b - y) * 0.5389 + 128.0);

@@ -28,11 +28,17 @@ fn median(mut v: Vec<f32>) -> f32 {
     v[v.len() / 2]
 }
 
+/// The frames whose sharpness, highlights and centring were measured.
+fn measured(frames: &[FrameStats]) -> impl Iterator<Item = &FrameStats> + Clone {
+    frames.iter().filter(|f| f.measured)
+}
+
 /// The window's sharpness, 0-1: per frame the lower of the sharpness at full and at half
 /// resolution (compression noise can make a blurred picture look sharp at one scale, not at
-/// both), median over the frames.
-pub fn sharpness(frames: &[FrameStats]) -> f32 {
-    median(frames.iter().map(|f| f.fine.min(f.coarse)).collect())
+/// both), median over the measured frames; `None` when none was measured.
+pub fn sharpness(frames: &[FrameStats]) -> Option<f32> {
+    let v: Vec<f32> = measured(frames).map(|f| f.fine.min(f.coarse)).collect();
+    (!v.is_empty()).then(|| median(v))
 }
 
 /// The window's shake: how much the global motion changes from frame to frame (% of the
@@ -56,11 +62,16 @@ pub fn shake(frames: &[FrameStats]) -> f32 {
     100.0 * median(steps)
 }
 
-/// Distance of the window's subject from the centre (shares of the picture).
+/// Distance of the window's subject from the centre (shares of the picture), over the
+/// measured frames (0 when none was).
 pub fn off_centre(frames: &[FrameStats]) -> f32 {
-    let n = frames.len().max(1) as f32;
-    let cx = frames.iter().map(|f| f.centre.0).sum::<f32>() / n;
-    let cy = frames.iter().map(|f| f.centre.1).sum::<f32>() / n;
+    let m = measured(frames);
+    let n = m.clone().count();
+    if n == 0 {
+        return 0.0;
+    }
+    let cx = m.clone().map(|f| f.centre.0).sum::<f32>() / n as f32;
+    let cy = m.map(|f| f.centre.1).sum::<f32>() / n as f32;
     ((cx - 0.5).powi(2) + (cy - 0.5).powi(2)).sqrt()
 }
 
@@ -72,7 +83,7 @@ pub fn window_hints(frames: &[FrameStats], _fps: f64) -> Vec<Warning> {
     }
     let n = frames.len() as f32;
     let luma = frames.iter().map(|f| f.luma).sum::<f32>() / n;
-    let clipped = median(frames.iter().map(|f| f.clipped).collect());
+    let clipped = median(measured(frames).map(|f| f.clipped).collect());
     let bars = frames[frames.len() / 2].bars;
     let framed = if bars.iter().any(|b| *b > 0.02) {
         " (black bars left out)"
@@ -96,17 +107,14 @@ pub fn window_hints(frames: &[FrameStats], _fps: f64) -> Vec<Warning> {
         ));
     }
 
-    if luma >= DARK_LUMA {
-        let s = sharpness(frames);
-        if s < SHARPNESS {
-            out.push(Warning::new(
-                "blurry",
-                format!(
-                    "blurry (sharpness {:.2}, below {SHARPNESS}): use a sharper, in-focus take",
-                    s
-                ),
-            ));
-        }
+    if luma >= DARK_LUMA
+        && let Some(s) = sharpness(frames)
+        && s < SHARPNESS
+    {
+        out.push(Warning::new(
+            "blurry",
+            format!("blurry (sharpness {s:.2}, below {SHARPNESS}): use a sharper, in-focus take"),
+        ));
     }
 
     let jitter = shake(frames);

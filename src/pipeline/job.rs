@@ -241,8 +241,6 @@ struct PreparedJob {
     digest: SourceDigest,
     warnings: Vec<Warning>,
     prepared: prepare::Prepared,
-    /// The source's length in seconds.
-    duration_s: f64,
 }
 
 /// Probe, check the rules and prepare the clip, with the source hashed and the library's
@@ -336,7 +334,6 @@ fn probe_and_prepare(
             digest,
             warnings: verdict.warnings,
             prepared,
-            duration_s: info.duration_s,
         })))
     })
 }
@@ -354,11 +351,11 @@ fn sign(
     cancel: &CancellationToken,
 ) -> Result<signature::Signature> {
     reporter.progress(Stage::Signature, 0.0, "signature");
-    let sig = signature::compute(&job.prepared.frames);
+    let sig = job.prepared.signature.clone();
     let hints = match analysis.filter(|a| a.covers(start_s)) {
         Some(a) => a.hints_for_window(start_s),
         None => {
-            let window = Analysis::of_frames(&job.prepared.frames, start_s, job.duration_s);
+            let window = &job.prepared.analysis;
             let mut hints = window.hints_for_window(start_s);
             if !window.whole && hints.iter().any(|h| h.rule == "scene_cut") {
                 let info = probe::probe(path, start_s, cancel)?;

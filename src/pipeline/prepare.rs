@@ -1,19 +1,22 @@
 //! Prepare: one ffmpeg process writes the upload clip, the keyframe JPEGs and the small raw
 //! frames the signature and the quality hints are computed from, through one filter graph.
 //! A compliant source is stream-copied (its window still decoded once for the decodability
-//! check, keyframes and signature); anything else is scaled and encoded.
+//! check, keyframes and signature); anything else is scaled and encoded. The small frames are
+//! measured (quality hints, cuts) and signed on a thread of their own as they arrive, while
+//! ffmpeg is still at work.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::library::PathTaken;
+use crate::pipeline::analyze::{Analysis, Analyzer};
 use crate::pipeline::ffmpeg::{self, StdoutSink};
 use crate::pipeline::mp4;
 use crate::pipeline::probe::{self, ClipInfo, Container, VideoInfo};
+use crate::pipeline::signature::{self, Signature};
 
 /// The prepared clip must not exceed this (10 MB).
 pub const MAX_CLIP_BYTES: u64 = 10_000_000;
@@ -51,8 +54,13 @@ pub struct Prepared {
     pub path_taken: PathTaken,
     pub clip: PathBuf,
     pub keyframes: Vec<PathBuf>,
-    pub frames: SigFrames,
+    /// The analysis of the window's frames (the window only).
+    pub analysis: Analysis,
+    pub signature: Signature,
 }
+
+/// Frames waiting for the measuring thread; ffmpeg waits when it is this far ahead.
+const FRAME_QUEUE: usize = 4;
 
 fn even(x: f64) -> u32 {
     ((x / 2.0).round() as u32 * 2).max(2)
@@ -457,30 +465,48 @@ fn run_once(
     copy: bool,
     cancel: &CancellationToken,
     progress: &mut dyn FnMut(f64),
-) -> Result<(Vec<PathBuf>, SigFrames)> {
+) -> Result<Measured> {
     let kf_dir = work.join("keyframes");
     if kf_dir.exists() {
         std::fs::remove_dir_all(&kf_dir).map_err(|e| Error::io("clearing", &kf_dir, &e))?;
     }
     std::fs::create_dir_all(&kf_dir).map_err(|e| Error::io("creating", &kf_dir, &e))?;
     let (args, (sw, sh), _fps) = build_args(info, work, copy);
-    let frames = Mutex::new(Vec::new());
     let len = info.window.len_s.max(0.001);
     let cmd = ffmpeg::command(&ffmpeg::ffmpeg_bin(), args);
-    let done = ffmpeg::run(
-        cmd,
-        "ffmpeg",
-        cancel,
-        StdoutSink::Frames(
-            (sw * sh * 3) as usize,
-            Box::new(|f| frames.lock().expect("frames").push(f)),
-        ),
-        |line| {
-            if let Some(t) = ffmpeg::progress_time(line) {
-                progress((t / len).clamp(0.0, 1.0));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(FRAME_QUEUE);
+    let (done, (count, analyzer, builder)) = std::thread::scope(|s| {
+        let measuring = s.spawn(move || {
+            let mut analyzer = Analyzer::new(sw, sh, SIG_FPS, info.window.start_s);
+            let expected = (info.window.len_s * SIG_FPS).round().max(1.0) as usize;
+            let mut builder = signature::Builder::new(sw, sh, expected);
+            let mut count = 0usize;
+            for frame in rx {
+                analyzer.push(&frame);
+                builder.push(frame);
+                count += 1;
             }
-        },
-    )?;
+            (count, analyzer, builder)
+        });
+        let done = ffmpeg::run(
+            cmd,
+            "ffmpeg",
+            cancel,
+            StdoutSink::Frames(
+                (sw * sh * 3) as usize,
+                Box::new(move |f| {
+                    let _ = tx.send(f);
+                }),
+            ),
+            |line| {
+                if let Some(t) = ffmpeg::progress_time(line) {
+                    progress((t / len).clamp(0.0, 1.0));
+                }
+            },
+        );
+        (done, measuring.join().expect("measuring thread"))
+    });
+    let done = done?;
     if !done.status.success() {
         return Err(classify_failure(&done.stderr, info));
     }
@@ -491,22 +517,28 @@ fn run_once(
         .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
         .collect();
     keyframes.sort();
-    let frames = frames.into_inner().expect("frames");
-    if frames.is_empty() || keyframes.is_empty() {
+    if count == 0 || keyframes.is_empty() {
         return Err(classify_failure(
             &format!("{}\nno frame! decoded in the window", done.stderr),
             info,
         ));
     }
-    Ok((
+    let start_s = info.window.start_s;
+    Ok(Measured {
         keyframes,
-        SigFrames {
-            width: sw,
-            height: sh,
-            fps: SIG_FPS,
-            frames,
-        },
-    ))
+        analysis: analyzer.finish(
+            info.duration_s,
+            start_s <= 0.0 && info.duration_s <= probe::WINDOW_S + 0.05,
+        ),
+        signature: builder.finish(),
+    })
+}
+
+/// What one run gives besides the clip.
+struct Measured {
+    keyframes: Vec<PathBuf>,
+    analysis: Analysis,
+    signature: Signature,
 }
 
 /// Everything `prepare` would run for `info`: two infos with the same fingerprint give the
@@ -530,7 +562,7 @@ pub fn prepare(
 ) -> Result<Prepared> {
     let clip = work.join("clip.mp4");
     if copy_refusal(info).is_none() {
-        let (keyframes, frames) = run_once(info, work, true, cancel, progress)?;
+        let m = run_once(info, work, true, cancel, progress)?;
         // Keep the copy only when its video ends within one frame of the window and fits.
         let out = mp4::inspect(&clip)?;
         let frame = 1.0 / info.window.fps.max(1.0);
@@ -542,17 +574,19 @@ pub fn prepare(
             return Ok(Prepared {
                 path_taken: PathTaken::Copy,
                 clip,
-                keyframes,
-                frames,
+                keyframes: m.keyframes,
+                analysis: m.analysis,
+                signature: m.signature,
             });
         }
     }
-    let (keyframes, frames) = run_once(info, work, false, cancel, progress)?;
+    let m = run_once(info, work, false, cancel, progress)?;
     Ok(Prepared {
         path_taken: PathTaken::Encode,
         clip,
-        keyframes,
-        frames,
+        keyframes: m.keyframes,
+        analysis: m.analysis,
+        signature: m.signature,
     })
 }
 

@@ -75,53 +75,117 @@ fn dhash(frame: &[u8], w: usize, h: usize) -> u64 {
 }
 
 pub fn compute(frames: &SigFrames) -> Signature {
-    let (w, h) = (frames.width as usize, frames.height as usize);
-    let mut hist = [0f64; BINS];
-    let mut luma_sum = 0f64;
-    let mut luma_n = 0u64;
-    // Centre weighting: a Gaussian over the normalised distance from the centre.
-    let weights: Vec<f64> = (0..w * h)
-        .map(|i| {
-            let (x, y) = ((i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
-            let dx = (x / w as f64 - 0.5) * 2.0;
-            let dy = (y / h as f64 - 0.5) * 2.0;
-            (-(dx * dx + dy * dy) / (2.0 * 0.45 * 0.45)).exp()
-        })
-        .collect();
+    let mut b = Builder::new(frames.width, frames.height, frames.frames.len());
     for f in &frames.frames {
-        for (i, px) in f.chunks_exact(3).enumerate() {
-            let bin =
-                (px[0] as usize >> 6) * 16 + (px[1] as usize >> 6) * 4 + (px[2] as usize >> 6);
-            hist[bin] += weights[i];
-            luma_sum += luma(px) as f64;
-            luma_n += 1;
+        b.push(f.clone());
+    }
+    b.finish()
+}
+
+/// Spread of the centre weighting, as a share of the half-width and half-height.
+const CENTRE_SIGMA: f64 = 0.45;
+
+/// A signature built as the window's rgb24 frames arrive (`push`), finished (`finish`) once
+/// they are all in: the histogram and the mean luma are summed on the way, and only the
+/// frames themselves are kept for the hashes of the evenly spaced ones.
+pub struct Builder {
+    w: usize,
+    h: usize,
+    /// Centre weighting, a Gaussian over the normalised distance from the centre, in its two
+    /// separable factors.
+    wx: Vec<f64>,
+    wy: Vec<f64>,
+    hist: [f64; BINS],
+    luma_sum: f64,
+    luma_n: u64,
+    frames: Vec<Vec<u8>>,
+    /// The picks for the number of frames expected, measured as they arrive; a pick the
+    /// real count moves is measured at `finish`.
+    expected_picks: Vec<usize>,
+    parts: Vec<(usize, PickParts)>,
+}
+
+impl Builder {
+    /// A signature of `w` x `h` frames, about `expected` of them.
+    pub fn new(w: u32, h: u32, expected: usize) -> Builder {
+        let factor = |n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| {
+                    let d = ((i as f64 + 0.5) / n as f64 - 0.5) * 2.0;
+                    (-(d * d) / (2.0 * CENTRE_SIGMA * CENTRE_SIGMA)).exp()
+                })
+                .collect()
+        };
+        Builder {
+            w: w as usize,
+            h: h as usize,
+            wx: factor(w as usize),
+            wy: factor(h as usize),
+            hist: [0f64; BINS],
+            luma_sum: 0.0,
+            luma_n: 0,
+            frames: Vec::new(),
+            expected_picks: picks(expected),
+            parts: Vec::new(),
         }
     }
-    let total: f64 = hist.iter().sum::<f64>().max(1e-9);
-    let hist = hist
-        .iter()
-        .map(|v| ((v / total) * 10000.0).round() / 10000.0)
-        .collect();
-    let n = frames.frames.len();
-    let k = HASHES.min(n);
-    let dhash = (0..k)
-        .map(|i| {
-            let idx = ((2 * i + 1) * n) / (2 * k);
-            format!("{:016x}", dhash(&frames.frames[idx], w, h))
-        })
-        .collect();
-    let picks: Vec<&[u8]> = (0..k)
-        .map(|i| frames.frames[((2 * i + 1) * n) / (2 * k)].as_slice())
-        .collect();
-    let (phash, grad, hue) = v2_parts(&picks, w, h);
-    Signature {
-        version: VERSION,
-        hist,
-        dhash,
-        luma: ((luma_sum / luma_n.max(1) as f64) * 10.0).round() / 10.0,
-        phash,
-        grad,
-        hue,
+
+    pub fn push(&mut self, frame: Vec<u8>) {
+        let (w, h) = (self.w, self.h);
+        if w == 0 || h == 0 || frame.len() < w * h * 3 {
+            return;
+        }
+        let mut row_hist = [0f64; BINS];
+        let mut channels = [0u64; 3];
+        for (line, wy) in frame.chunks_exact(w * 3).take(h).zip(&self.wy) {
+            row_hist.fill(0.0);
+            for (px, wx) in line.chunks_exact(3).zip(&self.wx) {
+                let bin =
+                    (px[0] as usize >> 6) * 16 + (px[1] as usize >> 6) * 4 + (px[2] as usize >> 6);
+                row_hist[bin] += wx;
+                channels[0] += px[0] as u64;
+                channels[1] += px[1] as u64;
+                channels[2] += px[2] as u64;
+            }
+            for (t, r) in self.hist.iter_mut().zip(&row_hist) {
+                *t += r * wy;
+            }
+        }
+        self.luma_sum +=
+            0.2126 * channels[0] as f64 + 0.7152 * channels[1] as f64 + 0.0722 * channels[2] as f64;
+        self.luma_n += (w * h) as u64;
+        if self.expected_picks.contains(&self.frames.len()) {
+            self.parts
+                .push((self.frames.len(), PickParts::of(&frame, w, h)));
+        }
+        self.frames.push(frame);
+    }
+
+    pub fn finish(self) -> Signature {
+        let (w, h) = (self.w, self.h);
+        let total: f64 = self.hist.iter().sum::<f64>().max(1e-9);
+        let hist = self
+            .hist
+            .iter()
+            .map(|v| ((v / total) * 10000.0).round() / 10000.0)
+            .collect();
+        let measured: Vec<PickParts> = picks(self.frames.len())
+            .into_iter()
+            .map(|i| match self.parts.iter().find(|(at, _)| *at == i) {
+                Some((_, p)) => p.clone(),
+                None => PickParts::of(&self.frames[i], w, h),
+            })
+            .collect();
+        let (dhash, phash, grad, hue) = combine(&measured.iter().collect::<Vec<_>>());
+        Signature {
+            version: VERSION,
+            hist,
+            dhash,
+            luma: ((self.luma_sum / self.luma_n.max(1) as f64) * 10.0).round() / 10.0,
+            phash,
+            grad,
+            hue,
+        }
     }
 }
 
@@ -186,33 +250,74 @@ fn dct_hash(frame: &[u8], w: usize, h: usize) -> u64 {
     bits
 }
 
-/// The version 2 parts of a window's picked frames.
-fn v2_parts(frames: &[&[u8]], w: usize, h: usize) -> (Vec<String>, Vec<f64>, Vec<f64>) {
-    let phash = frames
-        .iter()
-        .map(|f| format!("{:016x}", dct_hash(f, w, h)))
-        .collect();
-    let mut grad = vec![0f64; 4 * ORIENTATIONS];
-    let mut hue = vec![0f64; HUES];
-    for f in frames {
-        let l: Vec<f32> = f.chunks_exact(3).map(luma).collect();
-        if l.len() < w * h {
-            continue;
+/// The orientation of a gradient, folded to 0-180 degrees, in 8 bins of 22.5 degrees
+/// (`atan2` without calling it: the bins' edges compared as slopes).
+fn orientation_bin(gx: f64, gy: f64) -> usize {
+    const TAN_22_5: f64 = 0.414_213_562_373_095_1;
+    const TAN_67_5: f64 = 2.414_213_562_373_095;
+    let (gx, gy) = if gy < 0.0 || (gy == 0.0 && gx < 0.0) {
+        (-gx, -gy)
+    } else {
+        (gx, gy)
+    };
+    if gx == 0.0 {
+        return ORIENTATIONS / 2;
+    }
+    let ax = gx.abs();
+    if gx > 0.0 {
+        // 0-90 degrees: bins [0, 22.5), [22.5, 45), ...
+        if gy < ax * TAN_22_5 {
+            0
+        } else if gy < ax {
+            1
+        } else if gy < ax * TAN_67_5 {
+            2
+        } else {
+            3
         }
-        for y in 1..h.saturating_sub(1) {
-            for x in 1..w.saturating_sub(1) {
-                let i = y * w + x;
-                let gx = (l[i + 1] - l[i - 1]) as f64;
-                let gy = (l[i + w] - l[i - w]) as f64;
-                let mag = (gx * gx + gy * gy).sqrt();
-                if mag < 4.0 {
-                    continue;
+    } else {
+        // 90-180 degrees, mirrored: 180 - angle falls in (0, 22.5] for bin 7, ...
+        if gy <= ax * TAN_22_5 {
+            7
+        } else if gy <= ax {
+            6
+        } else if gy <= ax * TAN_67_5 {
+            5
+        } else {
+            4
+        }
+    }
+}
+
+/// What one picked frame gives the signature: its hashes and its (unnormalised) gradient
+/// orientations and hues.
+#[derive(Debug, Clone)]
+struct PickParts {
+    dhash: u64,
+    phash: u64,
+    grad: [f64; 4 * ORIENTATIONS],
+    hue: [f64; HUES],
+}
+
+impl PickParts {
+    fn of(f: &[u8], w: usize, h: usize) -> PickParts {
+        let mut grad = [0f64; 4 * ORIENTATIONS];
+        let mut hue = [0f64; HUES];
+        let l: Vec<f32> = f.chunks_exact(3).map(luma).collect();
+        if l.len() >= w * h {
+            for y in 1..h.saturating_sub(1) {
+                let half_y = usize::from(y * 2 >= h) * 2;
+                for x in 1..w.saturating_sub(1) {
+                    let i = y * w + x;
+                    let gx = (l[i + 1] - l[i - 1]) as f64;
+                    let gy = (l[i + w] - l[i - w]) as f64;
+                    let mag2 = gx * gx + gy * gy;
+                    if mag2 < 16.0 {
+                        continue;
+                    }
+                    let quarter = half_y + usize::from(x * 2 >= w);
+                    grad[quarter * ORIENTATIONS + orientation_bin(gx, gy)] += mag2.sqrt();
                 }
-                let angle = gy.atan2(gx).rem_euclid(std::f64::consts::PI);
-                let bin = ((angle / std::f64::consts::PI * ORIENTATIONS as f64) as usize)
-                    .min(ORIENTATIONS - 1);
-                let quarter = usize::from(y * 2 >= h) * 2 + usize::from(x * 2 >= w);
-                grad[quarter * ORIENTATIONS + bin] += mag;
             }
         }
         for px in f.chunks_exact(3) {
@@ -224,7 +329,8 @@ fn v2_parts(frames: &[&[u8]], w: usize, h: usize) -> (Vec<String>, Vec<f64>, Vec
                 continue;
             }
             let h6 = if max == r {
-                ((g - b) / chroma).rem_euclid(6.0)
+                let h = (g - b) / chroma;
+                if h < 0.0 { h + 6.0 } else { h }
             } else if max == g {
                 (b - r) / chroma + 2.0
             } else {
@@ -239,6 +345,29 @@ fn v2_parts(frames: &[&[u8]], w: usize, h: usize) -> (Vec<String>, Vec<f64>, Vec
             hue[(lo as i64).rem_euclid(HUES as i64) as usize] += weight * (1.0 - frac);
             hue[(lo as i64 + 1).rem_euclid(HUES as i64) as usize] += weight * frac;
         }
+        PickParts {
+            dhash: dhash(f, w, h),
+            phash: dct_hash(f, w, h),
+            grad,
+            hue,
+        }
+    }
+}
+
+/// The frames (indices) whose hashes make the signature of `n` frames: `HASHES` evenly
+/// spaced ones.
+fn picks(n: usize) -> Vec<usize> {
+    let k = HASHES.min(n);
+    (0..k).map(|i| ((2 * i + 1) * n) / (2 * k)).collect()
+}
+
+/// The hashes and the version 2 parts of a window's picked frames.
+fn combine(parts: &[&PickParts]) -> (Vec<String>, Vec<String>, Vec<f64>, Vec<f64>) {
+    let mut grad = vec![0f64; 4 * ORIENTATIONS];
+    let mut hue = vec![0f64; HUES];
+    for p in parts {
+        grad.iter_mut().zip(&p.grad).for_each(|(t, v)| *t += v);
+        hue.iter_mut().zip(&p.hue).for_each(|(t, v)| *t += v);
     }
     for q in grad.chunks_mut(ORIENTATIONS) {
         let t: f64 = q.iter().sum();
@@ -250,7 +379,12 @@ fn v2_parts(frames: &[&[u8]], w: usize, h: usize) -> (Vec<String>, Vec<f64>, Vec
     if t > 0.0 {
         hue.iter_mut().for_each(|v| *v = round4(*v / t));
     }
-    (phash, grad, hue)
+    (
+        parts.iter().map(|p| format!("{:016x}", p.dhash)).collect(),
+        parts.iter().map(|p| format!("{:016x}", p.phash)).collect(),
+        grad,
+        hue,
+    )
 }
 
 fn hashes(list: &[String]) -> Vec<u64> {
@@ -402,6 +536,51 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn orientation_bins_match_atan2() {
+        let atan_bin = |gx: f64, gy: f64| {
+            let angle = gy.atan2(gx).rem_euclid(std::f64::consts::PI);
+            ((angle / std::f64::consts::PI * ORIENTATIONS as f64) as usize).min(ORIENTATIONS - 1)
+        };
+        for i in 0..3600 {
+            let a = (i as f64 + 0.37) / 3600.0 * std::f64::consts::TAU;
+            for r in [4.5, 30.0, 300.0] {
+                let (gx, gy) = (r * a.cos(), r * a.sin());
+                assert_eq!(orientation_bin(gx, gy), atan_bin(gx, gy), "{gx} {gy}");
+            }
+        }
+        for (gx, gy) in [(0.0, 5.0), (0.0, -5.0), (5.0, 0.0), (-5.0, 0.0)] {
+            assert_eq!(orientation_bin(gx, gy), atan_bin(gx, gy), "{gx} {gy}");
+        }
+    }
+
+    #[test]
+    fn the_streaming_histogram_and_luma_are_the_per_pixel_ones() {
+        let f = frames(7);
+        let (w, h) = (f.width as usize, f.height as usize);
+        let mut hist = [0f64; BINS];
+        let mut luma_sum = 0f64;
+        for frame in &f.frames {
+            for (i, px) in frame.chunks_exact(3).enumerate() {
+                let (x, y) = ((i % w) as f64 + 0.5, (i / w) as f64 + 0.5);
+                let dx = (x / w as f64 - 0.5) * 2.0;
+                let dy = (y / h as f64 - 0.5) * 2.0;
+                let weight = (-(dx * dx + dy * dy) / (2.0 * 0.45 * 0.45)).exp();
+                hist[(px[0] as usize >> 6) * 16
+                    + (px[1] as usize >> 6) * 4
+                    + (px[2] as usize >> 6)] += weight;
+                luma_sum += luma(px) as f64;
+            }
+        }
+        let total: f64 = hist.iter().sum();
+        let s = compute(&f);
+        for (a, b) in s.hist.iter().zip(hist.iter()) {
+            assert!((a - b / total).abs() < 1e-4, "{a} {}", b / total);
+        }
+        let mean = luma_sum / (w * h * f.frames.len()) as f64;
+        assert!((s.luma - mean).abs() < 0.051, "{} {mean}", s.luma);
     }
 
     #[test]
