@@ -182,6 +182,36 @@ impl Score {
     }
 }
 
+/// The hard cuts of tests/fixtures/bikes.mp4 (seconds): found by ffmpeg's scene score
+/// (`select='gt(scene,0.25)'`) and each checked by eye. Clips built from it have them too.
+const BIKES_CUTS: [f64; 5] = [1.2, 3.04, 5.48, 7.48, 9.68];
+
+/// The real cuts of a source (as `sources` cuts it from its file), in its own seconds.
+fn real_cuts(tag: &str) -> Vec<f64> {
+    let offset = match tag {
+        "bikes" => 0.5,
+        "bikes2" => 4.5,
+        _ => return Vec::new(),
+    };
+    BIKES_CUTS
+        .iter()
+        .map(|t| t - offset)
+        .filter(|t| *t > 0.0)
+        .collect()
+}
+
+/// The real cuts of `tag` that show in a clip: those before `until` (source seconds), moved
+/// by `shift`, leaving out any in the clip's last 0.1 s (no frame after them shows them).
+fn shown(tag: &str, until: f64, shift: f64, clip_len: f64) -> Vec<Truth> {
+    real_cuts(tag)
+        .into_iter()
+        .filter(|t| *t < until)
+        .map(|t| t + shift)
+        .filter(|t| *t < clip_len - 0.1)
+        .map(|t| Truth { from: t, to: t })
+        .collect()
+}
+
 /// A true transition: a hard cut at a time, or a span.
 #[derive(Debug, Clone, Copy)]
 struct Truth {
@@ -200,6 +230,20 @@ fn eval_cuts() {
     for (k, (a, b)) in pairs.iter().enumerate() {
         let inputs: Vec<String> = srcs[*a].1.iter().chain(&srcs[*b].1).cloned().collect();
         let heads = format!("{};{}", seg(0, 0.0, 4.5), seg(1, 0.0, 4.5));
+        let (ta, tb) = (srcs[*a].0, srcs[*b].0);
+        // Truth: the made transition at 3.0 s, and the real cuts of both sources that show
+        // (the first before 3.0 s, the second, 4.5 s long, from 3.0 s on, once it is no
+        // longer blended in).
+        let with_real = |made: Truth, blend: f64| {
+            let mut t = shown(ta, 3.0, 0.0, 7.5);
+            t.push(made);
+            t.extend(
+                shown(tb, 4.5, 3.0, 7.5)
+                    .into_iter()
+                    .filter(|c| c.from >= 3.0 + blend),
+            );
+            t
+        };
         // Hard cut at 3.0 s.
         let name = format!("cut-hard-{k}");
         let f = format!(
@@ -209,7 +253,7 @@ fn eval_cuts() {
         clips.push((
             name.clone(),
             make(&name, &inputs, &f),
-            vec![Truth { from: 3.0, to: 3.0 }],
+            with_real(Truth { from: 3.0, to: 3.0 }, 0.0),
         ));
         // Dissolve over 1 s from 3.0 s.
         let name = format!("cut-dissolve-{k}");
@@ -217,7 +261,7 @@ fn eval_cuts() {
         clips.push((
             name.clone(),
             make(&name, &inputs, &f),
-            vec![Truth { from: 3.0, to: 4.0 }],
+            with_real(Truth { from: 3.0, to: 4.0 }, 1.0),
         ));
         // Fade through black over 1.2 s from 3.0 s.
         let name = format!("cut-fade-{k}");
@@ -225,15 +269,23 @@ fn eval_cuts() {
         clips.push((
             name.clone(),
             make(&name, &inputs, &f),
-            vec![Truth { from: 3.0, to: 4.2 }],
+            with_real(Truth { from: 3.0, to: 4.2 }, 1.2),
         ));
     }
-    // Fast motion without a cut: the bikes played 3x, a fast pan over the bunny.
+    // Fast motion: the bikes played 3x (with their real cuts, at a third of their time),
+    // a fast pan over the bunny (no cut).
+    let fast_bikes = BIKES_CUTS
+        .iter()
+        .map(|t| t / 3.0)
+        .filter(|t| *t < 3.2)
+        .map(|t| Truth { from: t, to: t })
+        .collect();
     let fast = [
         (
-            "cut-none-fastbikes",
+            "cut-fastbikes",
             vec!["-i".to_string(), fixture("bikes.mp4")],
             format!("[0:v]setpts=PTS/3,{NORM},trim=duration=3.3[v]"),
+            fast_bikes,
         ),
         (
             "cut-none-fastpan",
@@ -241,15 +293,19 @@ fn eval_cuts() {
             format!(
                 "[0:v]scale=2560:1440,crop=1280:720:x='min(1280,t*400)':y='360+200*sin(t*3)',{NORM}[v]"
             ),
+            vec![],
         ),
     ];
-    for (name, inputs, f) in fast {
-        clips.push((name.to_string(), make(name, &inputs, &f), vec![]));
+    for (name, inputs, f, truth) in fast {
+        clips.push((name.to_string(), make(name, &inputs, &f), truth));
     }
-    for (tag, _) in srcs.iter().map(|s| (s.0, ())) {
-        let src = srcs.iter().find(|s| s.0 == tag).unwrap();
+    for src in &srcs {
         let p = variant(src, "plain", "");
-        clips.push((format!("cut-none-{tag}"), p, vec![]));
+        clips.push((
+            format!("cut-plain-{}", src.0),
+            p,
+            shown(src.0, 5.0, 0.0, 5.0),
+        ));
     }
 
     let mut windows = Score::default();
@@ -293,6 +349,18 @@ fn eval_cuts() {
                 kinds.add(true, d.kind == want);
             } else {
                 events.add(true, false);
+                if verbose() {
+                    let k = ((c.from - a.start_s) * a.fps).round() as usize;
+                    let near: Vec<String> = a
+                        .frames
+                        .iter()
+                        .enumerate()
+                        .skip(k.saturating_sub(4))
+                        .take(9)
+                        .map(|(i, f)| format!("{i}:{:.1}/{:.0}", f.change, f.luma))
+                        .collect();
+                    println!("  missed {:.2}-{:.2}: change/luma {near:?}", c.from, c.to);
+                }
             }
         }
         for u in used {

@@ -31,9 +31,10 @@ pub struct FrameStats {
     pub clipped: f32,
     /// Black bars: top, bottom, left, right, as shares of the frame's height or width.
     pub bars: [f32; 4],
-    /// Sharpness at full and at half resolution, 0-1: the share of the picture's edge
-    /// contrast that a further blur would take away (a sharp picture loses much, a blurred
-    /// one little), so it depends on how the edges look, not on how many there are.
+    /// Sharpness, 0-1: the share of the picture's edge contrast that a further blur would
+    /// take away (a sharp picture loses much, a blurred one little), so it depends on how the
+    /// edges look, not on how many there are. `fine` on the middle of the picture at its
+    /// output size (pixels 1:1), `coarse` on the whole picture at the analysis size.
     pub fine: f32,
     pub coarse: f32,
     /// Centre of the strong edges, 0-1 across the picture (bars left out).
@@ -358,6 +359,9 @@ impl Analyzer {
         if w < 8 || h < 8 || rgb.len() < w * h * 3 {
             return;
         }
+        // The analysis frames carry a cut of the picture at its output size under it
+        // (`prepare::analysis_chain`); plain frames are measured alone.
+        let native = rgb.get(w * h * 3..w * h * 6);
         let rgb = &rgb[..w * h * 3];
         // Motion and cuts need every frame, from the half-resolution luma; the slower
         // measurements (sharpness, highlights, centring) every `MEASURE_EVERY`th frame.
@@ -390,8 +394,20 @@ impl Analyzer {
                 clipped += row.iter().filter(|v| **v >= CLIPPED_LUMA).count();
             }
             st.clipped = clipped as f32 / subject.max(1) as f32;
-            st.fine = sharpness(&y, w, area);
-            st.coarse = sharpness(&y2, w2, a2);
+            let whole = Area {
+                x0: 0,
+                x1: w,
+                y0: 0,
+                y1: h,
+            };
+            st.fine = match native {
+                Some(n) => sharpness(&luma_plane(n), w, whole),
+                None => sharpness(&y, w, area),
+            };
+            st.coarse = match native {
+                Some(_) => sharpness(&y, w, area),
+                None => sharpness(&y2, w2, a2),
+            };
             st.centre = edge_centre(&y2, w2, a2);
         }
 
@@ -664,10 +680,10 @@ fn analyze_range(
     a.extend(ffmpeg::safe_input(&info.path));
     a.extend(
         [
-            "-map".to_string(),
-            format!("0:{}", v.index),
-            "-vf".into(),
-            format!("fps={FPS},scale={w}:{h}:flags=area,format=rgb24"),
+            "-filter_complex".to_string(),
+            prepare::analysis_chain(v, &format!("[0:{}]", v.index), "[an]", false),
+            "-map".into(),
+            "[an]".into(),
             "-f".into(),
             "rawvideo".into(),
             "pipe:1".into(),
@@ -688,7 +704,7 @@ fn analyze_range(
             "ffmpeg",
             cancel,
             StdoutSink::Frames(
-                (w * h * 3) as usize,
+                prepare::analysis_frame_bytes(v),
                 Box::new(move |f| {
                     let _ = tx.send(f);
                 }),

@@ -83,6 +83,34 @@ pub fn sig_size(v: &VideoInfo) -> (u32, u32) {
     fit(v, SIG_LONG)
 }
 
+/// The filter from the video at `from` to the analysis frames at `to`: 10 a second, each the
+/// picture at `sig_size` with, stacked under it, a cut of the same size from the middle of
+/// the picture at its output size (pixels 1:1, so sharpness is judged at the scale the
+/// providers get). `at_output` says the input is already at the output size.
+pub fn analysis_chain(v: &VideoInfo, from: &str, to: &str, at_output: bool) -> String {
+    let (sw, sh) = sig_size(v);
+    let (ow, oh) = output_size(v);
+    let native = if at_output && ow >= sw && oh >= sh {
+        format!("crop={sw}:{sh}")
+    } else {
+        format!(
+            "scale={}:{}:flags=bilinear,crop={sw}:{sh}",
+            ow.max(sw),
+            oh.max(sh)
+        )
+    };
+    format!(
+        "{from}fps={SIG_FPS},split=2[sga][sgb];[sga]scale={sw}:{sh}:flags=area,format=rgb24[sgs];\
+         [sgb]{native},format=rgb24[sgn];[sgs][sgn]vstack{to}"
+    )
+}
+
+/// Bytes of one analysis frame (`analysis_chain`).
+pub fn analysis_frame_bytes(v: &VideoInfo) -> usize {
+    let (sw, sh) = sig_size(v);
+    (sw * sh * 3 * 2) as usize
+}
+
 fn thumb_size(v: &VideoInfo) -> (u32, u32) {
     let (w, h) = output_size(v);
     let k = THUMB_SHORT as f64 / w.min(h) as f64;
@@ -237,12 +265,14 @@ fn graph(info: &ClipInfo, copy: bool) -> (Graph, (u32, u32), f64) {
         ((info.window.len_s * fps).round() as u64).max(1)
     };
     let select = keyframe_select(frames);
-    let sig = format!("fps={SIG_FPS},scale={sw}:{sh}:flags=area,format=rgb24");
     let thumbs = format!("{select},scale={tw}:{th}:flags=bicubic");
     if copy {
         return (
             Graph {
-                filter: format!("[0:{idx}]split=2[kf][sg];[kf]{thumbs}[kfo];[sg]{sig}[sgo]"),
+                filter: format!(
+                    "[0:{idx}]split=2[kf][sg];[kf]{thumbs}[kfo];{}",
+                    analysis_chain(v, "[sg]", "[sgo]", true)
+                ),
                 video_out: None,
             },
             (sw, sh),
@@ -286,8 +316,9 @@ fn graph(info: &ClipInfo, copy: bool) -> (Graph, (u32, u32), f64) {
     }
     chain.push("format=yuv420p".into());
     let filter = format!(
-        "[0:{idx}]{},split=3[en][kf][sg];[en]format=yuv420p[eno];[kf]{thumbs}[kfo];[sg]{sig}[sgo]",
-        chain.join(",")
+        "[0:{idx}]{},split=3[en][kf][sg];[en]format=yuv420p[eno];[kf]{thumbs}[kfo];{}",
+        chain.join(","),
+        analysis_chain(v, "[sg]", "[sgo]", true)
     );
     (
         Graph {
@@ -493,7 +524,7 @@ fn run_once(
             "ffmpeg",
             cancel,
             StdoutSink::Frames(
-                (sw * sh * 3) as usize,
+                (sw * sh * 3 * 2) as usize,
                 Box::new(move |f| {
                     let _ = tx.send(f);
                 }),

@@ -310,6 +310,8 @@ struct PickParts {
 
 impl PickParts {
     fn of(f: &[u8], w: usize, h: usize) -> PickParts {
+        // Analysis frames carry more under the picture: the picture alone is signed.
+        let f = &f[..(w * h * 3).min(f.len())];
         let mut grad = [0f64; 4 * ORIENTATIONS];
         let mut hue = [0f64; HUES];
         let l: Vec<f32> = f.chunks_exact(3).map(luma).collect();
