@@ -3,15 +3,15 @@
 //! a name check under the lock always reads every record). Not something to commit: add
 //! `.index/` to `.gitignore`.
 //!
-//! - `records-v2.bin`: what `list` prints (name, created date, tags, the quick damage check)
+//! - `records-v3.bin`: what `list` prints (name, created date, tags, the quick damage check)
 //!   for each character folder, with the `stat` of the record, the clip and the keyframes'
 //!   folder it was made from. `list` checks every entry against those `stat`s, reads again
 //!   only what changed, and rewrites the file: an index that disagrees with the folders is
 //!   made again.
-//! - `signatures-v2.bin`: each record's signature, already parsed, for the look-alike warning
-//!   of `create` and for `similar`. Tied to the record's `stat` that `records-v2.bin` holds.
+//! - `names-v1.bin` and `looks-v1.bin`: each record's name and signature, for `create`'s
+//!   name checks and look-alike warning and for `similar` (see `names.rs`).
 //!
-//! Both are postcard after an 8-byte magic; an unreadable file is ignored and made again.
+//! All are postcard after an 8-byte magic; an unreadable file is ignored and made again.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -22,15 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::library::at::{Dir, StatKey};
 use crate::library::health::ProblemKind;
-use crate::library::record::RawJson;
 use crate::library::store::{Corrupt, Library, RECORD_FILE, read_record, safe_relative};
-use crate::pipeline::signature::{self, Signature};
 
 const INDEX_DIR: &str = ".index";
-const RECORDS_FILE: &str = "records-v2.bin";
-const SIGNATURES_FILE: &str = "signatures-v2.bin";
-const RECORDS_MAGIC: &[u8; 8] = b"cbrecs02";
-const SIGNATURES_MAGIC: &[u8; 8] = b"cbsigs02";
+const RECORDS_FILE: &str = "records-v3.bin";
+const RECORDS_MAGIC: &[u8; 8] = b"cbrecs03";
 /// A record larger than this is not read whole (it is then invalid).
 const MAX_RECORD_BYTES: u64 = 16 << 20;
 /// Index files larger than this are not read (made again instead).
@@ -82,64 +78,6 @@ struct RecordsRef<'a> {
     entries: &'a [Entry],
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SigEntry {
-    folder: String,
-    /// The record's `stat` when the signature was read from it.
-    record: StatKey,
-    /// The signature as compact JSON text, when this castbook cannot parse it.
-    raw: Option<String>,
-    /// The signature, postcard-encoded, when it is of this castbook's version.
-    parsed: Option<Vec<u8>>,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct SignaturesFile {
-    version: u32,
-    entries: Vec<SigEntry>,
-}
-
-/// A signature as the index encodes it: every field always present (postcard has no field
-/// names, so the record's optional fields cannot be skipped here).
-#[derive(Serialize, Deserialize)]
-struct SigBin {
-    version: u32,
-    hist: Vec<f64>,
-    dhash: Vec<String>,
-    luma: f64,
-    phash: Vec<String>,
-    grad: Vec<f64>,
-    hue: Vec<f64>,
-}
-
-impl From<&Signature> for SigBin {
-    fn from(s: &Signature) -> SigBin {
-        SigBin {
-            version: s.version,
-            hist: s.hist.clone(),
-            dhash: s.dhash.clone(),
-            luma: s.luma,
-            phash: s.phash.clone(),
-            grad: s.grad.clone(),
-            hue: s.hue.clone(),
-        }
-    }
-}
-
-impl From<SigBin> for Signature {
-    fn from(s: SigBin) -> Signature {
-        Signature {
-            version: s.version,
-            hist: s.hist,
-            dhash: s.dhash,
-            luma: s.luma,
-            phash: s.phash,
-            grad: s.grad,
-            hue: s.hue,
-        }
-    }
-}
-
 /// The record as the index reads it (a few fields; the rest skipped).
 #[derive(Deserialize)]
 struct RecordFields {
@@ -148,8 +86,6 @@ struct RecordFields {
     created_at: String,
     #[serde(default)]
     tags: Vec<String>,
-    #[serde(default)]
-    signature: Option<RawJson>,
     clip: ClipFields,
     #[serde(default)]
     keyframes: Vec<String>,
@@ -159,47 +95,6 @@ struct RecordFields {
 struct ClipFields {
     path: String,
     size_bytes: u64,
-}
-
-/// A character's ID, name and signature, as look-alike warnings and early name checks read
-/// them.
-#[derive(Debug, Clone)]
-pub struct Head {
-    pub id: String,
-    pub name: String,
-    pub signature: Option<HeadSignature>,
-}
-
-/// A signature as the index holds it.
-#[derive(Debug, Clone)]
-pub enum HeadSignature {
-    Parsed(Box<Signature>),
-    /// A version this castbook cannot compare (kept as text).
-    Raw(RawJson),
-}
-
-impl HeadSignature {
-    fn of(raw: RawJson) -> HeadSignature {
-        match raw.parse::<Signature>() {
-            Ok(s) if s.version == signature::VERSION => HeadSignature::Parsed(Box::new(s)),
-            _ => HeadSignature::Raw(raw),
-        }
-    }
-
-    /// The signature, when it is one this castbook compares.
-    pub fn parsed(&self) -> Option<Signature> {
-        match self {
-            HeadSignature::Parsed(s) => Some((**s).clone()),
-            HeadSignature::Raw(raw) => raw.parse().ok(),
-        }
-    }
-
-    pub fn as_parsed(&self) -> Option<&Signature> {
-        match self {
-            HeadSignature::Parsed(s) => Some(s),
-            HeadSignature::Raw(_) => None,
-        }
-    }
 }
 
 fn read_bounded(path: &Path, magic: &[u8; 8]) -> Option<Vec<u8>> {
@@ -220,16 +115,19 @@ impl Library {
         self.root().join(INDEX_DIR)
     }
 
+    /// Whether the library has an index (`list` makes it).
+    pub(super) fn index_exists(&self) -> bool {
+        self.index_dir().is_dir()
+    }
+
+    /// The body of an index file after its magic (bounded), if it has that magic.
+    pub(super) fn read_index_file(&self, file: &str, magic: &[u8; 8]) -> Option<Vec<u8>> {
+        read_bounded(&self.index_dir().join(file), magic)
+    }
+
     fn read_records_index(&self) -> Option<RecordsFile> {
         let bytes = read_bounded(&self.index_dir().join(RECORDS_FILE), RECORDS_MAGIC)?;
         postcard::from_bytes(&bytes).ok()
-    }
-
-    fn read_signatures_index(&self) -> Option<SignaturesFile> {
-        let bytes = read_bounded(&self.index_dir().join(SIGNATURES_FILE), SIGNATURES_MAGIC)?;
-        postcard::from_bytes::<SignaturesFile>(&bytes)
-            .ok()
-            .filter(|f| f.version == signature::VERSION)
     }
 
     /// Every readable record's summary (by folder), checked against the `stat` of each
@@ -322,108 +220,9 @@ impl Library {
         Ok(out)
     }
 
-    /// Every character's ID, name and signature now, for an early name check and the
-    /// look-alike warning. From the index where it has the folder (no `stat`: these only
-    /// advise, and `list` keeps the index fresh); records the index lacks are read.
-    pub(crate) fn heads(&self) -> crate::Result<Vec<Head>> {
-        let folders = super::store::character_folders(self.root(), "reading the library")?;
-        let records: HashMap<String, Entry> = self
-            .read_records_index()
-            .map(|f| {
-                f.entries
-                    .into_iter()
-                    .map(|e| (e.folder.clone(), e))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let old_sigs = self.read_signatures_index();
-        let exists = old_sigs.is_some();
-        let mut sigs: HashMap<String, SigEntry> = old_sigs
-            .map(|f| {
-                f.entries
-                    .into_iter()
-                    .map(|e| (e.folder.clone(), e))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let dir = Dir::open(self.root())
-            .map_err(|e| crate::Error::io("reading the library", self.root(), &e))?;
-        let mut heads = Vec::with_capacity(folders.len());
-        let mut changed = sigs.len() != folders.len();
-        for folder in &folders {
-            let indexed = records.get(folder).and_then(|e| {
-                let s = e.summary.as_ref().filter(|s| &s.id == folder)?;
-                let sig = sigs.get(folder).filter(|g| g.record == e.record)?;
-                Some((s, sig))
-            });
-            if let Some((s, sig)) = indexed {
-                let signature = match (&sig.parsed, &sig.raw) {
-                    (Some(bytes), _) => postcard::from_bytes::<SigBin>(bytes)
-                        .ok()
-                        .map(|s| HeadSignature::Parsed(Box::new(s.into()))),
-                    (None, Some(raw)) => {
-                        Some(HeadSignature::Raw(RawJson::from_compact(raw.clone())))
-                    }
-                    (None, None) => None,
-                };
-                heads.push(Head {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    signature,
-                });
-                continue;
-            }
-            let rel = format!("{folder}/{RECORD_FILE}");
-            let Some(key) = dir.stat(&rel) else { continue };
-            let Some(r) = read_fields(&dir, &rel) else {
-                continue;
-            };
-            let signature = r.signature.map(HeadSignature::of);
-            let entry = SigEntry {
-                folder: folder.clone(),
-                record: key,
-                raw: match &signature {
-                    Some(HeadSignature::Raw(raw)) => Some(raw.as_str().to_string()),
-                    _ => None,
-                },
-                parsed: match &signature {
-                    Some(HeadSignature::Parsed(s)) => {
-                        postcard::to_allocvec(&SigBin::from(s.as_ref())).ok()
-                    }
-                    _ => None,
-                },
-            };
-            // Kept only when the records index agrees on the record it came from.
-            if records.get(folder).is_some_and(|e| e.record == key) {
-                sigs.insert(folder.clone(), entry);
-                changed = true;
-            }
-            heads.push(Head {
-                id: r.id,
-                name: r.name,
-                signature,
-            });
-        }
-        if changed && (exists || !records.is_empty()) {
-            let keep: std::collections::HashSet<&String> = folders.iter().collect();
-            let entries: Vec<SigEntry> = sigs
-                .into_values()
-                .filter(|e| keep.contains(&e.folder))
-                .collect();
-            self.write_index(
-                SIGNATURES_FILE,
-                SIGNATURES_MAGIC,
-                &SignaturesFile {
-                    version: signature::VERSION,
-                    entries,
-                },
-            );
-        }
-        Ok(heads)
-    }
-
     /// Replace an index file (atomically; a failure only means the next use reads more).
-    fn write_index<T: Serialize>(&self, file: &str, magic: &[u8; 8], value: &T) {
+    pub(super) fn write_index<T: Serialize>(&self, file: &str, magic: &[u8; 8], value: &T) {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = self.index_dir();
         if fs::create_dir_all(&dir).is_err() {
             return;
@@ -432,9 +231,11 @@ impl Library {
             return;
         };
         // Written in `.work/` (the next run removes it if this one dies), then renamed.
-        let tmp = self
-            .work_root()
-            .join(format!("index-{}-{file}", std::process::id()));
+        let tmp = self.work_root().join(format!(
+            "index-{}-{}-{file}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let ok = File::create(&tmp)
             .and_then(|mut f| {
                 f.write_all(magic)?;
@@ -556,34 +357,4 @@ fn read_fields(dir: &Dir, rel: &str) -> Option<RecordFields> {
         .read_to_end(&mut bytes)
         .ok()?;
     serde_json::from_slice(&bytes).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_round_trip_through_the_index_encoding() {
-        let full = Signature {
-            version: signature::VERSION,
-            hist: vec![0.25; 64],
-            dhash: vec!["00ff00ff00ff00ff".into(); 6],
-            luma: 101.5,
-            phash: vec!["0123456789abcdef".into(); 6],
-            grad: vec![0.125; 32],
-            hue: vec![0.0; 12],
-        };
-        // Empty fields too (the record's JSON leaves them out).
-        let sparse = Signature {
-            phash: Vec::new(),
-            grad: Vec::new(),
-            hue: Vec::new(),
-            ..full.clone()
-        };
-        for s in [full, sparse] {
-            let bytes = postcard::to_allocvec(&SigBin::from(&s)).unwrap();
-            let back: Signature = postcard::from_bytes::<SigBin>(&bytes).unwrap().into();
-            assert_eq!(back, s);
-        }
-    }
 }
