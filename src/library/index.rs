@@ -222,14 +222,19 @@ impl Library {
 
     /// Replace an index file (atomically; a failure only means the next use reads more).
     pub(super) fn write_index<T: Serialize>(&self, file: &str, magic: &[u8; 8], value: &T) {
+        if let Ok(body) = postcard::to_allocvec(value) {
+            self.write_index_bytes(file, magic, &body);
+        }
+    }
+
+    /// Replace an index file with `magic` and `body` (atomically; a failure only means the
+    /// next use reads more).
+    pub(super) fn write_index_bytes(&self, file: &str, magic: &[u8; 8], body: &[u8]) {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = self.index_dir();
         if fs::create_dir_all(&dir).is_err() {
             return;
         }
-        let Ok(body) = postcard::to_allocvec(value) else {
-            return;
-        };
         // Written in `.work/` (the next run removes it if this one dies), then renamed.
         let tmp = self.work_root().join(format!(
             "index-{}-{}-{file}",
@@ -239,7 +244,7 @@ impl Library {
         let ok = File::create(&tmp)
             .and_then(|mut f| {
                 f.write_all(magic)?;
-                f.write_all(&body)
+                f.write_all(body)
             })
             .and_then(|()| fs::rename(&tmp, dir.join(file)));
         if ok.is_err() {

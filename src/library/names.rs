@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::library::at::{Dir, StatKey, keeps_change_times};
 use crate::library::name::name_key;
 use crate::library::store::{Library, RECORD_FILE, character_folders, name_in, name_taken};
-use crate::pipeline::signature::{self, Compared, Signature};
+use crate::pipeline::signature::{self, Parts, Signature, V1Parts, V2Parts};
 
 const NAMES_FILE: &str = "names-v1.bin";
 const NAMES_MAGIC: &[u8; 8] = b"cbnams01";
@@ -80,25 +80,221 @@ struct NamesRef<'a> {
     entries: &'a [&'a NameEntry],
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct LookEntry {
+/// The signatures of `looks-v1.bin`: per entry its folder, the record's `stat` and where
+/// its parts are in two flat arrays (numbers and hashes), so that loading and comparing
+/// 10,000 of them allocates nothing per entry.
+#[derive(Debug, Clone, Default)]
+struct Looks {
+    entries: Vec<Look>,
+    floats: Vec<f64>,
+    hashes: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct Look {
     folder: String,
     record: StatKey,
-    /// `None`: no signature this castbook can read.
-    sig: Option<Compared>,
+    /// DCT hashes, gradient orientations, hues.
+    v2: Option<[Span; 3]>,
+    /// Histogram, difference hashes.
+    v1: Option<[Span; 2]>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct LooksFile {
-    version: u32,
-    /// Sorted by folder.
-    entries: Vec<LookEntry>,
+/// A run of `floats` or `hashes`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
-#[derive(Serialize)]
-struct LooksRef<'a> {
-    version: u32,
-    entries: &'a [LookEntry],
+impl Looks {
+    fn span<T: Copy>(to: &mut Vec<T>, from: &[T]) -> Span {
+        let start = to.len() as u32;
+        to.extend_from_slice(from);
+        Span {
+            start,
+            len: from.len() as u32,
+        }
+    }
+
+    fn get<T>(of: &[T], s: Span) -> &[T] {
+        &of[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    /// Add an entry with the parts of `sig`.
+    fn push(&mut self, folder: String, record: StatKey, sig: Option<Parts<'_>>) {
+        let v2 = sig.and_then(|p| p.v2).map(|p| {
+            [
+                Looks::span(&mut self.hashes, p.phash),
+                Looks::span(&mut self.floats, p.grad),
+                Looks::span(&mut self.floats, p.hue),
+            ]
+        });
+        let v1 = sig.and_then(|p| p.v1).map(|p| {
+            [
+                Looks::span(&mut self.floats, p.hist),
+                Looks::span(&mut self.hashes, p.dhash),
+            ]
+        });
+        self.entries.push(Look {
+            folder,
+            record,
+            v2,
+            v1,
+        });
+    }
+
+    /// The parts of entry `i` (`None`: no signature this castbook reads).
+    fn parts(&self, i: usize) -> Option<Parts<'_>> {
+        let e = &self.entries[i];
+        if e.v2.is_none() && e.v1.is_none() {
+            return None;
+        }
+        Some(Parts {
+            v2: e.v2.map(|[p, g, h]| V2Parts {
+                phash: Looks::get(&self.hashes, p),
+                grad: Looks::get(&self.floats, g),
+                hue: Looks::get(&self.floats, h),
+            }),
+            v1: e.v1.map(|[h, d]| V1Parts {
+                hist: Looks::get(&self.floats, h),
+                dhash: Looks::get(&self.hashes, d),
+            }),
+        })
+    }
+
+    /// The file's bytes after the magic: the signature version, the entries (folder, `stat`,
+    /// which parts and their lengths), then the numbers and the hashes, little-endian.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            16 + self.entries.len() * 96 + (self.floats.len() + self.hashes.len()) * 8,
+        );
+        out.extend_from_slice(&signature::VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        for e in &self.entries {
+            out.push(e.folder.len().min(255) as u8);
+            out.extend_from_slice(&e.folder.as_bytes()[..e.folder.len().min(255)]);
+            let k = &e.record;
+            for v in [k.dev, k.ino, k.size] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&k.mode.to_le_bytes());
+            for v in [k.mtime.0, k.mtime.1, k.ctime.0, k.ctime.1] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.push(u8::from(e.v2.is_some()) | (u8::from(e.v1.is_some()) << 1));
+            for s in e.v2.iter().flatten().chain(e.v1.iter().flatten()) {
+                out.extend_from_slice(&s.len.to_le_bytes());
+            }
+        }
+        out.extend_from_slice(&(self.floats.len() as u32).to_le_bytes());
+        for f in &self.floats {
+            out.extend_from_slice(&f.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
+        for h in &self.hashes {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out
+    }
+
+    /// `encode`'s bytes read back; `None` when they are not exactly that (every length is
+    /// checked against what the file holds before anything is sized by it).
+    fn decode(bytes: &[u8]) -> Option<Looks> {
+        struct Reader<'a>(&'a [u8]);
+        impl<'a> Reader<'a> {
+            fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+                let (head, rest) = self.0.split_at_checked(n)?;
+                self.0 = rest;
+                Some(head)
+            }
+            fn u8(&mut self) -> Option<u8> {
+                Some(self.take(1)?[0])
+            }
+            fn u32(&mut self) -> Option<u32> {
+                Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+            }
+            fn u64(&mut self) -> Option<u64> {
+                Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+            }
+            fn i64(&mut self) -> Option<i64> {
+                self.u64().map(|v| v as i64)
+            }
+        }
+        let mut r = Reader(bytes);
+        if r.u32()? != signature::VERSION {
+            return None;
+        }
+        let count = r.u32()? as usize;
+        // An entry takes at least 62 bytes: a count beyond that is a broken file.
+        if count > r.0.len() / 62 {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(count);
+        let (mut floats_at, mut hashes_at) = (0u32, 0u32);
+        let span = |len: u32, at: &mut u32| -> Option<Span> {
+            let s = Span { start: *at, len };
+            *at = at.checked_add(len)?;
+            Some(s)
+        };
+        for _ in 0..count {
+            let n = r.u8()? as usize;
+            let folder = std::str::from_utf8(r.take(n)?).ok()?.to_string();
+            let record = StatKey {
+                dev: r.u64()?,
+                ino: r.u64()?,
+                size: r.u64()?,
+                mode: r.u32()?,
+                mtime: (r.i64()?, r.i64()?),
+                ctime: (r.i64()?, r.i64()?),
+            };
+            let parts = r.u8()?;
+            let v2 = if parts & 1 != 0 {
+                let (p, g, h) = (r.u32()?, r.u32()?, r.u32()?);
+                Some([
+                    span(p, &mut hashes_at)?,
+                    span(g, &mut floats_at)?,
+                    span(h, &mut floats_at)?,
+                ])
+            } else {
+                None
+            };
+            let v1 = if parts & 2 != 0 {
+                let (h, d) = (r.u32()?, r.u32()?);
+                Some([span(h, &mut floats_at)?, span(d, &mut hashes_at)?])
+            } else {
+                None
+            };
+            entries.push(Look {
+                folder,
+                record,
+                v2,
+                v1,
+            });
+        }
+        let nf = r.u32()?;
+        if nf != floats_at || nf as usize > r.0.len() / 8 {
+            return None;
+        }
+        let floats = r
+            .take(nf as usize * 8)?
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        let nh = r.u32()?;
+        if nh != hashes_at || nh as usize * 8 != r.0.len() {
+            return None;
+        }
+        let hashes =
+            r.0.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
+        Some(Looks {
+            entries,
+            floats,
+            hashes,
+        })
+    }
 }
 
 /// Every readable record's name and signature at one moment, for an early name check and
@@ -110,8 +306,8 @@ pub struct NameSnapshot {
     root: std::path::PathBuf,
     /// Sorted by folder.
     names: Vec<NameEntry>,
-    /// The signature of each entry of `names`.
-    looks: Vec<LookEntry>,
+    /// The signature of each entry of `names` (the same order).
+    looks: Looks,
 }
 
 /// A character another is compared with: its folder (ID) and name.
@@ -153,11 +349,11 @@ impl NameSnapshot {
     pub fn most_like(&self, sig: &Signature) -> Option<Alike<'_>> {
         let query = sig.compared(true);
         let mut best: Option<Alike<'_>> = None;
-        for (e, other) in self.names.iter().zip(&self.looks) {
+        for (i, e) in self.names.iter().enumerate() {
             let Some(name) = e.name.as_deref() else {
                 continue;
             };
-            let Some(s) = self.score(&query, sig, e, other.sig.as_ref()) else {
+            let Some(s) = self.score(query.parts(), sig, e, self.looks.parts(i)) else {
                 continue;
             };
             if best.is_none_or(|b| s > b.similarity) {
@@ -178,13 +374,13 @@ impl NameSnapshot {
         let mut out: Vec<Alike<'_>> = self
             .names
             .iter()
-            .zip(&self.looks)
-            .filter(|(e, _)| Some(e.folder.as_str()) != except)
-            .filter_map(|(e, other)| {
+            .enumerate()
+            .filter(|(_, e)| Some(e.folder.as_str()) != except)
+            .filter_map(|(i, e)| {
                 Some(Alike {
                     id: &e.folder,
                     name: e.name.as_deref()?,
-                    similarity: self.score(&query, sig, e, other.sig.as_ref())?,
+                    similarity: self.score(query.parts(), sig, e, self.looks.parts(i))?,
                 })
             })
             .collect();
@@ -194,10 +390,10 @@ impl NameSnapshot {
 
     fn score(
         &self,
-        query: &Compared,
+        query: Parts<'_>,
         sig: &Signature,
         e: &NameEntry,
-        other: Option<&Compared>,
+        other: Option<Parts<'_>>,
     ) -> Option<f64> {
         match signature::similarity_of(query, other?) {
             Some(s) => Some(s),
@@ -313,19 +509,11 @@ impl Library {
         }
     }
 
-    fn read_looks_file(&self) -> Vec<LookEntry> {
-        let Some(bytes) = self.read_index_file(LOOKS_FILE, LOOKS_MAGIC) else {
-            return Vec::new();
-        };
-        match postcard::from_bytes::<LooksFile>(&bytes) {
-            Ok(f)
-                if f.version == signature::VERSION
-                    && f.entries.is_sorted_by(|a, b| a.folder < b.folder) =>
-            {
-                f.entries
-            }
-            _ => Vec::new(),
-        }
+    fn read_looks_file(&self) -> Looks {
+        self.read_index_file(LOOKS_FILE, LOOKS_MAGIC)
+            .and_then(|bytes| Looks::decode(&bytes))
+            .filter(|l| l.entries.is_sorted_by(|a, b| a.folder < b.folder))
+            .unwrap_or_default()
     }
 
     fn write_names_file(&self, root: RootId, entries: &[&NameEntry]) {
@@ -343,23 +531,26 @@ impl Library {
         let root = Library::root_id(&dir);
         let old_names = self.read_names_file(root);
         let old_looks = self.read_looks_file();
-        let old_len = (old_names.len(), old_looks.len());
+        let old_len = (old_names.len(), old_looks.entries.len());
         let mut changed = false;
         let mut settle: Option<Settle> = None;
         let mut names = Vec::with_capacity(folders.len());
-        let mut looks = Vec::with_capacity(folders.len());
-        let (mut ni, mut li) = (
-            old_names.into_iter().peekable(),
-            old_looks.into_iter().peekable(),
-        );
+        let mut looks = Looks {
+            entries: Vec::with_capacity(folders.len()),
+            floats: Vec::with_capacity(old_looks.floats.len()),
+            hashes: Vec::with_capacity(old_looks.hashes.len()),
+        };
+        let mut ni = old_names.into_iter().peekable();
+        let mut li = (0..old_looks.entries.len()).peekable();
+        let old_folder = |i: &usize| old_looks.entries[*i].folder.as_str();
         for folder in folders {
             while ni.next_if(|e| e.folder < folder).is_some() {}
-            while li.next_if(|e| e.folder < folder).is_some() {}
+            while li.next_if(|i| old_folder(i) < folder.as_str()).is_some() {}
             let n = ni.next_if(|e| e.folder == folder);
-            let l = li.next_if(|e| e.folder == folder);
+            let l = li.next_if(|i| old_folder(i) == folder.as_str());
             match (n, l) {
-                (Some(n), Some(l)) if n.record == l.record => {
-                    looks.push(l);
+                (Some(n), Some(l)) if n.record == old_looks.entries[l].record => {
+                    looks.push(folder, n.record, old_looks.parts(l));
                     names.push(n);
                     continue;
                 }
@@ -374,11 +565,8 @@ impl Library {
                 continue;
             };
             changed = true;
-            looks.push(LookEntry {
-                folder: folder.clone(),
-                record,
-                sig: sig.map(|s| s.compared(false)),
-            });
+            let sig = sig.map(|s| s.compared(false));
+            looks.push(folder.clone(), record, sig.as_ref().map(|s| s.parts()));
             names.push(NameEntry {
                 folder,
                 record,
@@ -387,19 +575,12 @@ impl Library {
             });
         }
         // Entries of folders that are gone, or whose record could not be read.
-        changed |= old_len != (names.len(), looks.len());
+        changed |= old_len != (names.len(), looks.entries.len());
         if changed && self.index_exists() {
             if let Some(root) = root {
                 self.write_names_file(root, &names.iter().collect::<Vec<_>>());
             }
-            self.write_index(
-                LOOKS_FILE,
-                LOOKS_MAGIC,
-                &LooksRef {
-                    version: signature::VERSION,
-                    entries: &looks,
-                },
-            );
+            self.write_index_bytes(LOOKS_FILE, LOOKS_MAGIC, &looks.encode());
         }
         Ok(NameSnapshot {
             root: self.root().to_path_buf(),
@@ -611,7 +792,7 @@ mod tests {
         NameSnapshot {
             root: lib.root().to_path_buf(),
             names: vec![entry],
-            looks: Vec::new(),
+            looks: Looks::default(),
         }
     }
 
@@ -703,6 +884,55 @@ mod tests {
         lib.write_names_file(root, &[&claim]);
         assert_eq!(lib.read_names_file(Some(root)).len(), 1);
         assert!(lib.check_name_free("ghost", None, None).is_err());
+    }
+
+    #[test]
+    fn signatures_round_trip_through_the_looks_file_and_a_broken_one_is_refused() {
+        let full = Signature {
+            version: signature::VERSION,
+            hist: vec![0.25; 64],
+            dhash: vec!["00ff00ff00ff00ff".into(); 6],
+            luma: 101.5,
+            phash: vec!["0123456789abcdef".into(), "fedcba9876543210".into()],
+            grad: vec![0.125; 32],
+            hue: vec![0.1; 12],
+        };
+        let old = Signature {
+            version: 1,
+            phash: Vec::new(),
+            grad: Vec::new(),
+            hue: Vec::new(),
+            ..full.clone()
+        };
+        let k = key(3, (5, 6));
+        let mut looks = Looks::default();
+        let c = [full.compared(false), old.compared(false)];
+        looks.push("char_a".into(), k, Some(c[0].parts()));
+        looks.push("char_b".into(), k, None);
+        looks.push("char_c".into(), k, Some(c[1].parts()));
+        let bytes = looks.encode();
+        let back = Looks::decode(&bytes).unwrap();
+        assert_eq!(back.entries.len(), 3);
+        assert_eq!(back.entries[1].record, k);
+        assert_eq!(back.parts(0), Some(c[0].parts()));
+        assert_eq!(back.parts(1), None);
+        assert_eq!(back.parts(2), Some(c[1].parts()));
+        // The score from the file is the score of the signatures.
+        let q = full.compared(true);
+        assert_eq!(
+            signature::similarity_of(q.parts(), back.parts(2).unwrap()),
+            Some(signature::similarity(&full, &old))
+        );
+        // Cut anywhere, or with a length or a count changed, it is refused (never read past).
+        for cut in 0..bytes.len() {
+            assert!(Looks::decode(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut huge = bytes.clone();
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Looks::decode(&huge).is_none());
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; 8]);
+        assert!(Looks::decode(&longer).is_none());
     }
 
     #[test]
