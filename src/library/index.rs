@@ -13,7 +13,6 @@
 //!
 //! All are postcard after an 8-byte magic; an unreadable file is ignored and made again.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -98,16 +97,15 @@ struct ClipFields {
 }
 
 fn read_bounded(path: &Path, magic: &[u8; 8]) -> Option<Vec<u8>> {
-    let mut f = File::open(path).ok()?;
+    let f = File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     if len > MAX_INDEX_BYTES || len < magic.len() as u64 {
         return None;
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    f.read_to_end(&mut bytes).ok()?;
-    bytes
-        .starts_with(magic)
-        .then(|| bytes.split_off(magic.len()))
+    // No further than the size measured (a file growing meanwhile is not followed).
+    f.take(len).read_to_end(&mut bytes).ok()?;
+    bytes.starts_with(magic).then_some(bytes)
 }
 
 impl Library {
@@ -120,14 +118,14 @@ impl Library {
         self.index_dir().is_dir()
     }
 
-    /// The body of an index file after its magic (bounded), if it has that magic.
+    /// An index file (bounded) if it starts with `magic`; its body is after the magic.
     pub(super) fn read_index_file(&self, file: &str, magic: &[u8; 8]) -> Option<Vec<u8>> {
         read_bounded(&self.index_dir().join(file), magic)
     }
 
     fn read_records_index(&self) -> Option<RecordsFile> {
         let bytes = read_bounded(&self.index_dir().join(RECORDS_FILE), RECORDS_MAGIC)?;
-        postcard::from_bytes(&bytes).ok()
+        postcard::from_bytes(&bytes[RECORDS_MAGIC.len()..]).ok()
     }
 
     /// Every readable record's summary (by folder), checked against the `stat` of each
@@ -141,15 +139,21 @@ impl Library {
     pub(crate) fn summaries_with(&self, create: bool) -> crate::Result<Summaries> {
         let old = self.read_records_index();
         let exists = old.is_some();
-        let old: HashMap<String, Entry> = old
-            .map(|f| {
-                f.entries
-                    .into_iter()
-                    .map(|e| (e.folder.clone(), e))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut old: Vec<Entry> = old.map(|f| f.entries).unwrap_or_default();
+        if !old.is_sorted_by(|a, b| a.folder < b.folder) {
+            old.sort_by(|a, b| a.folder.cmp(&b.folder));
+            old.dedup_by(|a, b| a.folder == b.folder);
+        }
         let folders = super::store::character_folders(self.root(), "reading the library")?;
+        // Each folder's old entry (both lists are sorted by folder).
+        let mut at = Vec::with_capacity(folders.len());
+        let mut j = 0;
+        for f in &folders {
+            while j < old.len() && old[j].folder.as_str() < f.as_str() {
+                j += 1;
+            }
+            at.push((j < old.len() && old[j].folder == *f).then_some(j));
+        }
         let dir = Dir::open(self.root())
             .map_err(|e| crate::Error::io("reading the library", self.root(), &e))?;
         let threads = std::thread::available_parallelism()
@@ -158,19 +162,21 @@ impl Library {
             .clamp(1, 4);
         let chunk = folders.len().div_ceil(threads).max(1024);
         // Checked on up to 4 threads; unchanged entries are then moved out of the old index.
-        let check = |folders: &[String]| -> Vec<Checked> {
+        let check = |folders: &[String], at: &[Option<usize>]| -> Vec<Checked> {
             folders
                 .iter()
-                .map(|f| check_entry(&dir, f, old.get(f)))
+                .zip(at)
+                .map(|(f, i)| check_entry(&dir, f, i.map(|i| &old[i])))
                 .collect()
         };
         let verdicts: Vec<Checked> = if folders.len() <= chunk {
-            check(&folders)
+            check(&folders, &at)
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = folders
                     .chunks(chunk)
-                    .map(|c| s.spawn(move || check(c)))
+                    .zip(at.chunks(chunk))
+                    .map(|(c, a)| s.spawn(move || check(c, a)))
                     .collect();
                 handles
                     .into_iter()
@@ -179,12 +185,12 @@ impl Library {
             })
         };
         let old_len = old.len();
-        let mut old = old;
+        let mut old: Vec<Option<Entry>> = old.into_iter().map(Some).collect();
         let mut changed = false;
         let mut entries = Vec::with_capacity(folders.len());
-        for (folder, v) in folders.iter().zip(verdicts) {
+        for (i, v) in at.iter().zip(verdicts) {
             match v {
-                Checked::Same => entries.extend(old.remove(folder)),
+                Checked::Same => entries.extend(i.and_then(|i| old[i].take())),
                 Checked::New(e) => {
                     changed = true;
                     entries.push(*e);

@@ -501,7 +501,7 @@ impl Library {
         let Some(bytes) = self.read_index_file(NAMES_FILE, NAMES_MAGIC) else {
             return Vec::new();
         };
-        match postcard::from_bytes::<NamesFile>(&bytes) {
+        match postcard::from_bytes::<NamesFile>(&bytes[NAMES_MAGIC.len()..]) {
             Ok(f) if Some(f.root) == root && f.entries.is_sorted_by(|a, b| a.folder < b.folder) => {
                 f.entries
             }
@@ -511,7 +511,7 @@ impl Library {
 
     fn read_looks_file(&self) -> Looks {
         self.read_index_file(LOOKS_FILE, LOOKS_MAGIC)
-            .and_then(|bytes| Looks::decode(&bytes))
+            .and_then(|bytes| Looks::decode(&bytes[LOOKS_MAGIC.len()..]))
             .filter(|l| l.entries.is_sorted_by(|a, b| a.folder < b.folder))
             .unwrap_or_default()
     }
