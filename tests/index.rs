@@ -20,7 +20,7 @@ fn the_index_follows_the_records_and_is_never_trusted_for_names() {
     let a = env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &[]);
     let id = a["id"].as_str().unwrap();
     assert!(list_names(&env).contains("Wolf"));
-    let index = env.lib().join(".index").join("records-v3.bin");
+    let index = env.lib().join(".index").join("records-v4.bin");
     assert!(index.is_file(), "list writes the index");
 
     // A record changed in place by another tool (same inode): the next list sees it.
@@ -53,7 +53,7 @@ fn the_index_follows_the_records_and_is_never_trusted_for_names() {
     std::fs::write(&index, b"{not json").unwrap();
     assert!(list_names(&env).contains("Wolfgang"));
     assert!(
-        std::fs::read(&index).unwrap().starts_with(b"cbrecs03"),
+        std::fs::read(&index).unwrap().starts_with(b"cbrecs04"),
         "list wrote a new index"
     );
 

@@ -1,9 +1,10 @@
 //! A derived index of the records in `<lib>/.index/`, never the source of truth and never
-//! needed for correctness (a missing, broken or lying index only costs reading the records;
-//! a name check under the lock always reads every record). Not something to commit: add
-//! `.index/` to `.gitignore`.
+//! needed for correctness (a missing, broken or stale index only costs reading the records;
+//! a name check under the lock reads every record whose `stat` is not exactly the one its
+//! indexed name was read with: see `names.rs`). Not something to commit: add `.index/` to
+//! `.gitignore`.
 //!
-//! - `records-v3.bin`: what `list` prints (name, created date, tags, the quick damage check)
+//! - `records-v4.bin`: what `list` prints (name, created date, tags, the quick damage check)
 //!   for each character folder, with the `stat` of the record, the clip and the keyframes'
 //!   folder it was made from. `list` checks every entry against those `stat`s, reads again
 //!   only what changed, and rewrites the file: an index that disagrees with the folders is
@@ -24,8 +25,8 @@ use crate::library::health::ProblemKind;
 use crate::library::store::{Corrupt, Library, RECORD_FILE, read_record, safe_relative};
 
 const INDEX_DIR: &str = ".index";
-const RECORDS_FILE: &str = "records-v3.bin";
-const RECORDS_MAGIC: &[u8; 8] = b"cbrecs03";
+const RECORDS_FILE: &str = "records-v4.bin";
+const RECORDS_MAGIC: &[u8; 8] = b"cbrecs04";
 /// A record larger than this is not read whole (it is then invalid).
 const MAX_RECORD_BYTES: u64 = 16 << 20;
 /// Index files larger than this are not read (made again instead).
@@ -39,17 +40,13 @@ pub struct Summaries {
     pub corrupt: Vec<Corrupt>,
 }
 
-/// What the index keeps of one readable record.
+/// What `list` shows of one readable record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub id: String,
     pub name: String,
     pub created_at: String,
     pub tags: Vec<String>,
-    /// The clip's path and size, and the keyframe paths (for the quick health check).
-    pub clip_path: String,
-    pub clip_size: u64,
-    pub keyframes: Vec<String>,
     /// The quick check of its files (presence, and the clip's size): empty when healthy.
     pub damage: Vec<ProblemKind>,
 }
@@ -59,9 +56,13 @@ struct Entry {
     /// The folder's name.
     folder: String,
     record: StatKey,
-    /// The clip's `stat` (`None`: not there), and each keyframe folder's.
+    /// What the quick check watches: the clip as the record names it, and the folders
+    /// holding its keyframes (a keyframe removed changes its folder's `stat`).
+    clip_path: String,
+    keyframe_dirs: Vec<String>,
+    /// Their `stat`s, taken before the check was made (`None`: not there).
     clip: Option<StatKey>,
-    keyframe_dirs: Vec<Option<StatKey>>,
+    keyframe_dir_keys: Vec<Option<StatKey>>,
     /// `None` when the record could not be read.
     summary: Option<Summary>,
 }
@@ -266,90 +267,93 @@ enum Checked {
     Gone,
 }
 
-/// One folder's entry: the old one when nothing it was made from changed.
+/// One folder's entry: the old one when nothing it was made from changed; otherwise the
+/// record is read again (also when only its clip or keyframes changed: that is rare).
 fn check_entry(dir: &Dir, folder: &str, old: Option<&Entry>) -> Checked {
     let Some(record) = dir.stat_in(folder, RECORD_FILE) else {
         return Checked::Gone;
     };
     if let Some(e) = old.filter(|e| e.record == record) {
-        let Some(s) = &e.summary else {
-            return Checked::Same;
-        };
-        let (clip, keyframe_dirs) = file_keys(dir, folder, s);
-        if clip == e.clip && keyframe_dirs == e.keyframe_dirs {
+        if e.summary.is_none() {
             return Checked::Same;
         }
-        let mut s = s.clone();
-        s.damage = quick_damage(dir, folder, &s);
+        let (clip, keyframe_dir_keys) = file_keys(dir, folder, &e.clip_path, &e.keyframe_dirs);
+        if clip == e.clip && keyframe_dir_keys == e.keyframe_dir_keys {
+            return Checked::Same;
+        }
+    }
+    let Some(r) = read_fields(dir, &format!("{folder}/{RECORD_FILE}")) else {
         return Checked::New(Box::new(Entry {
             folder: folder.to_string(),
             record,
-            clip,
-            keyframe_dirs,
-            summary: Some(s),
+            clip_path: String::new(),
+            keyframe_dirs: Vec::new(),
+            clip: None,
+            keyframe_dir_keys: Vec::new(),
+            summary: None,
         }));
+    };
+    let mut keyframe_dirs: Vec<String> = Vec::new();
+    for k in &r.keyframes {
+        let parent = k.rsplit_once('/').map_or("", |(p, _)| p);
+        if !keyframe_dirs.iter().any(|d| d == parent) {
+            keyframe_dirs.push(parent.to_string());
+        }
     }
-    let summary = read_fields(dir, &format!("{folder}/{RECORD_FILE}")).map(|r| {
-        let mut s = Summary {
+    // The `stat`s first: a file changed while the check runs is checked again next time.
+    let (clip, keyframe_dir_keys) = file_keys(dir, folder, &r.clip.path, &keyframe_dirs);
+    let damage = quick_damage(dir, folder, &r.clip.path, r.clip.size_bytes, &r.keyframes);
+    Checked::New(Box::new(Entry {
+        folder: folder.to_string(),
+        record,
+        clip_path: r.clip.path,
+        keyframe_dirs,
+        clip,
+        keyframe_dir_keys,
+        summary: Some(Summary {
             id: r.id,
             name: r.name,
             created_at: r.created_at,
             tags: r.tags,
-            clip_path: r.clip.path,
-            clip_size: r.clip.size_bytes,
-            keyframes: r.keyframes,
-            damage: Vec::new(),
-        };
-        s.damage = quick_damage(dir, folder, &s);
-        s
-    });
-    let (clip, keyframe_dirs) = match &summary {
-        Some(s) => file_keys(dir, folder, s),
-        None => (None, Vec::new()),
-    };
-    Checked::New(Box::new(Entry {
-        folder: folder.to_string(),
-        record,
-        clip,
-        keyframe_dirs,
-        summary,
+            damage,
+        }),
     }))
 }
 
-/// The `stat` of the clip and of each folder holding keyframes (in the order first met).
-fn file_keys(dir: &Dir, folder: &str, s: &Summary) -> (Option<StatKey>, Vec<Option<StatKey>>) {
-    let clip =
-        safe_relative(&s.clip_path).and_then(|_| dir.stat(&format!("{folder}/{}", s.clip_path)));
-    let mut parents: Vec<&str> = Vec::new();
-    for k in &s.keyframes {
-        let parent = k.rsplit_once('/').map_or("", |(p, _)| p);
-        if !parents.contains(&parent) {
-            parents.push(parent);
-        }
-    }
-    let dirs = parents.iter().map(|p| dir.stat_in(folder, p)).collect();
+/// The `stat` of the clip (when its path stays in the folder) and of each keyframe folder.
+fn file_keys(
+    dir: &Dir,
+    folder: &str,
+    clip_path: &str,
+    keyframe_dirs: &[String],
+) -> (Option<StatKey>, Vec<Option<StatKey>>) {
+    let clip = safe_relative(clip_path).and_then(|_| dir.stat_in(folder, clip_path));
+    let dirs = keyframe_dirs
+        .iter()
+        .map(|p| dir.stat_in(folder, p))
+        .collect();
     (clip, dirs)
 }
 
 /// The quick check (presence, and the clip's size): the kinds of damage found.
-fn quick_damage(dir: &Dir, folder: &str, s: &Summary) -> Vec<ProblemKind> {
+fn quick_damage(
+    dir: &Dir,
+    folder: &str,
+    clip_path: &str,
+    clip_size: u64,
+    keyframes: &[String],
+) -> Vec<ProblemKind> {
     let mut out = Vec::new();
-    match safe_relative(&s.clip_path).map(|_| dir.stat_in(folder, &s.clip_path)) {
+    match safe_relative(clip_path).map(|_| dir.stat_in(folder, clip_path)) {
         None => out.push(ProblemKind::ChangedClip),
         Some(None) => out.push(ProblemKind::MissingClip),
-        Some(Some(k)) if !k.is_file() || k.size != s.clip_size => {
-            out.push(ProblemKind::ChangedClip)
-        }
+        Some(Some(k)) if !k.is_file() || k.size != clip_size => out.push(ProblemKind::ChangedClip),
         Some(Some(_)) => {}
     }
-    for k in &s.keyframes {
+    for k in keyframes {
         match safe_relative(k) {
             None => out.push(ProblemKind::ChangedKeyframe),
-            Some(_)
-                if !dir
-                    .stat(&format!("{folder}/{k}"))
-                    .is_some_and(|s| s.is_file()) =>
-            {
+            Some(_) if !dir.stat_in(folder, k).is_some_and(|s| s.is_file()) => {
                 out.push(ProblemKind::MissingKeyframe)
             }
             Some(_) => {}
