@@ -4,6 +4,7 @@
 //!
 //!     cargo bench --bench library                  # 9 pairs each
 //!     CASTBOOK_BENCH_RUNS=15 cargo bench --bench library
+//!     CASTBOOK_BENCH_PHASES=LIB cargo bench --bench library   # only the in-process phases
 //!
 //! The large libraries are made quickly: one real character is created, then copied under
 //! other IDs and names (clip and keyframes hard-linked, the record rewritten).
@@ -88,6 +89,38 @@ fn library_of(root: &Path, template: &Path, n: usize) -> PathBuf {
     lib
 }
 
+/// Where the time of a create in a large library goes, in this process (milliseconds,
+/// median of `runs`): the snapshot read while ffmpeg works, the look-alike comparison, and
+/// the exact name check under the lock (with the snapshot, and reading the index itself).
+fn phases(lib: &Path, template: &Path, runs: usize) {
+    use castbook::library::Library;
+    let l = Library::open(lib).unwrap();
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(template.join("character.json")).unwrap()).unwrap();
+    let sig: castbook::pipeline::signature::Signature =
+        serde_json::from_value(rec["signature"].clone()).unwrap();
+    let time = |f: &mut dyn FnMut()| {
+        let mut v = Vec::new();
+        for _ in 0..runs {
+            let t = Instant::now();
+            f();
+            v.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        median(v)
+    };
+    let snap = l.names().unwrap();
+    assert_eq!(snap.len(), 10_000);
+    let names = time(&mut || drop(l.names().unwrap()));
+    let look = time(&mut || assert!(snap.most_like(&sig).is_some()));
+    let check = time(&mut || l.check_name_free("bench", None, Some(&snap)).unwrap());
+    let check_alone = time(&mut || l.check_name_free("bench", None, None).unwrap());
+    let summaries = time(&mut || drop(l.summaries().unwrap()));
+    eprintln!(
+        "in-process at 10,000 (ms, median of {runs}): snapshot {names:.1}, look-alike {look:.1}, \
+         exact name check {check:.1} (reading the index itself {check_alone:.1}), list summaries {summaries:.1}"
+    );
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -98,6 +131,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(9);
+    if let Some(lib) = std::env::var_os("CASTBOOK_BENCH_PHASES") {
+        // Only the in-process phases, of an existing 10,000-character library.
+        let lib = PathBuf::from(lib);
+        let template = std::fs::read_dir(&lib)
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with("char_"))
+            .unwrap()
+            .path();
+        phases(&lib, &template, runs);
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = root.join("base");
@@ -119,6 +164,8 @@ fn main() {
         c.arg("--library").arg(lib).arg("list");
         secs(c);
     }
+
+    phases(&big, &template, runs);
 
     // The same create in each; the new folder removed after each run (not to the trash), so
     // every run sees the same library. One warm-up run each.

@@ -2,8 +2,13 @@
 
 /// Show a string with control characters and escape sequences escaped, never raw.
 pub fn escape_display(s: &str) -> String {
+    escaped(s).into_owned()
+}
+
+/// `escape_display`, borrowing `s` when nothing in it needs escaping.
+pub fn escaped(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.chars().any(needs_escape) {
-        return s.to_string();
+        return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -13,7 +18,7 @@ pub fn escape_display(s: &str) -> String {
             out.push(c);
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 fn needs_escape(c: char) -> bool {

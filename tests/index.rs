@@ -1,6 +1,7 @@
 //! The derived index (`<lib>/.index/`): it follows every change made to the records by hand
-//! or by another tool, a broken or lying index changes nothing, and a name check never
-//! trusts it.
+//! or by another tool, a broken or lying index changes nothing, and a name check uses an
+//! indexed name only for a record whose `stat` (inode, size, modification and change times)
+//! is exactly the one it was read with.
 
 mod common;
 
@@ -19,7 +20,7 @@ fn the_index_follows_the_records_and_is_never_trusted_for_names() {
     let a = env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &[]);
     let id = a["id"].as_str().unwrap();
     assert!(list_names(&env).contains("Wolf"));
-    let index = env.lib().join(".index").join("records-v2.bin");
+    let index = env.lib().join(".index").join("records-v4.bin");
     assert!(index.is_file(), "list writes the index");
 
     // A record changed in place by another tool (same inode): the next list sees it.
@@ -52,7 +53,7 @@ fn the_index_follows_the_records_and_is_never_trusted_for_names() {
     std::fs::write(&index, b"{not json").unwrap();
     assert!(list_names(&env).contains("Wolfgang"));
     assert!(
-        std::fs::read(&index).unwrap().starts_with(b"cbrecs02"),
+        std::fs::read(&index).unwrap().starts_with(b"cbrecs04"),
         "list wrote a new index"
     );
 
@@ -115,7 +116,7 @@ fn look_alikes_come_from_the_index_and_from_records_it_lacks() {
         stderr(&out)
     );
     // "Second" is not in the index yet (no list since): a third one still sees both.
-    let sigs = env.lib().join(".index").join("signatures-v2.bin");
+    let sigs = env.lib().join(".index").join("looks-v1.bin");
     let out = env
         .cmd()
         .arg("create")
@@ -132,4 +133,161 @@ fn look_alikes_come_from_the_index_and_from_records_it_lacks() {
     assert!(similar.status.success(), "{}", stderr(&similar));
     let v: Value = serde_json::from_slice(&similar.stdout).unwrap();
     assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+}
+
+/// The record of `id`, rewritten in place (same inode, same size) with `name`, its
+/// modification time put back: only its change time tells that it changed.
+fn rename_in_place_keeping_mtime(env: &Env, id: &str, from: &str, to: &str) {
+    use std::io::{Seek, Write};
+    assert_eq!(from.len(), to.len());
+    let path = env.lib().join(id).join("character.json");
+    let before = std::fs::metadata(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let needle = format!("\"name\": \"{from}\"");
+    assert!(text.contains(&needle), "{text}");
+    let edited = text.replacen(&needle, &format!("\"name\": \"{to}\""), 1);
+    assert_eq!(edited.len(), text.len());
+    let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.rewind().unwrap();
+    f.write_all(edited.as_bytes()).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    let after = std::fs::metadata(&path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (after.ino(), after.len(), after.mtime(), after.mtime_nsec()),
+        (
+            before.ino(),
+            before.len(),
+            before.mtime(),
+            before.mtime_nsec()
+        ),
+        "only the change time differs"
+    );
+}
+
+/// Wait until records made now are older than the index's 2 s settling margin, so that the
+/// next name check indexes them as settled (their `stat` then proves their name).
+fn let_records_settle() {
+    std::thread::sleep(std::time::Duration::from_millis(2300));
+}
+
+#[test]
+fn an_edit_that_keeps_inode_size_and_mtime_is_still_seen_by_the_name_check() {
+    let env = Env::new();
+    let a = env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &[]);
+    let id = a["id"].as_str().unwrap();
+    assert!(env.run(&["list"]).status.success(), "the index exists");
+    let_records_settle();
+    // A create indexes "Wolf" as settled (the names index is written by its checks).
+    let b = env.create(
+        &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
+        "Bear",
+        &[],
+    );
+    let names = env.lib().join(".index").join("names-v1.bin");
+    assert!(names.is_file(), "create keeps the names it read");
+    // "Wolf" becomes "Wolg" in place; inode, size and modification time stay.
+    rename_in_place_keeping_mtime(&env, id, "Wolf", "Wolg");
+    let dup = env
+        .cmd()
+        .arg("create")
+        .arg(testsrc("720p-noaudio.mp4", "1280x720", 25, 2.0, false))
+        .args(["--name", "WOLG", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(dup.status.code(), Some(3), "{}", stderr(&dup));
+    assert!(stderr(&dup).contains("is taken"), "{}", stderr(&dup));
+    // And the old name is free: the check read what the record holds now.
+    let renamed = env.run(&["edit", b["id"].as_str().unwrap(), "--name", "wolf"]);
+    assert!(renamed.status.success(), "{}", stderr(&renamed));
+    assert_eq!(env.characters().len(), 2);
+    assert!(
+        env.work_leftovers().is_empty(),
+        "{:?}",
+        env.work_leftovers()
+    );
+}
+
+#[test]
+fn a_record_replaced_by_another_file_of_the_same_size_and_mtime_is_read_again() {
+    let env = Env::new();
+    let a = env.create(&fixture("bigbuckbunny.mp4"), "Lynx", &[]);
+    let id = a["id"].as_str().unwrap();
+    assert!(env.run(&["list"]).status.success());
+    let_records_settle();
+    env.create(
+        &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
+        "Bear",
+        &[],
+    );
+    // A sync tool replaces the record by a rename: the same bytes but the name, the old
+    // modification time (another inode).
+    let path = env.lib().join(id).join("character.json");
+    let before = std::fs::metadata(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let tmp = env.lib().join(id).join(".sync-tmp");
+    std::fs::write(&tmp, text.replacen("\"Lynx\"", "\"Lynz\"", 1)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let dup = env
+        .cmd()
+        .arg("create")
+        .arg(testsrc("720p-noaudio.mp4", "1280x720", 25, 2.0, false))
+        .args(["--name", "lynz", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(dup.status.code(), Some(3), "{}", stderr(&dup));
+    assert!(stderr(&dup).contains("is taken"), "{}", stderr(&dup));
+}
+
+#[test]
+fn a_copied_library_with_the_original_index_reads_its_records() {
+    // The index of one library copied into another (a copied or synced folder): its
+    // entries describe other files, so the name check reads every record.
+    let env = Env::new();
+    let a = env.create(&fixture("bigbuckbunny.mp4"), "Fox", &[]);
+    let id = a["id"].as_str().unwrap().to_string();
+    assert!(env.run(&["list"]).status.success());
+    let_records_settle();
+    env.create(
+        &testsrc("720p-audio.mp4", "1280x720", 25, 3.0, true),
+        "Bear",
+        &[],
+    );
+    let copy = tempfile::tempdir().unwrap();
+    let dest = copy.path().join("lib");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(env.lib())
+        .arg(&dest)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The copy's record is edited in place (its new inode's stat can match nothing), and
+    // the original's index is put back over the copy's, as a sync would.
+    std::fs::copy(
+        env.lib().join(".index").join("names-v1.bin"),
+        dest.join(".index").join("names-v1.bin"),
+    )
+    .unwrap();
+    let rec = dest.join(&id).join("character.json");
+    let text = std::fs::read_to_string(&rec).unwrap();
+    std::fs::write(&rec, text.replacen("\"Fox\"", "\"Owl\"", 1)).unwrap();
+    let dup = std::process::Command::new(env!("CARGO_BIN_EXE_castbook"))
+        .arg("--library")
+        .arg(&dest)
+        .env("CASTBOOK_CONFIG", env.path("no-config.toml"))
+        .env_remove("CASTBOOK_LIBRARY")
+        .arg("create")
+        .arg(testsrc("720p-noaudio.mp4", "1280x720", 25, 2.0, false))
+        .args(["--name", "owl", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(dup.status.code(), Some(3), "{}", stderr(&dup));
 }

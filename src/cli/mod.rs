@@ -257,6 +257,9 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 .collect();
             output::report_damaged(rows.iter().filter(|r| !r.damage.is_empty()).count());
             output::print_rows(&rows);
+            drop(rows);
+            // Freed when the process exits: not 10,000 summaries one by one.
+            std::mem::forget(s);
             Ok(0)
         }
         Command::List { json } => {
@@ -407,23 +410,23 @@ async fn run_inner(library: Option<PathBuf>, command: Command) -> Result<i32> {
                 }
             };
             let names = lib.names()?;
-            let mut ranked =
-                crate::pipeline::signature::ranked(&sig, names.heads(), own_id.as_deref());
+            let mut ranked = names.ranked(&sig, own_id.as_deref());
             ranked.truncate(limit);
             if json {
                 let rows: Vec<_> = ranked
                     .iter()
-                    .map(|(s, c)| serde_json::json!({"id": c.id, "name": c.name, "similarity": (s * 1000.0).round() / 1000.0}))
+                    .map(|c| serde_json::json!({"id": c.id, "name": c.name, "similarity": (c.similarity * 1000.0).round() / 1000.0}))
                     .collect();
                 output::print_json(&rows);
             } else if ranked.is_empty() {
                 eprintln!("no other characters to compare with");
             } else {
-                for (s, c) in &ranked {
+                for c in &ranked {
                     println!(
-                        "similarity {s:.2}  {}  {}",
-                        escape_display(&c.id),
-                        escape_display(&c.name)
+                        "similarity {:.2}  {}  {}",
+                        c.similarity,
+                        escape_display(c.id),
+                        escape_display(c.name)
                     );
                 }
             }

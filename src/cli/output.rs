@@ -8,7 +8,7 @@ use crate::library::health::{Problem, ProblemKind};
 use crate::library::record::usage_lines;
 use crate::library::{Character, Corrupt, Library, TrashEntry};
 use crate::pipeline::job::{Created, ProbeReport};
-use crate::util::{escape_display as esc, human_size};
+use crate::util::{escape_display as esc, escaped, human_size};
 
 pub fn print_json<T: Serialize + ?Sized>(v: &T) {
     let text = serde_json::to_string_pretty(v).expect("serialisable");
@@ -225,43 +225,46 @@ pub struct ListRow<'a> {
 
 /// ID, name, created date, tags, and `damaged: ...` when the files are.
 pub fn print_rows(chars: &[ListRow]) {
+    use std::fmt::Write as _;
     if chars.is_empty() {
         eprintln!("no characters");
         return;
     }
     let width = chars
         .iter()
-        .map(|c| esc(c.name).chars().count())
+        .map(|c| escaped(c.name).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 32);
-    // One buffer, one write: 10,000 rows are not 10,000 writes.
+    // One buffer, one write: 10,000 rows are not 10,000 writes, nor 60,000 strings.
     let mut out = String::with_capacity(chars.len() * 80);
     for c in chars {
-        let name = esc(c.name);
-        let shown: String = if name.chars().count() > width {
-            name.chars().take(width - 1).chain(['…']).collect()
+        out.push_str(&escaped(c.id));
+        out.push_str("  ");
+        let name = escaped(c.name);
+        let count = name.chars().count();
+        if count > width {
+            out.extend(name.chars().take(width - 1));
+            out.push('…');
         } else {
-            name.clone()
-        };
-        let pad = width - shown.chars().count();
+            out.push_str(&name);
+            out.extend(std::iter::repeat_n(' ', width - count));
+        }
+        out.push_str("  ");
+        out.push_str(&escaped(c.created_at.get(..10).unwrap_or(c.created_at)));
+        out.push_str("  ");
+        for (i, t) in c.tags.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&escaped(t));
+        }
         let mut kinds: Vec<&str> = c.damage.iter().map(|k| k.as_str()).collect();
         kinds.dedup();
-        let mark = if kinds.is_empty() {
-            String::new()
-        } else {
-            format!("  damaged: {}", kinds.join(", "))
-        };
-        use std::fmt::Write as _;
-        let _ = writeln!(
-            out,
-            "{}  {}{:pad$}  {}  {}{mark}",
-            esc(c.id),
-            shown,
-            "",
-            esc(c.created_at.get(..10).unwrap_or(c.created_at)),
-            esc(&c.tags.join(", "))
-        );
+        if !kinds.is_empty() {
+            let _ = write!(out, "  damaged: {}", kinds.join(", "));
+        }
+        out.push('\n');
     }
     write_stdout(&out);
 }

@@ -15,10 +15,11 @@ pub(crate) struct Dir {
     dir: File,
 }
 
-/// What a `stat` says of a file, enough to tell that it changed: inode, size, modification
-/// and change times (nanoseconds), and the file type bits.
+/// What a `stat` says of a file, enough to tell that it changed: device and inode, size,
+/// modification and change times (nanoseconds), and the file type bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StatKey {
+    pub dev: u64,
     pub ino: u64,
     pub size: u64,
     pub mode: u32,
@@ -30,6 +31,61 @@ impl StatKey {
     pub fn is_file(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFREG
     }
+
+    fn of(st: &libc::stat) -> StatKey {
+        StatKey {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mode: st.st_mode,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+
+    /// The `stat` of an open file.
+    pub fn of_file(f: &File) -> Option<StatKey> {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `st` is a buffer of the right type that fstat fills when it returns 0.
+        let rc = unsafe { libc::fstat(f.as_raw_fd(), st.as_mut_ptr()) };
+        // SAFETY: fstat returned 0, so `st` is initialised.
+        (rc == 0).then(|| StatKey::of(&unsafe { st.assume_init() }))
+    }
+}
+
+/// Whether the filesystem holding `f` keeps a file's change time itself, on every change of
+/// its content, on this machine's clock and without caching attributes of changes made
+/// elsewhere: the local filesystems. Network filesystems (NFS, SMB) may answer `stat` from
+/// a cache and FUSE filesystems may report a change time a user can set (sshfs and rclone
+/// give the modification time), so there a `stat` proves nothing about the content.
+pub(crate) fn keeps_change_times(f: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+        // SAFETY: `st` is a buffer of the right type that fstatfs fills when it returns 0.
+        if unsafe { libc::fstatfs(f.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+            return false;
+        }
+        // SAFETY: fstatfs returned 0, so `st` is initialised.
+        #[allow(clippy::unnecessary_cast)] // `f_type`'s type differs between architectures.
+        let kind = unsafe { st.assume_init() }.f_type as i64;
+        const LOCAL: [i64; 8] = [
+            0xEF53,      // ext2/3/4
+            0x5846_5342, // xfs
+            0x9123_683E, // btrfs
+            0x0102_1994, // tmpfs
+            0xF2F5_2010, // f2fs
+            0x2FC1_2FC1, // zfs
+            0xCA45_1A4E, // bcachefs
+            0x794C_7630, // overlayfs
+        ];
+        LOCAL.contains(&kind)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = f;
+        false
+    }
 }
 
 impl Dir {
@@ -39,9 +95,9 @@ impl Dir {
         })
     }
 
-    /// The `stat` of `rel` (symbolic links followed), `None` when it is not there.
-    pub fn stat(&self, rel: &str) -> Option<StatKey> {
-        self.stat_in(rel, "")
+    /// The open folder itself.
+    pub fn file(&self) -> &File {
+        &self.dir
     }
 
     /// The `stat` of `folder/rel` (or of `folder` when `rel` is empty), built without
@@ -72,14 +128,7 @@ impl Dir {
             return None;
         }
         // SAFETY: fstatat returned 0, so `st` is initialised.
-        let st = unsafe { st.assume_init() };
-        Some(StatKey {
-            ino: st.st_ino,
-            size: st.st_size as u64,
-            mode: st.st_mode,
-            mtime: (st.st_mtime, st.st_mtime_nsec),
-            ctime: (st.st_ctime, st.st_ctime_nsec),
-        })
+        Some(StatKey::of(&unsafe { st.assume_init() }))
     }
 
     /// `rel` opened for reading.
@@ -112,17 +161,17 @@ mod tests {
         std::fs::create_dir(tmp.path().join("a")).unwrap();
         std::fs::write(tmp.path().join("a/f.txt"), b"hello").unwrap();
         let d = Dir::open(tmp.path()).unwrap();
-        let k = d.stat("a/f.txt").unwrap();
+        let k = d.stat_in("a", "f.txt").unwrap();
         assert!(k.is_file());
         assert_eq!(k.size, 5);
-        assert!(!d.stat("a").unwrap().is_file());
-        assert!(d.stat("a/missing").is_none());
-        assert!(d.stat("bad\0name").is_none());
+        assert!(!d.stat_in("a", "").unwrap().is_file());
+        assert!(d.stat_in("a", "missing").is_none());
+        assert!(d.stat_in("bad\0name", "").is_none());
         let mut s = String::new();
         std::io::Read::read_to_string(&mut d.open_file("a/f.txt").unwrap(), &mut s).unwrap();
         assert_eq!(s, "hello");
         // Rewritten in place: the key changes (size here; times at least on every write).
         std::fs::write(tmp.path().join("a/f.txt"), b"hello!").unwrap();
-        assert_ne!(d.stat("a/f.txt").unwrap(), k);
+        assert_ne!(d.stat_in("a", "f.txt").unwrap(), k);
     }
 }

@@ -8,6 +8,7 @@ pub mod id;
 pub mod import;
 pub mod index;
 pub mod name;
+pub mod names;
 pub mod pack;
 pub mod record;
 pub mod search;

@@ -161,10 +161,6 @@ impl RawJson {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// Text written by `as_str` (kept by the derived index), taken back as it is.
-    pub(crate) fn from_compact(text: String) -> RawJson {
-        RawJson(text)
-    }
     /// Parse the text as a `T`.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
         serde_json::from_str(&self.0)

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use crate::error::{Error, Result};
 use crate::library::health::{Depth, Problem, check_files, is_damage};
 use crate::library::name::{is_id, name_key};
+pub use crate::library::names::NameSnapshot;
 use crate::library::record::{Character, SCHEMA};
 
 pub const RECORD_FILE: &str = "character.json";
@@ -385,40 +386,20 @@ impl Library {
         }))
     }
 
-    /// Error when `name` is taken by a character other than `except_id`. Exact: every record
-    /// is read (by its folder; a record whose id is not its folder's still holds its name).
-    /// Call it under the lock for a check that holds until the lock is released.
-    pub fn check_name_free(&self, name: &str, except_id: Option<&str>) -> Result<()> {
-        let key = name_key(name);
-        for (folder, other) in self.all_names()? {
-            if name_key(&other) == key && Some(folder.as_str()) != except_id {
-                return Err(name_taken(name, &folder, &other));
-            }
-        }
-        Ok(())
-    }
-
-    /// The characters' IDs, names and signatures now: to check a name early, and for
-    /// look-alike warnings. The commit checks the name again, exactly, under the lock.
-    pub fn names(&self) -> Result<NameSnapshot> {
-        Ok(NameSnapshot {
-            heads: self.heads()?,
-        })
-    }
-
     /// Make the character built in `work` appear in the library: under the lock, re-check the
     /// ID and the name, write the record, rename the folder in, fsync the library folder.
     pub fn commit(&self, work: WorkDir, record: &Character) -> Result<Committed> {
         self.commit_checked(work, record, None)
     }
 
-    /// `commit` for a job that checked the name against `_seen` when it began. The snapshot
-    /// is not trusted: the name is checked again, exactly, under the lock.
+    /// `commit` for a job that checked the name against `seen` when it began. The snapshot
+    /// is not trusted: the name is checked again, exactly, under the lock (`seen` only
+    /// spares reading the records whose `stat` proves the name it holds).
     pub fn commit_checked(
         &self,
         mut work: WorkDir,
         record: &Character,
-        _seen: Option<&NameSnapshot>,
+        seen: Option<&NameSnapshot>,
     ) -> Result<Committed> {
         // The hashes `doctor` checks the files against, taken before the lock.
         let record = &with_file_hashes(&work.path, record)?;
@@ -426,7 +407,7 @@ impl Library {
         if let Some(existing) = self.get(&record.id)? {
             return Ok(Committed::Existing(existing));
         }
-        self.check_name_free(&record.name, Some(&record.id))?;
+        self.check_name_free(&record.name, Some(&record.id), seen)?;
         let record_path = work.path.join(RECORD_FILE);
         write_json_synced(&record_path, record)?;
         sync_dir(&work.path);
@@ -456,7 +437,7 @@ impl Library {
         edit(&mut record)?;
         record.schema = record.schema.max(SCHEMA);
         if name_key(&record.name) != name_key(&old_name) {
-            self.check_name_free(&record.name, Some(id))?;
+            self.check_name_free(&record.name, Some(id), None)?;
         }
         self.write_record(id, &record)?;
         Ok(record)
@@ -529,7 +510,7 @@ impl Library {
 
 /// The top-level `name` of a record, reading it only as far as needed: the first 8 KB
 /// (castbook writes the name near the top), else the whole file.
-fn read_name(f: File, buf: &mut Vec<u8>) -> Option<String> {
+pub(crate) fn read_name(f: File, buf: &mut Vec<u8>) -> Option<String> {
     use std::io::Read;
     buf.clear();
     // The name is near the top: one read is usually enough; a huge record is bounded.
@@ -544,7 +525,7 @@ fn read_name(f: File, buf: &mut Vec<u8>) -> Option<String> {
 
 /// The value of the top-level `name` key of the JSON object in `bytes`, if it is reached
 /// (the rest need not be there or be valid).
-fn name_in(bytes: &[u8]) -> Option<String> {
+pub(crate) fn name_in(bytes: &[u8]) -> Option<String> {
     use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
     struct FindName<'a>(&'a mut Option<String>);
     impl<'de> Visitor<'de> for FindName<'_> {
@@ -568,39 +549,6 @@ fn name_in(bytes: &[u8]) -> Option<String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let _ = (&mut de).deserialize_map(FindName(&mut found));
     found
-}
-
-/// What name checks and look-alike warnings read of each record.
-pub use crate::library::index::Head as RecordHead;
-
-/// IDs, names and signatures of the library at one moment.
-#[derive(Debug, Clone)]
-pub struct NameSnapshot {
-    heads: Vec<RecordHead>,
-}
-
-impl NameSnapshot {
-    /// Every readable record's ID, name and signature.
-    pub fn heads(&self) -> &[RecordHead] {
-        &self.heads
-    }
-
-    /// The character holding `name` (NFC + lowercase compare), if any.
-    pub fn owner(&self, name: &str) -> Option<(&str, &str)> {
-        let key = name_key(name);
-        self.heads
-            .iter()
-            .find(|h| name_key(&h.name) == key)
-            .map(|h| (h.id.as_str(), h.name.as_str()))
-    }
-
-    /// Error when `name` is taken.
-    pub fn check_free(&self, name: &str) -> Result<()> {
-        match self.owner(name) {
-            Some((id, other)) => Err(name_taken(name, id, other)),
-            None => Ok(()),
-        }
-    }
 }
 
 pub fn name_taken(name: &str, other_id: &str, other_name: &str) -> Error {

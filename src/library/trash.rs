@@ -112,7 +112,7 @@ impl Library {
                 ),
             ));
         }
-        if let Err(mut e) = self.check_name_free(&record.name, Some(&entry.id)) {
+        if let Err(mut e) = self.check_name_free(&record.name, Some(&entry.id), None) {
             e.message = format!(
                 "cannot restore {}: {}; rename the other character first (`castbook edit ID --name NEW`), then restore",
                 entry.id,

@@ -504,17 +504,15 @@ pub fn clean_tags(tags: &[String]) -> Vec<String> {
 
 /// A warning when the new signature is very close to an existing character's.
 fn look_alike(others: &NameSnapshot, sig: &signature::Signature) -> Option<Warning> {
-    let best = signature::ranked(sig, others.heads(), None)
-        .into_iter()
-        .next()?;
-    (best.0 >= signature::LOOK_ALIKE).then(|| {
+    let best = others.most_like(sig)?;
+    (best.similarity >= signature::LOOK_ALIKE).then(|| {
         Warning::new(
             "look_alike",
             format!(
                 "looks like {} ({}), similarity {:.2}",
-                crate::util::escape_display(&best.1.name),
-                best.1.id,
-                best.0
+                crate::util::escape_display(best.name),
+                best.id,
+                best.similarity
             ),
         )
     })

@@ -430,33 +430,95 @@ impl Signature {
     fn has_v2(&self) -> bool {
         self.version >= 2 && !self.phash.is_empty() && self.grad.len() == 4 * ORIENTATIONS
     }
+
+    /// What `similarity` reads of this signature, with the hashes parsed; the version 1
+    /// parts only when `with_v1` or when there is no version 2.
+    pub fn compared(&self, with_v1: bool) -> Compared {
+        let v2 = self
+            .has_v2()
+            .then(|| (hashes(&self.phash), self.grad.clone(), self.hue.clone()));
+        let v1 = (with_v1 || v2.is_none()).then(|| (self.hist.clone(), hashes(&self.dhash)));
+        Compared { v2, v1 }
+    }
+}
+
+/// A signature as `similarity` reads it, hashes parsed: one signature is compared with
+/// thousands without parsing or allocating per comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    v2: Option<(Vec<u64>, Vec<f64>, Vec<f64>)>,
+    v1: Option<(Vec<f64>, Vec<u64>)>,
+}
+
+impl Compared {
+    /// The parts, borrowed.
+    pub fn parts(&self) -> Parts<'_> {
+        Parts {
+            v2: self
+                .v2
+                .as_ref()
+                .map(|(phash, grad, hue)| V2Parts { phash, grad, hue }),
+            v1: self
+                .v1
+                .as_ref()
+                .map(|(hist, dhash)| V1Parts { hist, dhash }),
+        }
+    }
+}
+
+/// What `similarity` reads of a signature, wherever it is kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Parts<'a> {
+    /// Version 2 (when the signature has it): DCT hashes, gradient orientations, hues.
+    pub v2: Option<V2Parts<'a>>,
+    /// Version 1: histogram and difference hashes.
+    pub v1: Option<V1Parts<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct V2Parts<'a> {
+    pub phash: &'a [u64],
+    pub grad: &'a [f64],
+    pub hue: &'a [f64],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct V1Parts<'a> {
+    pub hist: &'a [f64],
+    pub dhash: &'a [u64],
 }
 
 /// Similarity 0..1 of two signatures, the same either way round: by version 2 when both
 /// have it (DCT hashes, gradient orientations and hues: blind to brightness and contrast),
 /// else by version 1 (colour histogram and difference hashes).
 pub fn similarity(a: &Signature, b: &Signature) -> f64 {
-    if a.has_v2() && b.has_v2() {
-        let hash = hash_closeness(&hashes(&a.phash), &hashes(&b.phash)).unwrap_or(0.0);
-        let grad = intersection(&a.grad, &b.grad) / 4.0;
+    similarity_of(a.compared(true).parts(), b.compared(true).parts()).unwrap_or(0.0)
+}
+
+/// `similarity` of two compared signatures; `None` when it needs a version 1 part that one
+/// of them was kept without.
+pub fn similarity_of(a: Parts<'_>, b: Parts<'_>) -> Option<f64> {
+    if let (Some(a), Some(b)) = (a.v2, b.v2) {
+        let hash = hash_closeness(a.phash, b.phash).unwrap_or(0.0);
+        let grad = intersection(a.grad, b.grad) / 4.0;
         let both_gray = a.hue.iter().sum::<f64>() < 0.5 && b.hue.iter().sum::<f64>() < 0.5;
         let hue = if both_gray {
             1.0
         } else {
-            intersection(&a.hue, &b.hue)
+            intersection(a.hue, b.hue)
         };
-        return (0.5 * hash + 0.3 * grad + 0.2 * hue).clamp(0.0, 1.0);
+        return Some((0.5 * hash + 0.3 * grad + 0.2 * hue).clamp(0.0, 1.0));
     }
-    similarity_v1(a, b)
+    Some(similarity_v1(a.v1?, b.v1?))
 }
 
 /// Version 1: histogram intersection and difference-hash closeness (both ways round).
-fn similarity_v1(a: &Signature, b: &Signature) -> f64 {
+fn similarity_v1(a: V1Parts<'_>, b: V1Parts<'_>) -> f64 {
     if a.hist.len() != BINS || b.hist.len() != BINS {
         return 0.0;
     }
-    let inter = intersection(&a.hist, &b.hist);
-    let hash_sim = hash_closeness(&hashes(&a.dhash), &hashes(&b.dhash)).unwrap_or(inter);
+    let inter = intersection(a.hist, b.hist);
+    let hash_sim = hash_closeness(a.dhash, b.dhash).unwrap_or(inter);
     (0.6 * inter + 0.4 * hash_sim).clamp(0.0, 1.0)
 }
 
@@ -464,29 +526,6 @@ fn similarity_v1(a: &Signature, b: &Signature) -> f64 {
 /// the evaluation.
 pub fn histogram_similarity(a: &Signature, b: &Signature) -> f64 {
     intersection(&a.hist, &b.hist)
-}
-
-/// The characters most like `sig`, best first (records whose signature this version cannot
-/// read are left out; so is `except`, the character itself).
-pub fn ranked<'a>(
-    sig: &Signature,
-    heads: &'a [crate::library::store::RecordHead],
-    except: Option<&str>,
-) -> Vec<(f64, &'a crate::library::store::RecordHead)> {
-    let mut out: Vec<(f64, &crate::library::store::RecordHead)> = heads
-        .iter()
-        .filter(|h| Some(h.id.as_str()) != except)
-        .filter_map(|h| {
-            let other = h.signature.as_ref()?;
-            let score = match other.as_parsed() {
-                Some(o) => similarity(sig, o),
-                None => similarity(sig, &other.parsed()?),
-            };
-            Some((score, h))
-        })
-        .collect();
-    out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-    out
 }
 
 /// The signature of a clip's window (`start_s`, 4 s) without preparing anything: the same
@@ -691,7 +730,14 @@ mod tests {
         let parsed: Signature = serde_json::from_str(&text).unwrap();
         assert!(!parsed.has_v2());
         let s = similarity(&new, &parsed);
-        assert!((s - similarity_v1(&new, &parsed)).abs() < 1e-12);
+        let (new_c, parsed_c) = (new.compared(true), parsed.compared(true));
+        let (a, b) = (new_c.parts().v1.unwrap(), parsed_c.parts().v1.unwrap());
+        assert!((s - similarity_v1(a, b)).abs() < 1e-12);
+        // Compared forms give the same score; one made without the version 1 parts cannot
+        // be compared with a version 1 record.
+        let (new_v2, parsed_own) = (new.compared(false), parsed.compared(false));
+        assert_eq!(similarity_of(new_c.parts(), parsed_own.parts()), Some(s));
+        assert_eq!(similarity_of(new_v2.parts(), parsed_own.parts()), None);
         assert!(s > 0.99, "{s}");
         assert_eq!(s, similarity(&parsed, &new));
         let other = compute(&scene(1, 1.0, 0.0));
