@@ -45,6 +45,8 @@ pub struct FrameStats {
     pub residual: f32,
     /// The cut detector's change from the previous frame.
     pub change: f32,
+    /// The cut detector's change of the colour distribution from the previous frame (0-1).
+    pub hist_change: f32,
     /// Whether `clipped`, `fine`, `coarse` and `centre` were measured on this frame (every
     /// `MEASURE_EVERY`th frame; they are 0 on the others).
     pub measured: bool,
@@ -479,6 +481,7 @@ impl Analyzer {
 
         self.detector.push(Small::from_rgb(rgb, w, h));
         st.change = self.detector.changes().last().copied().unwrap_or(0.0);
+        st.hist_change = self.detector.hist_changes().last().copied().unwrap_or(0.0);
         self.frames.push(st);
     }
 

@@ -30,6 +30,12 @@ const MIN_CHANGE: f32 = 14.0;
 /// Above this a change half again as large as its neighbours' is a cut too (most of the
 /// picture replaced while it was already moving).
 const SURE_CHANGE: f32 = 70.0;
+/// A change at least half again its neighbours' is a cut too when the colour distribution
+/// jumps as well: at least this much (0-1)...
+const MIN_HIST_CHANGE: f32 = 0.12;
+/// ...and this many times its neighbours' (in fast motion the pixels change a lot from frame
+/// to frame, so a cut stands out less in them, but their distribution stays put).
+const HIST_RATIO: f32 = 2.5;
 /// Neighbours on each side of a frame for the adaptive threshold.
 const NEIGHBOURS: usize = 2;
 /// A frame darker than this (mean luma 0-255) is black, for fades.
@@ -141,6 +147,24 @@ fn mean_abs(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len().max(1) as f32
 }
 
+/// Luma (16 bins) and chroma (8 bins each) histograms of a small frame, each summing to 1.
+fn histogram(s: &Small) -> [f32; 32] {
+    let mut h = [0f32; 32];
+    let k = 1.0 / SMALL_N as f32;
+    for ((y, u), v) in s.y.iter().zip(&s.u).zip(&s.v) {
+        h[(*y as usize / 16).min(15)] += k;
+        h[16 + (*u as usize / 32).min(7)] += k;
+        h[24 + (*v as usize / 32).min(7)] += k;
+    }
+    h
+}
+
+/// How much the colour distribution changed between two small frames, 0-1: motion moves
+/// pixels but keeps their distribution, a change of shot replaces it.
+fn histogram_change(a: &[f32; 32], b: &[f32; 32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / 6.0
+}
+
 /// Luma and chroma change between two small frames.
 pub fn change(a: &Small, b: &Small) -> f32 {
     mean_abs(&a.y, &b.y) + mean_abs(&a.u, &b.u) + mean_abs(&a.v, &b.v)
@@ -201,6 +225,9 @@ pub struct Detector {
     recent: VecDeque<Small>,
     /// Per frame: the change from the previous frame (0 for the first) and the mean luma.
     change: Vec<f32>,
+    /// Per frame: the change of the colour distribution from the previous frame.
+    hist_change: Vec<f32>,
+    last_hist: Option<[f32; 32]>,
     luma: Vec<f32>,
     blends: Vec<Blend>,
 }
@@ -212,6 +239,8 @@ impl Detector {
             start_s,
             recent: VecDeque::new(),
             change: Vec::new(),
+            hist_change: Vec::new(),
+            last_hist: None,
             luma: Vec::new(),
             blends: Vec::new(),
         }
@@ -222,10 +251,22 @@ impl Detector {
         &self.change
     }
 
+    /// The change of the colour distribution from the previous frame of each frame so far.
+    pub fn hist_changes(&self) -> &[f32] {
+        &self.hist_change
+    }
+
     pub fn push(&mut self, s: Small) {
         let i = self.change.len();
         self.change
             .push(self.recent.back().map(|p| change(p, &s)).unwrap_or(0.0));
+        let hist = histogram(&s);
+        self.hist_change.push(
+            self.last_hist
+                .map(|p| histogram_change(&p, &hist))
+                .unwrap_or(0.0),
+        );
+        self.last_hist = Some(hist);
         self.luma.push(s.mean_luma());
         let keep = DISSOLVE_GAPS.iter().copied().max().unwrap_or(1);
         for gap in DISSOLVE_GAPS {
@@ -343,7 +384,15 @@ impl Detector {
                 around.iter().sum::<f32>() / around.len() as f32
             };
             let spike = c >= ADAPTIVE_RATIO * mean.max(1.0);
-            if !(spike || (c >= SURE_CHANGE && c >= 1.5 * mean)) {
+            let hc = self.hist_change[k];
+            let hist_mean = (lo..=hi)
+                .filter(|&j| j != k)
+                .map(|j| self.hist_change[j])
+                .sum::<f32>()
+                / around.len().max(1) as f32;
+            let new_colours =
+                c >= 1.5 * mean && hc >= MIN_HIST_CHANGE && hc >= HIST_RATIO * hist_mean.max(0.01);
+            if !(spike || new_colours || (c >= SURE_CHANGE && c >= 1.5 * mean)) {
                 continue;
             }
             if in_fade(k, &cuts) || in_fade(k - 1, &cuts) {
@@ -465,6 +514,38 @@ mod tests {
         let cuts = run(frames);
         assert_eq!(cuts.len(), 1, "{cuts:?}");
         assert_eq!(cuts[0].kind, CutKind::Hard);
+        assert!((cuts[0].at_s - 1.95).abs() < 0.06, "{cuts:?}");
+    }
+
+    #[test]
+    fn a_cut_in_fast_motion_is_found_by_its_new_colours() {
+        // Both shots move fast (every frame changes a lot), so the cut is not three times
+        // its neighbours' change; the colours are new, though.
+        let tinted = |mut s: Small| {
+            s.u.iter_mut().for_each(|u| *u = 160.0);
+            s
+        };
+        let frames: Vec<Small> = (0..40)
+            .map(|i| {
+                if i < 20 {
+                    pattern(0, 60.0, i * 5)
+                } else {
+                    tinted(pattern(0, 45.0, i * 5))
+                }
+            })
+            .collect();
+        let mut d = Detector::new(10.0, 0.0);
+        for f in frames.clone() {
+            d.push(f);
+        }
+        let c = d.changes().to_vec();
+        let around = (c[18] + c[19] + c[21] + c[22]) / 4.0;
+        assert!(
+            c[20] < ADAPTIVE_RATIO * around && c[20] < SURE_CHANGE,
+            "{c:?}"
+        );
+        let cuts = run(frames);
+        assert_eq!(cuts.len(), 1, "{cuts:?}");
         assert!((cuts[0].at_s - 1.95).abs() < 0.06, "{cuts:?}");
     }
 
