@@ -97,7 +97,8 @@ pub fn analysis_chain(v: &VideoInfo, from: &str, to: &str, at_output: bool) -> S
     };
     // The cut is taken from the input at the output's scale, then brought to the analysis
     // size: by dropping two rows at the output size (swscale converts a cut that keeps its
-    // size to rgb24 on a slow path, three times the cost), by a bilinear shrink above it.
+    // size to rgb24 on a slow path: 0.25 s more CPU for 4 s of 720p), by a bilinear shrink
+    // above it.
     let k = iw as f64 / ow.max(1) as f64;
     let native = if k > 1.01 {
         let (cw, ch) = (even(sw as f64 * k).min(iw), even(sh as f64 * k).min(ih));
