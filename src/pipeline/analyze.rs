@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, Result};
 use crate::library::Warning;
 use crate::pipeline::cuts::{self, Cut, Detector, Small};
-use crate::pipeline::ffmpeg::{self, StdoutSink};
+use crate::pipeline::ffmpeg;
 use crate::pipeline::prepare;
 use crate::pipeline::probe::{ClipInfo, WINDOW_S};
 use crate::pipeline::{hints, mp4};
@@ -693,29 +693,20 @@ fn analyze_range(
         ]
         .map(Into::into),
     );
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-    let (done, analyzer) = std::thread::scope(|s| {
-        let measuring = s.spawn(move || {
+    let (done, analyzer) = ffmpeg::run_frames(
+        ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
+        "ffmpeg",
+        cancel,
+        prepare::analysis_frame_bytes(v),
+        |_| {},
+        |frames| {
             let mut analyzer = Analyzer::new(w, h, FPS, from);
-            for frame in rx {
+            for frame in frames {
                 analyzer.push(&frame);
             }
             analyzer
-        });
-        let done = ffmpeg::run(
-            ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
-            "ffmpeg",
-            cancel,
-            StdoutSink::Frames(
-                prepare::analysis_frame_bytes(v),
-                Box::new(move |f| {
-                    let _ = tx.send(f);
-                }),
-            ),
-            |_| {},
-        );
-        (done, measuring.join().expect("measuring thread"))
-    });
+        },
+    );
     let done = done?;
     if !done.status.success() || analyzer.frames.is_empty() {
         return Err(Error::input(

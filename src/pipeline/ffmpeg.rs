@@ -297,6 +297,38 @@ fn read_until_cr_or_lf(r: &mut impl BufRead, out: &mut Vec<u8>) -> std::io::Resu
     }
 }
 
+/// Frames waiting for `run_frames`' consumer; ffmpeg waits when it is this far ahead.
+const FRAME_QUEUE: usize = 4;
+
+/// `run` with raw frames of `frame_bytes` each handed to `consume` on a thread of its own, so
+/// measuring them overlaps ffmpeg's work. Returns the run and what `consume` made of them.
+pub fn run_frames<T: Send>(
+    cmd: Command,
+    tool: &str,
+    cancel: &CancellationToken,
+    frame_bytes: usize,
+    on_line: impl FnMut(&str),
+    consume: impl FnOnce(std::sync::mpsc::Receiver<Vec<u8>>) -> T + Send,
+) -> (Result<Finished>, T) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(FRAME_QUEUE);
+    std::thread::scope(|s| {
+        let consuming = s.spawn(move || consume(rx));
+        let done = run(
+            cmd,
+            tool,
+            cancel,
+            StdoutSink::Frames(
+                frame_bytes,
+                Box::new(move |f| {
+                    let _ = tx.send(f);
+                }),
+            ),
+            on_line,
+        );
+        (done, consuming.join().expect("frame thread"))
+    })
+}
+
 /// Decode `len_s` seconds of stream `index` of `path` from `start_s` through the filter
 /// `vf`, which must end in raw frames of `frame_bytes` each (e.g. `...,format=gray`). A clip
 /// that does not decode cleanly is an input error.

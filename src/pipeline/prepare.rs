@@ -59,9 +59,6 @@ pub struct Prepared {
     pub signature: Signature,
 }
 
-/// Frames waiting for the measuring thread; ffmpeg waits when it is this far ahead.
-const FRAME_QUEUE: usize = 4;
-
 fn even(x: f64) -> u32 {
     ((x / 2.0).round() as u32 * 2).max(2)
 }
@@ -514,38 +511,30 @@ fn run_once(
     let (args, (sw, sh), _fps) = build_args(info, work, copy);
     let len = info.window.len_s.max(0.001);
     let cmd = ffmpeg::command(&ffmpeg::ffmpeg_bin(), args);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(FRAME_QUEUE);
-    let (done, (count, analyzer, builder)) = std::thread::scope(|s| {
-        let measuring = s.spawn(move || {
+    let v = info.video.as_ref().expect("video checked before prepare");
+    let (done, (count, analyzer, builder)) = ffmpeg::run_frames(
+        cmd,
+        "ffmpeg",
+        cancel,
+        analysis_frame_bytes(v),
+        |line| {
+            if let Some(t) = ffmpeg::progress_time(line) {
+                progress((t / len).clamp(0.0, 1.0));
+            }
+        },
+        |frames| {
             let mut analyzer = Analyzer::new(sw, sh, SIG_FPS, info.window.start_s);
             let expected = (info.window.len_s * SIG_FPS).round().max(1.0) as usize;
             let mut builder = signature::Builder::new(sw, sh, expected);
             let mut count = 0usize;
-            for frame in rx {
+            for frame in frames {
                 analyzer.push(&frame);
                 builder.push(frame);
                 count += 1;
             }
             (count, analyzer, builder)
-        });
-        let done = ffmpeg::run(
-            cmd,
-            "ffmpeg",
-            cancel,
-            StdoutSink::Frames(
-                (sw * sh * 3 * 2) as usize,
-                Box::new(move |f| {
-                    let _ = tx.send(f);
-                }),
-            ),
-            |line| {
-                if let Some(t) = ffmpeg::progress_time(line) {
-                    progress((t / len).clamp(0.0, 1.0));
-                }
-            },
-        );
-        (done, measuring.join().expect("measuring thread"))
-    });
+        },
+    );
     let done = done?;
     if !done.status.success() {
         return Err(classify_failure(&done.stderr, info));

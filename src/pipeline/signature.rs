@@ -563,12 +563,11 @@ pub fn of_clip(
         (w * h * 3) as usize,
         cancel,
     )?;
-    Ok(compute(&SigFrames {
-        width: w,
-        height: h,
-        fps: prepare::SIG_FPS,
-        frames,
-    }))
+    let mut b = Builder::new(w, h, frames.len());
+    for f in frames {
+        b.push(f);
+    }
+    Ok(b.finish())
 }
 
 #[cfg(test)]
