@@ -94,6 +94,49 @@ fn spawn(mut cmd: Command, tool: &str) -> Result<ChildGuard> {
     }
 }
 
+/// The most a frame pipe is widened to (Linux's default `pipe-max-size` for any user).
+const MAX_PIPE_BYTES: usize = 1 << 20;
+
+/// Let the pipe hold a whole frame (up to `MAX_PIPE_BYTES`), so ffmpeg writes one in a single
+/// call instead of waiting, 64 KB at a time, for the reader to be scheduled: on a busy
+/// machine each of those waits stalls ffmpeg's filter thread. Best effort: a pipe that keeps
+/// its size only costs time.
+fn widen_pipe(pipe: &std::process::ChildStdout, frame_bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let want = frame_bytes.clamp(1, MAX_PIPE_BYTES) as libc::c_int;
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor this process owns; no memory is passed.
+        unsafe {
+            libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, want);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (pipe, frame_bytes);
+}
+
+/// Niceness of work that runs beside an ffmpeg whose end a job waits for.
+const BESIDE_NICE: libc::c_int = 10;
+
+/// Lower the calling thread's CPU priority (and that of the processes it starts) for work
+/// that runs beside an ffmpeg run: on a machine with few cores, ffmpeg's filter thread is the
+/// job's critical path, and measuring frames or confirming a probe only needs the time it
+/// leaves idle. Only for threads that end with that work: a thread cannot raise its priority
+/// again.
+pub fn yield_cpu_to_ffmpeg() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id.
+        unsafe {
+            let tid = libc::gettid();
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+            if now < BESIDE_NICE {
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, BESIDE_NICE);
+            }
+        }
+    }
+}
+
 /// `CASTBOOK_TRACE=1` prints every ffmpeg/ffprobe command line and how long it took.
 fn tracing_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -152,6 +195,9 @@ pub fn run(
     let trace = tracing_enabled().then(|| (std::time::Instant::now(), format!("{cmd:?}")));
     let mut guard = spawn(cmd, tool)?;
     let mut stdout = guard.child().stdout.take().expect("piped stdout");
+    if let StdoutSink::Frames(size, _) = &sink {
+        widen_pipe(&stdout, *size);
+    }
     let stderr = guard.child().stderr.take().expect("piped stderr");
     // Bounded: a child writing lines faster than they are handled waits on its pipe.
     let (tx, rx) = mpsc::sync_channel::<String>(256);
@@ -312,7 +358,10 @@ pub fn run_frames<T: Send>(
 ) -> (Result<Finished>, T) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(FRAME_QUEUE);
     std::thread::scope(|s| {
-        let consuming = s.spawn(move || consume(rx));
+        let consuming = s.spawn(move || {
+            yield_cpu_to_ffmpeg();
+            consume(rx)
+        });
         let done = run(
             cmd,
             tool,

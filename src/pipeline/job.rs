@@ -19,7 +19,7 @@ use crate::pipeline::analyze::{self, Analysis};
 use crate::pipeline::fetch::{self, FetchOptions};
 use crate::pipeline::probe::{self, ClipInfo};
 use crate::pipeline::validate::{self, Check, Decode};
-use crate::pipeline::{mp4, prepare, signature};
+use crate::pipeline::{ffmpeg, mp4, prepare, signature};
 
 pub use crate::progress::{JobEvent, Progress, Reporter, Stage};
 
@@ -286,7 +286,17 @@ fn probe_and_prepare(
         // Read the other characters' names and signatures (for the name check and the
         // look-alike warning) meanwhile.
         let names = s.spawn(|| lib.names());
-        let info = probe::probe_with(path, start_s, cancel, top.as_ref());
+        // Confirming the details beside the speculative run is not on its critical path.
+        let info = if speculative.is_some() {
+            s.spawn(|| {
+                ffmpeg::yield_cpu_to_ffmpeg();
+                probe::probe_with(path, start_s, cancel, top.as_ref())
+            })
+            .join()
+            .expect("probe thread")
+        } else {
+            probe::probe_with(path, start_s, cancel, top.as_ref())
+        };
         let digest = hashing.join().expect("hash thread")?;
         let id = digest.character_id(start_ms(start_s), name);
         if let Some(existing) = lib.get(&id)? {
