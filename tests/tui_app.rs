@@ -698,6 +698,48 @@ async fn a_typed_url_is_downloaded_and_probed() {
 }
 
 #[tokio::test]
+async fn a_path_of_its_own_replaces_the_suggested_folder_and_an_edit_keeps_it() {
+    let mut h = Harness::new(|_, _| {});
+    let value = |h: &Harness| h.app.prompt.as_ref().unwrap().input.value().to_string();
+    h.key(KeyCode::Char('o'));
+    let folder = value(&h);
+    assert!(folder.ends_with('/'), "{folder}");
+    // A name goes on after the suggested folder.
+    h.type_text("takes/hero.mp4");
+    assert_eq!(value(&h), format!("{folder}takes/hero.mp4"));
+    h.key(KeyCode::Esc);
+
+    // An absolute path typed over the untouched suggestion replaces it, and so does `~`.
+    h.key(KeyCode::Char('o'));
+    h.type_text("/srv/clips/hero.mp4");
+    assert_eq!(value(&h), "/srv/clips/hero.mp4");
+    h.key(KeyCode::Esc);
+    h.key(KeyCode::Char('o'));
+    h.type_text("~/hero.mp4");
+    assert_eq!(value(&h), "~/hero.mp4");
+    h.key(KeyCode::Esc);
+
+    // So does a pasted URL.
+    h.key(KeyCode::Char('o'));
+    h.app
+        .handle(Msg::Paste("https://example.com/hero.mp4".into()));
+    assert_eq!(value(&h), "https://example.com/hero.mp4");
+    h.key(KeyCode::Esc);
+
+    // Once the suggestion was edited it is the user's text: a `/` goes on after it.
+    h.key(KeyCode::Char('o'));
+    h.key(KeyCode::Backspace);
+    h.type_text("/x");
+    assert_eq!(value(&h), format!("{}/x", folder.trim_end_matches('/')));
+    h.key(KeyCode::Esc);
+    // And a `/` typed with the cursor moved into the text is inserted there.
+    h.key(KeyCode::Char('o'));
+    h.key(KeyCode::Home);
+    h.type_text("/");
+    assert_eq!(value(&h), format!("/{folder}"));
+}
+
+#[tokio::test]
 async fn an_unreachable_url_shows_the_fetch_error() {
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

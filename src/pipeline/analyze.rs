@@ -12,7 +12,7 @@ use crate::pipeline::cuts::{self, Cut, Detector, Small};
 use crate::pipeline::ffmpeg;
 use crate::pipeline::prepare;
 use crate::pipeline::probe::{ClipInfo, WINDOW_S};
-use crate::pipeline::{hints, mp4};
+use crate::pipeline::{hints, mp4, yuv};
 
 /// Frames per second of the analysis (the same as the signature frames).
 pub const FPS: f64 = prepare::SIG_FPS;
@@ -315,8 +315,11 @@ fn best_shift(a: &[f32], b: &[f32], max: usize) -> f32 {
     s
 }
 
-/// Luma (0-255) at which a pixel counts as a blown highlight.
+/// Luma (0-255, full range) at which a pixel counts as a blown highlight.
 const CLIPPED_LUMA: f32 = 240.0;
+
+/// `CLIPPED_LUMA` as a limited-range luma code value (16-235), for frames whose Y' is known.
+const CLIPPED_Y: u8 = (16.0 + CLIPPED_LUMA * 219.0 / 255.0 + 0.5) as u8;
 
 /// Below this spread (0-255) a projection profile is too flat to register.
 const MIN_PROFILE: f32 = 3.0;
@@ -356,8 +359,18 @@ impl Analyzer {
         }
     }
 
+    /// Measure the next frame (rgb24, with the analysis cut under it or alone).
     pub fn push(&mut self, rgb: &[u8]) {
+        self.push_with_luma(rgb, None);
+    }
+
+    /// `push`, with the picture's own luma code values (Y', limited range, `w` x `h`) when
+    /// the frame came as YUV. Highlights count as blown from those: a bright, saturated
+    /// colour has channels at 255 in RGB while its luma is at the ceiling, which only Y'
+    /// shows whatever matrix made the RGB.
+    pub fn push_with_luma(&mut self, rgb: &[u8], luma: Option<&[u8]>) {
         let (w, h) = (self.w, self.h);
+        let luma = luma.filter(|l| l.len() == w * h);
         if w < 8 || h < 8 || rgb.len() < w * h * 3 {
             return;
         }
@@ -391,9 +404,12 @@ impl Analyzer {
             let (aw, ah) = (area.x1 - area.x0, area.y1 - area.y0);
             let (mut clipped, mut subject) = (0usize, 0usize);
             for r in area.y0 + ah / 5..area.y1 - ah / 5 {
-                let row = &y[r * w + area.x0 + aw / 5..r * w + area.x1 - aw / 5];
-                subject += row.len();
-                clipped += row.iter().filter(|v| **v >= CLIPPED_LUMA).count();
+                let cols = r * w + area.x0 + aw / 5..r * w + area.x1 - aw / 5;
+                subject += cols.len();
+                clipped += match luma {
+                    Some(l) => l[cols].iter().filter(|v| **v >= CLIPPED_Y).count(),
+                    None => y[cols].iter().filter(|v| **v >= CLIPPED_LUMA).count(),
+                };
             }
             st.clipped = clipped as f32 / subject.max(1) as f32;
             let whole = Area {
@@ -689,10 +705,13 @@ fn analyze_range(
             "[an]".into(),
             "-f".into(),
             "rawvideo".into(),
+            "-pix_fmt".into(),
+            "yuv420p".into(),
             "pipe:1".into(),
         ]
         .map(Into::into),
     );
+    let matrix = prepare::analysis_matrix(v, false);
     let (done, analyzer) = ffmpeg::run_frames(
         ffmpeg::command(&ffmpeg::ffmpeg_bin(), a),
         "ffmpeg",
@@ -702,7 +721,9 @@ fn analyze_range(
         |frames| {
             let mut analyzer = Analyzer::new(w, h, FPS, from);
             for frame in frames {
-                analyzer.push(&frame);
+                if let Some(rgb) = yuv::stacked_to_rgb(&frame, w as usize, h as usize, matrix) {
+                    analyzer.push_with_luma(&rgb, frame.get(..(w * h) as usize));
+                }
             }
             analyzer
         },

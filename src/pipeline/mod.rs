@@ -14,5 +14,6 @@ pub mod probe;
 pub mod signature;
 pub mod source;
 pub mod validate;
+pub mod yuv;
 
 pub use job::{CreateOptions, Created, Input, JobEvent, ProbeReport, Progress, Reporter, Stage};

@@ -14,9 +14,9 @@ use crate::error::{Error, Result};
 use crate::library::PathTaken;
 use crate::pipeline::analyze::{Analysis, Analyzer};
 use crate::pipeline::ffmpeg::{self, StdoutSink};
-use crate::pipeline::mp4;
 use crate::pipeline::probe::{self, ClipInfo, Container, VideoInfo};
 use crate::pipeline::signature::{self, Signature};
+use crate::pipeline::{mp4, yuv};
 
 /// The prepared clip must not exceed this (10 MB).
 pub const MAX_CLIP_BYTES: u64 = 10_000_000;
@@ -83,7 +83,10 @@ pub fn sig_size(v: &VideoInfo) -> (u32, u32) {
 /// The filter from the video at `from` to the analysis frames at `to`: 10 a second, each the
 /// picture at `sig_size` with, stacked under it, a cut of the same size from the middle of
 /// the picture at its output size (pixels 1:1, so sharpness is judged at the scale the
-/// providers get). `at_output` says the input is already at the output size.
+/// providers get). `at_output` says the input is already at the output size. The frames
+/// leave ffmpeg as yuv420p (`yuv::stacked_to_rgb` makes them RGB on castbook's measuring
+/// thread): converting them to RGB in ffmpeg's filter thread, the create's critical path,
+/// made a bigbuckbunny create about 60 ms slower.
 pub fn analysis_chain(v: &VideoInfo, from: &str, to: &str, at_output: bool) -> String {
     let (sw, sh) = sig_size(v);
     let (ow, oh) = output_size(v);
@@ -92,29 +95,38 @@ pub fn analysis_chain(v: &VideoInfo, from: &str, to: &str, at_output: bool) -> S
     } else {
         (v.width, v.height)
     };
-    // The cut is taken from the input at the output's scale, then brought to the analysis
-    // size: by dropping two rows at the output size (swscale converts a cut that keeps its
-    // size to rgb24 on a slow path: 0.25 s more CPU for 4 s of 720p), by a bilinear shrink
-    // above it.
+    // The cut is taken from the input at the output's scale: as it is at the output size (a
+    // crop costs nothing), by a bilinear shrink above it.
     let k = iw as f64 / ow.max(1) as f64;
     let native = if k > 1.01 {
         let (cw, ch) = (even(sw as f64 * k).min(iw), even(sh as f64 * k).min(ih));
         format!("crop={cw}:{ch},scale={sw}:{sh}:flags=bilinear")
-    } else if iw >= sw && ih >= sh + 2 {
-        format!("crop={sw}:{},scale={sw}:{sh}:flags=neighbor", sh + 2)
+    } else if iw >= sw && ih >= sh {
+        format!("crop={sw}:{sh}")
     } else {
         format!("scale={sw}:{sh}:flags=neighbor")
     };
     format!(
-        "{from}fps={SIG_FPS},split=2[sga][sgb];[sga]scale={sw}:{sh}:flags=area,format=rgb24[sgs];\
-         [sgb]{native},format=rgb24[sgn];[sgs][sgn]vstack{to}"
+        "{from}fps={SIG_FPS},split=2[sga][sgb];[sga]scale={sw}:{sh}:flags=area,format=yuv420p[sgs];\
+         [sgb]{native},format=yuv420p[sgn];[sgs][sgn]vstack{to}"
     )
 }
 
-/// Bytes of one analysis frame (`analysis_chain`).
+/// Bytes of one analysis frame as ffmpeg sends it (`analysis_chain`).
 pub fn analysis_frame_bytes(v: &VideoInfo) -> usize {
     let (sw, sh) = sig_size(v);
-    (sw * sh * 3 * 2) as usize
+    yuv::stacked_bytes(sw as usize, sh as usize)
+}
+
+/// The matrix of the analysis frames' YUV. At the output size it is the clip castbook
+/// writes, which is BT.709 (a source in another matrix is converted, an untagged one is
+/// taken as BT.709); the source's frames keep the source's matrix.
+pub fn analysis_matrix(v: &VideoInfo, at_output: bool) -> yuv::Matrix {
+    if at_output || is_bt709_or_unset(&v.color_space) || v.hdr.is_some() {
+        yuv::Matrix::Bt709
+    } else {
+        yuv::Matrix::Bt601
+    }
 }
 
 fn thumb_size(v: &VideoInfo) -> (u32, u32) {
@@ -446,7 +458,7 @@ fn build_args(info: &ClipInfo, work: &Path, copy: bool) -> (Vec<OsString>, (u32,
 
     // Output 2: small raw frames for the signature and hints.
     a.extend(os(&[
-        "-map", "[sgo]", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+        "-map", "[sgo]", "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1",
     ]));
     (a, sig_size, fps)
 }
@@ -526,10 +538,15 @@ fn run_once(
             let mut analyzer = Analyzer::new(sw, sh, SIG_FPS, info.window.start_s);
             let expected = (info.window.len_s * SIG_FPS).round().max(1.0) as usize;
             let mut builder = signature::Builder::new(sw, sh, expected);
+            let matrix = analysis_matrix(v, true);
             let mut count = 0usize;
             for frame in frames {
-                analyzer.push(&frame);
-                builder.push(frame);
+                let Some(rgb) = yuv::stacked_to_rgb(&frame, sw as usize, sh as usize, matrix)
+                else {
+                    continue;
+                };
+                analyzer.push_with_luma(&rgb, frame.get(..(sw * sh) as usize));
+                builder.push(rgb);
                 count += 1;
             }
             (count, analyzer, builder)

@@ -535,7 +535,7 @@ pub fn of_clip(
     start_s: f64,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> crate::Result<Signature> {
-    use crate::pipeline::{ffmpeg, prepare, probe, validate};
+    use crate::pipeline::{ffmpeg, prepare, probe, validate, yuv};
     let info = probe::probe(path, start_s, cancel)?;
     let verdict = validate::validate(
         &info,
@@ -557,15 +557,19 @@ pub fn of_clip(
         start_s,
         info.window.len_s.max(0.04),
         &format!(
-            "fps={},scale={w}:{h}:flags=area,format=rgb24",
+            "fps={},scale={w}:{h}:flags=area,format=yuv420p",
             prepare::SIG_FPS
         ),
-        (w * h * 3) as usize,
+        yuv::picture_bytes(w as usize, h as usize),
         cancel,
     )?;
+    // The same frames, made RGB the same way, as a create signs.
+    let matrix = prepare::analysis_matrix(v, false);
     let mut b = Builder::new(w, h, frames.len());
     for f in frames {
-        b.push(f);
+        if let Some(rgb) = yuv::picture_to_rgb(&f, w as usize, h as usize, matrix) {
+            b.push(rgb);
+        }
     }
     Ok(b.finish())
 }

@@ -101,6 +101,23 @@ pub struct Prompt {
     pub input: TextInput,
     /// What is wrong with the text so far (validated as it is typed).
     pub error: Option<String>,
+    /// The text is still the suggestion it opened with (the Files folder): typing the start
+    /// of a path of its own (`/`, `~`) or pasting a path or URL replaces it.
+    pub suggested: bool,
+}
+
+impl Prompt {
+    /// Whether `typed` starts a path or URL of its own, which replaces an untouched
+    /// suggestion rather than being appended to it.
+    fn starts_afresh(&self, typed: &str) -> bool {
+        self.suggested
+            && self.kind == PromptKind::Path
+            && self.input.cursor() == self.input.value().chars().count()
+            && (typed.starts_with('/')
+                || typed.starts_with('~')
+                || typed.starts_with("http://")
+                || typed.starts_with("https://"))
+    }
 }
 
 /// What a reader overlay shows.
@@ -856,6 +873,12 @@ impl App {
                 if let Some(p) = &mut self.prompt
                     && let Some(req) = text_request(&ev)
                 {
+                    if let InputRequest::InsertChar(c) = req
+                        && p.starts_afresh(c.encode_utf8(&mut [0; 4]))
+                    {
+                        p.input.reset();
+                    }
+                    p.suggested = false;
                     p.input.handle(req);
                     self.validate_prompt();
                 }
@@ -895,7 +918,13 @@ impl App {
             self.open_prompt(PromptKind::Path, "");
         }
         let input = match &mut self.prompt {
-            Some(p) => &mut p.input,
+            Some(p) => {
+                if p.starts_afresh(&text) {
+                    p.input.reset();
+                }
+                p.suggested = false;
+                &mut p.input
+            }
             None => &mut self.library.query,
         };
         for c in text.chars() {
@@ -1498,6 +1527,7 @@ impl App {
             kind,
             input: TextInput::new(value.to_string()),
             error: None,
+            suggested: !value.is_empty(),
         });
         self.validate_prompt();
         self.dirty = true;
