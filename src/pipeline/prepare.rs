@@ -118,11 +118,14 @@ pub fn analysis_frame_bytes(v: &VideoInfo) -> usize {
     yuv::stacked_bytes(sw as usize, sh as usize)
 }
 
-/// The matrix of the analysis frames' YUV. At the output size it is the clip castbook
-/// writes, which is BT.709 (a source in another matrix is converted, an untagged one is
-/// taken as BT.709); the source's frames keep the source's matrix.
+/// The matrix of the analysis frames' YUV, as ffmpeg's own conversion to RGB would take it:
+/// BT.709 when the frames say so (the source is tagged BT.709, or the prepare graph made
+/// them BT.709 from another matrix or from HDR), BT.601 otherwise, which is also how ffmpeg
+/// itself makes untagged YUV from RGB.
 pub fn analysis_matrix(v: &VideoInfo, at_output: bool) -> yuv::Matrix {
-    if at_output || is_bt709_or_unset(&v.color_space) || v.hdr.is_some() {
+    let tagged_709 = v.color_space.as_deref() == Some("bt709");
+    let converted = at_output && (v.hdr.is_some() || !is_bt709_or_unset(&v.color_space));
+    if tagged_709 || converted {
         yuv::Matrix::Bt709
     } else {
         yuv::Matrix::Bt601
