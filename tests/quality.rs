@@ -283,3 +283,73 @@ fn start_auto_says_when_no_clean_window_exists() {
     assert!(err.contains("no clean window exists"), "{err}");
     assert!(err.contains("scene_cut"), "{err}");
 }
+
+/// One frame of `clip` at 480x270 as ffmpeg sends it in `format` (`rgb24` or `yuv420p`).
+fn one_frame(clip: &std::path::Path, format: &str) -> Vec<u8> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", "1", "-i"])
+        .arg(clip)
+        .args(["-frames:v", "1", "-vf"])
+        .arg(format!("scale=480:270:flags=area,format={format}"))
+        .args(["-f", "rawvideo", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    out.stdout
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+#[test]
+fn analysis_frames_made_rgb_by_castbook_match_ffmpegs_own_conversion() {
+    use castbook::pipeline::{prepare, probe, yuv};
+    let untagged = x264_clip(
+        "q-colours-untagged.mp4",
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &[],
+    );
+    let tagged = x264_clip(
+        "q-colours-709.mp4",
+        "testsrc2=size=1280x720:rate=25:duration=2",
+        &[
+            "-vf",
+            "scale=out_color_matrix=bt709,format=yuv420p",
+            "-colorspace",
+            "bt709",
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+        ],
+    );
+    let cancel = tokio_util::sync::CancellationToken::new();
+    for (clip, want) in [(untagged, yuv::Matrix::Bt601), (tagged, yuv::Matrix::Bt709)] {
+        let info = probe::probe(&clip, 0.0, &cancel).unwrap();
+        let v = info.video.as_ref().unwrap();
+        let matrix = prepare::analysis_matrix(v, false);
+        assert_eq!(matrix, want, "{}", clip.display());
+        let theirs = one_frame(&clip, "rgb24");
+        let planes = one_frame(&clip, "yuv420p");
+        let ours = yuv::picture_to_rgb(&planes, 480, 270, matrix).unwrap();
+        let other = match matrix {
+            yuv::Matrix::Bt601 => yuv::Matrix::Bt709,
+            yuv::Matrix::Bt709 => yuv::Matrix::Bt601,
+        };
+        let wrong = yuv::picture_to_rgb(&planes, 480, 270, other).unwrap();
+        let (d, dw) = (
+            mean_abs_diff(&ours, &theirs),
+            mean_abs_diff(&wrong, &theirs),
+        );
+        // Chroma is upsampled differently (nearest here), so edges differ a little; the
+        // other matrix is far off on testsrc2's saturated bars.
+        assert!(d < 3.0, "{}: {d:.2} from ffmpeg's RGB", clip.display());
+        assert!(dw > 2.0 * d + 2.0, "{}: {dw:.2} vs {d:.2}", clip.display());
+    }
+}
