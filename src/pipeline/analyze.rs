@@ -345,6 +345,15 @@ fn profiles(y: &[f32], w: usize, a: Area) -> (Vec<f32>, Vec<f32>) {
     (cols, rows)
 }
 
+/// The cut of the picture at its output size that comes with an analysis frame.
+#[derive(Clone, Copy)]
+enum NativeCut<'a> {
+    /// rgb24, under the picture.
+    Rgb(&'a [u8]),
+    /// Luma code values.
+    Codes(&'a [u8]),
+}
+
 impl Analyzer {
     /// Frames of `w` x `h` rgb24 at `fps`, the first at `start_s`.
     pub fn new(w: u32, h: u32, fps: f64, start_s: f64) -> Analyzer {
@@ -359,24 +368,38 @@ impl Analyzer {
         }
     }
 
-    /// Measure the next frame (rgb24, with the analysis cut under it or alone).
+    /// Measure the next frame: rgb24, with the analysis cut under it (as rgb24) or alone.
     pub fn push(&mut self, rgb: &[u8]) {
-        self.push_with_luma(rgb, None);
+        let (w, h) = (self.w, self.h);
+        let native = rgb.get(w * h * 3..w * h * 6).map(NativeCut::Rgb);
+        self.measure(rgb, None, native);
     }
 
-    /// `push`, with the picture's own luma code values (Y', limited range, `w` x `h`) when
-    /// the frame came as YUV. Highlights count as blown from those: a bright, saturated
-    /// colour has channels at 255 in RGB while its luma is at the ceiling, which only Y'
-    /// shows whatever matrix made the RGB.
-    pub fn push_with_luma(&mut self, rgb: &[u8], luma: Option<&[u8]>) {
+    /// Measure the next analysis frame as it came from ffmpeg (`yuv::split_stacked`): the
+    /// picture as `rgb` (rgb24, `w` x `h`), with the luma code values (Y', limited range) of
+    /// the picture and of the cut. Highlights count as blown from the picture's codes (a
+    /// bright, saturated colour has channels at 255 in RGB while its luma is at the ceiling,
+    /// which only Y' shows whatever matrix made the RGB); the cut's sharpness is measured on
+    /// its codes (the measure ignores the scale and offset of luma).
+    pub fn push_stacked(&mut self, rgb: &[u8], parts: &yuv::Stacked<'_>) {
+        let n = self.w * self.h;
+        if parts.picture_luma.len() != n || parts.cut_luma.len() != n {
+            return;
+        }
+        self.measure(
+            rgb,
+            Some(parts.picture_luma),
+            Some(NativeCut::Codes(parts.cut_luma)),
+        );
+    }
+
+    fn measure(&mut self, rgb: &[u8], luma: Option<&[u8]>, native: Option<NativeCut<'_>>) {
         let (w, h) = (self.w, self.h);
-        let luma = luma.filter(|l| l.len() == w * h);
         if w < 8 || h < 8 || rgb.len() < w * h * 3 {
             return;
         }
-        // The analysis frames carry a cut of the picture at its output size under it
+        // The analysis frames carry a cut of the picture at its output size
         // (`prepare::analysis_chain`); plain frames are measured alone.
-        let native = rgb.get(w * h * 3..w * h * 6);
         let rgb = &rgb[..w * h * 3];
         // Motion and cuts need every frame, from the half-resolution luma; the slower
         // measurements (sharpness, highlights, centring) every `MEASURE_EVERY`th frame.
@@ -419,7 +442,11 @@ impl Analyzer {
                 y1: h,
             };
             st.fine = match native {
-                Some(n) => sharpness(&luma_plane(n), w, whole),
+                Some(NativeCut::Rgb(n)) => sharpness(&luma_plane(n), w, whole),
+                Some(NativeCut::Codes(c)) => {
+                    let codes: Vec<f32> = c.iter().map(|v| *v as f32).collect();
+                    sharpness(&codes, w, whole)
+                }
                 None => sharpness(&y, w, area),
             };
             st.coarse = match native {
@@ -720,9 +747,12 @@ fn analyze_range(
         |_| {},
         |frames| {
             let mut analyzer = Analyzer::new(w, h, FPS, from);
+            let mut rgb = Vec::new();
             for frame in frames {
-                if let Some(rgb) = yuv::stacked_to_rgb(&frame, w as usize, h as usize, matrix) {
-                    analyzer.push_with_luma(&rgb, frame.get(..(w * h) as usize));
+                if let Some(parts) =
+                    yuv::split_stacked(&frame, w as usize, h as usize, matrix, &mut rgb)
+                {
+                    analyzer.push_stacked(&rgb, &parts);
                 }
             }
             analyzer

@@ -543,13 +543,15 @@ fn run_once(
             let mut builder = signature::Builder::new(sw, sh, expected);
             let matrix = analysis_matrix(v, true);
             let mut count = 0usize;
+            let mut rgb = Vec::new();
             for frame in frames {
-                let Some(rgb) = yuv::stacked_to_rgb(&frame, sw as usize, sh as usize, matrix)
+                let Some(parts) =
+                    yuv::split_stacked(&frame, sw as usize, sh as usize, matrix, &mut rgb)
                 else {
                     continue;
                 };
-                analyzer.push_with_luma(&rgb, frame.get(..(sw * sh) as usize));
-                builder.push(rgb);
+                analyzer.push_stacked(&rgb, &parts);
+                builder.push(&rgb);
                 count += 1;
             }
             (count, analyzer, builder)

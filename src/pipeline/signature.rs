@@ -79,7 +79,7 @@ fn dhash(frame: &[u8], w: usize, h: usize) -> u64 {
 pub fn compute(frames: &SigFrames) -> Signature {
     let mut b = Builder::new(frames.width, frames.height, frames.frames.len());
     for f in &frames.frames {
-        b.push(f.clone());
+        b.push(f);
     }
     b.finish()
 }
@@ -102,7 +102,7 @@ pub struct Builder {
     luma_n: u64,
     count: usize,
     /// The latest frame, standing in for picks past the end when fewer frames came.
-    last: Option<Vec<u8>>,
+    last: Vec<u8>,
     /// The evenly spaced frames that are hashed, for the number of frames expected (so a
     /// frame more or less at the end moves nothing), measured as they arrive.
     picks: Vec<usize>,
@@ -129,13 +129,13 @@ impl Builder {
             luma_sum: 0.0,
             luma_n: 0,
             count: 0,
-            last: None,
+            last: Vec::new(),
             picks: picks(expected),
             parts: Vec::new(),
         }
     }
 
-    pub fn push(&mut self, frame: Vec<u8>) {
+    pub fn push(&mut self, frame: &[u8]) {
         let (w, h) = (self.w, self.h);
         if w == 0 || h == 0 || frame.len() < w * h * 3 {
             return;
@@ -163,10 +163,11 @@ impl Builder {
             0.2126 * channels[0] as f64 + 0.7152 * channels[1] as f64 + 0.0722 * channels[2] as f64;
         self.luma_n += pixels;
         if self.picks.contains(&self.count) {
-            self.parts.push(PickParts::of(&frame, w, h));
+            self.parts.push(PickParts::of(frame, w, h));
         }
         self.count += 1;
-        self.last = Some(frame);
+        self.last.clear();
+        self.last.extend_from_slice(&frame[..w * h * 3]);
     }
 
     pub fn finish(self) -> Signature {
@@ -179,10 +180,8 @@ impl Builder {
             .collect();
         let mut parts: Vec<&PickParts> = self.parts.iter().collect();
         let missing = self.picks.iter().filter(|i| **i >= self.count).count();
-        let stand_in = self
-            .last
-            .as_ref()
-            .filter(|_| missing > 0)
+        let stand_in = Some(&self.last)
+            .filter(|l| missing > 0 && !l.is_empty())
             .map(|f| PickParts::of(f, w, h));
         if let Some(p) = &stand_in {
             parts.extend(std::iter::repeat_n(p, missing));
@@ -566,9 +565,10 @@ pub fn of_clip(
     // The same frames, made RGB the same way, as a create signs.
     let matrix = prepare::analysis_matrix(v, false);
     let mut b = Builder::new(w, h, frames.len());
+    let mut rgb = Vec::new();
     for f in frames {
-        if let Some(rgb) = yuv::picture_to_rgb(&f, w as usize, h as usize, matrix) {
-            b.push(rgb);
+        if yuv::picture_into_rgb(&f, w as usize, h as usize, matrix, &mut rgb) {
+            b.push(&rgb);
         }
     }
     Ok(b.finish())
@@ -648,7 +648,7 @@ mod tests {
         let f = frames(3);
         let mut b = Builder::new(f.width, f.height, 40);
         for x in &f.frames {
-            b.push(x.clone());
+            b.push(x);
         }
         let s = b.finish();
         assert_eq!((s.dhash.len(), s.phash.len()), (HASHES, HASHES));
