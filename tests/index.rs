@@ -291,3 +291,24 @@ fn a_copied_library_with_the_original_index_reads_its_records() {
         .unwrap();
     assert_eq!(dup.status.code(), Some(3), "{}", stderr(&dup));
 }
+
+#[test]
+fn index_files_of_earlier_versions_are_removed_when_the_index_is_written_again() {
+    let env = Env::new();
+    env.create(&fixture("bigbuckbunny.mp4"), "Wolf", &[]);
+    assert!(list_names(&env).contains("Wolf"));
+    let dir = env.lib().join(".index");
+    for stale in ["records-v2.bin", "records-v3.bin", "signatures-v2.bin"] {
+        std::fs::write(dir.join(stale), b"old").unwrap();
+    }
+    // Not an index file of castbook's: left alone.
+    std::fs::write(dir.join("README"), b"mine").unwrap();
+    env.create(&fixture("bigbuckbunny.mp4"), "Fox", &["--start", "1"]);
+    let names = list_names(&env);
+    assert!(names.contains("Wolf") && names.contains("Fox"), "{names}");
+    for stale in ["records-v2.bin", "records-v3.bin", "signatures-v2.bin"] {
+        assert!(!dir.join(stale).exists(), "{stale} is left");
+    }
+    assert!(dir.join("records-v4.bin").is_file());
+    assert_eq!(std::fs::read(dir.join("README")).unwrap(), b"mine");
+}

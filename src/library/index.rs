@@ -27,6 +27,8 @@ use crate::library::store::{Corrupt, Library, RECORD_FILE, read_record, safe_rel
 const INDEX_DIR: &str = ".index";
 const RECORDS_FILE: &str = "records-v4.bin";
 const RECORDS_MAGIC: &[u8; 8] = b"cbrecs04";
+/// Index files of earlier versions, removed when this version writes its own.
+const STALE_FILES: [&str; 3] = ["records-v2.bin", "records-v3.bin", "signatures-v2.bin"];
 /// A record larger than this is not read whole (it is then invalid).
 const MAX_RECORD_BYTES: u64 = 16 << 20;
 /// Index files larger than this are not read (made again instead).
@@ -256,6 +258,12 @@ impl Library {
             .and_then(|()| fs::rename(&tmp, dir.join(file)));
         if ok.is_err() {
             let _ = fs::remove_file(&tmp);
+            return;
+        }
+        if file == RECORDS_FILE {
+            for stale in STALE_FILES {
+                let _ = fs::remove_file(dir.join(stale));
+            }
         }
     }
 }
