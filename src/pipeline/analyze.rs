@@ -345,15 +345,6 @@ fn profiles(y: &[f32], w: usize, a: Area) -> (Vec<f32>, Vec<f32>) {
     (cols, rows)
 }
 
-/// The cut of the picture at its output size that comes with an analysis frame.
-#[derive(Clone, Copy)]
-enum NativeCut<'a> {
-    /// rgb24, under the picture.
-    Rgb(&'a [u8]),
-    /// Luma code values.
-    Codes(&'a [u8]),
-}
-
 impl Analyzer {
     /// Frames of `w` x `h` rgb24 at `fps`, the first at `start_s`.
     pub fn new(w: u32, h: u32, fps: f64, start_s: f64) -> Analyzer {
@@ -368,11 +359,9 @@ impl Analyzer {
         }
     }
 
-    /// Measure the next frame: rgb24, with the analysis cut under it (as rgb24) or alone.
+    /// Measure the next frame, rgb24 alone (without an analysis cut).
     pub fn push(&mut self, rgb: &[u8]) {
-        let (w, h) = (self.w, self.h);
-        let native = rgb.get(w * h * 3..w * h * 6).map(NativeCut::Rgb);
-        self.measure(rgb, None, native);
+        self.measure(rgb, None, None);
     }
 
     /// Measure the next analysis frame as it came from ffmpeg (`yuv::split_stacked`): the
@@ -386,20 +375,15 @@ impl Analyzer {
         if parts.picture_luma.len() != n || parts.cut_luma.len() != n {
             return;
         }
-        self.measure(
-            rgb,
-            Some(parts.picture_luma),
-            Some(NativeCut::Codes(parts.cut_luma)),
-        );
+        self.measure(rgb, Some(parts.picture_luma), Some(parts.cut_luma));
     }
 
-    fn measure(&mut self, rgb: &[u8], luma: Option<&[u8]>, native: Option<NativeCut<'_>>) {
+    /// `luma`: the picture's luma codes; `cut`: the luma codes of the cut at the output size.
+    fn measure(&mut self, rgb: &[u8], luma: Option<&[u8]>, cut: Option<&[u8]>) {
         let (w, h) = (self.w, self.h);
         if w < 8 || h < 8 || rgb.len() < w * h * 3 {
             return;
         }
-        // The analysis frames carry a cut of the picture at its output size
-        // (`prepare::analysis_chain`); plain frames are measured alone.
         let rgb = &rgb[..w * h * 3];
         // Motion and cuts need every frame, from the half-resolution luma; the slower
         // measurements (sharpness, highlights, centring) every `MEASURE_EVERY`th frame.
@@ -441,15 +425,16 @@ impl Analyzer {
                 y0: 0,
                 y1: h,
             };
-            st.fine = match native {
-                Some(NativeCut::Rgb(n)) => sharpness(&luma_plane(n), w, whole),
-                Some(NativeCut::Codes(c)) => {
+            // With the analysis cut (`prepare::analysis_chain`), fine sharpness is judged on
+            // it and coarse on the picture; a plain frame gives both.
+            st.fine = match cut {
+                Some(c) => {
                     let codes: Vec<f32> = c.iter().map(|v| *v as f32).collect();
                     sharpness(&codes, w, whole)
                 }
                 None => sharpness(&y, w, area),
             };
-            st.coarse = match native {
+            st.coarse = match cut {
                 Some(_) => sharpness(&y, w, area),
                 None => sharpness(&y2, w2, a2),
             };

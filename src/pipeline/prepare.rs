@@ -84,8 +84,8 @@ pub fn sig_size(v: &VideoInfo) -> (u32, u32) {
 /// picture at `sig_size` with, stacked under it, a cut of the same size from the middle of
 /// the picture at its output size (pixels 1:1, so sharpness is judged at the scale the
 /// providers get). `at_output` says the input is already at the output size. The frames
-/// leave ffmpeg as yuv420p (`yuv::stacked_to_rgb` makes them RGB on castbook's measuring
-/// thread): converting them to RGB in ffmpeg's filter thread, the create's critical path,
+/// leave ffmpeg as yuv420p (`yuv::split_stacked` makes the picture RGB on castbook's
+/// measuring thread): converting them to RGB in ffmpeg's filter thread, the create's critical path,
 /// made a bigbuckbunny create about 60 ms slower.
 pub fn analysis_chain(v: &VideoInfo, from: &str, to: &str, at_output: bool) -> String {
     let (sw, sh) = sig_size(v);
